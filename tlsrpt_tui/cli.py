@@ -1,0 +1,40 @@
+"""Command line: ``tlsrpt-tui [PATH...]`` opens the explorer; subcommands run headless."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tlsrpt_tui import __version__
+
+#: Subcommand modules under ``tlsrpt_tui.commands``; each provides ``register(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "summary",
+)
+
+
+def build_command_parser() -> tuple[argparse.ArgumentParser, set[str]]:
+    parser = argparse.ArgumentParser(
+        prog="tlsrpt-tui",
+        description="Headless commands of tlsrpt-tui.",
+    )
+    parser.add_argument("--version", action="version", version=f"tlsrpt-tui {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"tlsrpt_tui.commands.{name}")
+        module.register(subparsers)
+    return parser, set(subparsers.choices)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser, commands = build_command_parser()
+    if args_list and args_list[0] in commands:
+        args = parser.parse_args(args_list)
+        status: int = args.func(args)
+        return status
+    from tlsrpt_tui.explore import main as explore_main
+
+    return explore_main(args_list, commands=sorted(commands))

@@ -1,0 +1,2 @@
+"""Headless subcommands. Each module has ``register(subparsers)`` that adds its parser
+and sets ``func`` (taking the parsed namespace, returning an exit status)."""
