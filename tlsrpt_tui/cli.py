@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,10 +32,18 @@ def build_command_parser() -> tuple[argparse.ArgumentParser, set[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser, commands = build_command_parser()
-    if args_list and args_list[0] in commands:
-        args = parser.parse_args(args_list)
-        status: int = args.func(args)
-        return status
-    from tlsrpt_tui.explore import main as explore_main
+    try:
+        if args_list and args_list[0] in commands:
+            args = parser.parse_args(args_list)
+            status: int = args.func(args)
+            return status
+        from tlsrpt_tui.explore import main as explore_main
 
-    return explore_main(args_list, commands=sorted(commands))
+        return explore_main(args_list, commands=sorted(commands))
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130

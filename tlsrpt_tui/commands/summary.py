@@ -1,0 +1,149 @@
+"""``tlsrpt-tui summary``: the headless view for scripts and cron."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from tlsrpt_tui.core.aggregate import failure_rate, summarize_domains
+from tlsrpt_tui.core.archive import Archive, load_archive
+from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.text import plain
+from tlsrpt_tui.locations import demo_archive
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "summary",
+        help="print per-domain totals of an archive (table, JSON or CSV)",
+        description="Summarise TLS-RPT reports: sessions and failures per policy domain.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="report files or folders")
+    parser.add_argument("--demo", action="store_true", help="use the bundled demo archive")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default=None,
+        help="output format (default: table on a terminal, json otherwise)",
+    )
+    add_loading_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_loading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="parallel parser processes (default: one per core)",
+    )
+    parser.add_argument(
+        "--max-decompressed-mb",
+        type=int,
+        default=64,
+        help="refuse reports that decompress to more than this (default 64)",
+    )
+
+
+def resolve_paths(args: argparse.Namespace) -> list[Path] | None:
+    paths: list[Path] = list(args.paths)
+    if args.demo:
+        paths.append(demo_archive())
+    if not paths:
+        print("tlsrpt-tui: give at least one PATH (or --demo)", file=sys.stderr)
+        return None
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"tlsrpt-tui: {plain(str(path))}: no such file or directory", file=sys.stderr)
+    return None if missing else paths
+
+
+def jobs_for(args: argparse.Namespace) -> int:
+    return args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+
+
+def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
+    limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show and total:
+            print(f"\rreading reports: {done:,}/{total:,}", end="", file=sys.stderr)
+
+    archive = load_archive(paths, limits=limits, jobs=jobs_for(args), progress=progress)
+    if show:
+        print("\r\033[K", end="", file=sys.stderr)
+    return archive
+
+
+def summary_document(archive: Archive) -> dict[str, Any]:
+    return {
+        "files": archive.files,
+        "reports": len(archive.reports),
+        "duplicates": archive.duplicates,
+        "errors": [{"path": e.source.describe(), "error": e.error} for e in archive.errors],
+        "domains": summarize_domains(archive.sorted_reports()),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = resolve_paths(args)
+    if paths is None:
+        return 2
+    archive = load_for_cli(args, paths)
+    document = summary_document(archive)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        write_csv(document, sys.stdout)
+    else:
+        write_table(document, sys.stdout)
+    return 0
+
+
+def write_csv(document: dict[str, Any], out: TextIO) -> None:
+    writer = csv.writer(out)
+    writer.writerow(["policy-domain", "reporter", "successful", "failed", "failure-rate"])
+    for domain, entry in document["domains"].items():
+        for reporter, pair in entry["reporters"].items():
+            rate = failure_rate(pair["successful"], pair["failed"])
+            writer.writerow([domain, reporter, pair["successful"], pair["failed"], f"{rate:.6f}"])
+
+
+def write_table(document: dict[str, Any], out: TextIO) -> None:
+    buf = io.StringIO()
+    domains = document["domains"]
+    buf.write(
+        f"{document['files']:,} files, {document['reports']:,} reports, "
+        f"{document['duplicates']:,} duplicates, {len(document['errors']):,} errors\n\n"
+    )
+    rows = [("POLICY DOMAIN / REPORTER", "SUCCESSFUL", "FAILED", "RATE")]
+    for domain, entry in domains.items():
+        rate = failure_rate(entry["successful"], entry["failed"])
+        rows.append((plain(domain), f"{entry['successful']:,}", f"{entry['failed']:,}", f"{rate:.2%}"))
+        for reporter, pair in entry["reporters"].items():
+            r = failure_rate(pair["successful"], pair["failed"])
+            rows.append(
+                (f"  {plain(reporter)}", f"{pair['successful']:,}", f"{pair['failed']:,}", f"{r:.2%}")
+            )
+        for result_type, count in entry["result-types"].items():
+            rows.append((f"  ! {plain(result_type)}", "", f"{count:,}", ""))
+    widths = [min(60, max(len(r[i]) for r in rows)) for i in range(4)]
+    for row in rows:
+        first = row[0][: widths[0]]
+        buf.write(
+            f"{first:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}\n"
+        )
+    if document["errors"]:
+        buf.write("\nFiles that could not be read:\n")
+        for error in document["errors"]:
+            buf.write(f"  {plain(error['path'])}: {plain(error['error'])}\n")
+    out.write(buf.getvalue())

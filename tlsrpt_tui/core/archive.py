@@ -1,0 +1,203 @@
+"""Scan a report directory and keep one copy of every distinct report.
+
+Reports are often filed in dated sub-folders, arrive twice (an email and its saved
+attachment, several rua destinations, a re-send), and sit next to files that are
+not reports at all. The scan survives all of it and remembers every path a report
+was seen at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
+from tlsrpt_tui.core.model import LoadError, LoadResult, Report, Source
+
+Identity = tuple[str, str, object, frozenset[str]]
+
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".swp", ".crdownload", "~")
+
+
+def is_candidate_name(name: str) -> bool:
+    """False for hidden files and the names editors and downloaders use while writing."""
+    if not name or name.startswith(".") or name.startswith("#"):
+        return False
+    lowered = name.lower()
+    return not lowered.endswith(TEMPORARY_SUFFIXES)
+
+
+def printable_path(path: str) -> str:
+    """A path safe to print: undecodable bytes of a file name become U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def iter_report_files(root: Path) -> Iterator[Path]:
+    """Every candidate file under ``root`` (or ``root`` itself), sorted, loops avoided.
+
+    Symlinked directories are followed once each; a Maildir's ``tmp/`` holds messages
+    still being delivered and is skipped.
+    """
+    if not root.is_dir():
+        if root.exists():
+            yield root
+        return
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            info = directory.stat()
+        except OSError:
+            continue
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        is_maildir = {e.name for e in entries} >= {"cur", "new", "tmp"}
+        subdirs: list[Path] = []
+        for entry in entries:
+            if not is_candidate_name(entry.name):
+                continue
+            try:
+                if entry.is_dir():
+                    if not (is_maildir and entry.name == "tmp"):
+                        subdirs.append(Path(entry.path))
+                elif entry.is_file():
+                    yield Path(entry.path)
+            except OSError:
+                continue
+        stack.extend(reversed(subdirs))
+
+
+def display_name(path: Path, root: Path) -> str:
+    """The path as shown to users: relative to the root given, or the file name."""
+    try:
+        relative = path.relative_to(root) if root.is_dir() else Path(path.name)
+    except ValueError:
+        relative = path
+    return printable_path(str(relative))
+
+
+@dataclass
+class Archive:
+    """Distinct reports, their copies, and the files that could not be read."""
+
+    files: int = 0
+    reports: dict[Identity, Report] = field(default_factory=dict)
+    copies: dict[Identity, list[Source]] = field(default_factory=dict)
+    errors: list[LoadError] = field(default_factory=list)
+    results: dict[str, LoadResult] = field(default_factory=dict)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(len(sources) - 1 for sources in self.copies.values())
+
+    @property
+    def bad_files(self) -> int:
+        return len({error.source.path for error in self.errors})
+
+    def add(self, result: LoadResult) -> list[Report]:
+        """Add one file's result; returns the reports that were new to the archive."""
+        if result.path in self.results:
+            self.remove(result.path)
+        self.files += 1
+        self.results[result.path] = result
+        self.errors.extend(result.errors)
+        new: list[Report] = []
+        for report in result.reports:
+            identity = report.identity
+            if identity in self.reports:
+                self.copies[identity].append(report.source)
+            else:
+                self.reports[identity] = report
+                self.copies[identity] = [report.source]
+                new.append(report)
+        return new
+
+    def remove(self, path: str) -> None:
+        """Forget a file that was deleted or is about to be re-read."""
+        result = self.results.pop(path, None)
+        if result is None:
+            return
+        self.files -= 1
+        self.errors = [e for e in self.errors if e.source.path != path]
+        for report in result.reports:
+            identity = report.identity
+            sources = [s for s in self.copies.get(identity, []) if s.path != path]
+            if sources:
+                self.copies[identity] = sources
+                if self.reports[identity].source.path == path:
+                    self.reports[identity] = self._report_at(identity, sources[0])
+            else:
+                self.copies.pop(identity, None)
+                self.reports.pop(identity, None)
+
+    def _report_at(self, identity: Identity, source: Source) -> Report:
+        for report in self.results[source.path].reports:
+            if report.identity == identity:
+                return report
+        raise KeyError(source)  # pragma: no cover - copies and results agree
+
+    def sorted_reports(self) -> list[Report]:
+        return sorted(self.reports.values(), key=lambda r: (r.start, r.organization_name))
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def _load_one(job: tuple[str, str, Limits]) -> LoadResult:
+    path, shown, limits = job
+    return load_file(path, display_path=shown, limits=limits)
+
+
+def collect_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, display name) for every candidate file under the given paths."""
+    jobs: list[tuple[Path, str]] = []
+    for root in paths:
+        for file in iter_report_files(root):
+            jobs.append((file, display_name(file, root)))
+    return jobs
+
+
+def load_archive(
+    paths: Iterable[Path],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    progress: ProgressCallback | None = None,
+    executor: Executor | None = None,
+) -> Archive:
+    """Scan and load every file under ``paths`` into an :class:`Archive`.
+
+    With ``jobs > 1`` files are parsed in a process pool (results keep scan order,
+    so de-duplication picks the same first copy either way).
+    """
+    files = collect_files(paths)
+    archive = Archive()
+    total = len(files)
+    work = [(str(path), shown, limits) for path, shown in files]
+    if progress:
+        progress(0, total)
+    if jobs <= 1 and executor is None:
+        results: Iterable[LoadResult] = map(_load_one, work)
+    else:
+        pool = executor or ProcessPoolExecutor(max_workers=jobs)
+        chunk = max(1, min(256, total // (jobs * 8) or 1))
+        results = pool.map(_load_one, work, chunksize=chunk)
+    try:
+        for done, result in enumerate(results, start=1):
+            archive.add(result)
+            if progress and (done == total or done % 256 == 0):
+                progress(done, total)
+    finally:
+        if executor is None and jobs > 1:
+            pool.shutdown(cancel_futures=True)
+    return archive
