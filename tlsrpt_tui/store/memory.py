@@ -1,0 +1,310 @@
+"""Answer the views' queries from an in-memory :class:`Archive`.
+
+Each distinct report contributes one *unit* per policy domain it covers, carrying
+the facts of :mod:`tlsrpt_tui.core.aggregate` and a lower-case haystack for the text
+filter. Queries are single passes over the units that survive the filter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from tlsrpt_tui.core.aggregate import FailureFact, PolicyFact, facts_of
+from tlsrpt_tui.core.archive import Archive
+from tlsrpt_tui.core.model import LoadError, Report
+from tlsrpt_tui.store.queries import (
+    DailyPoint,
+    FailureRow,
+    Filter,
+    NavRow,
+    Overview,
+    Pivot,
+    PolicyRow,
+    ReportRow,
+)
+
+
+def report_key(report: Report) -> str:
+    """A stable key for a report within an archive (its identity, as text)."""
+    org, report_id, start, domains = report.identity
+    return "\x1f".join((org, report_id, start.isoformat(), ",".join(sorted(domains))))
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    key: str
+    reporter: str
+    domain: str
+    day: date
+    successful: int
+    failed: int
+    policies: tuple[PolicyFact, ...]
+    failures: tuple[FailureFact, ...]
+    haystack: str
+
+
+def failure_haystack(f: FailureFact) -> str:
+    parts = (
+        f.domain,
+        f.reporter,
+        f.result_type,
+        f.receiving_mx_hostname,
+        f.receiving_ip,
+        f.sending_mta_ip,
+        f.receiving_mx_helo,
+        f.additional_information,
+        f.failure_reason_code,
+    )
+    return "\n".join(p for p in parts if p).lower()
+
+
+def units_of(report: Report) -> list[Unit]:
+    facts = facts_of(report)
+    key = report_key(report)
+    units = []
+    for fact in facts.domains:
+        policies = tuple(p for p in facts.policies if p.domain == fact.domain)
+        failures = tuple(f for f in facts.failures if f.domain == fact.domain)
+        words = [fact.domain, fact.reporter]
+        words.extend(p.policy_type for p in policies)
+        words.extend(host for p in policies for host in p.mx_hosts)
+        words.extend(failure_haystack(f) for f in failures)
+        units.append(
+            Unit(
+                key=key,
+                reporter=fact.reporter,
+                domain=fact.domain,
+                day=fact.day,
+                successful=fact.successful,
+                failed=fact.failed,
+                policies=policies,
+                failures=failures,
+                haystack="\n".join(words).lower(),
+            )
+        )
+    return units
+
+
+class MemoryStore:
+    """:class:`~tlsrpt_tui.store.queries.ArchiveQueries` over an :class:`Archive`."""
+
+    def __init__(self, archive: Archive | None = None) -> None:
+        self.archive = archive or Archive()
+        self._units: dict[str, list[Unit]] = {}
+        self._reports: dict[str, Report] = {}
+        for report in self.archive.reports.values():
+            self._index(report)
+
+    # -- updates -----------------------------------------------------------------
+
+    def _index(self, report: Report) -> None:
+        key = report_key(report)
+        self._reports[key] = report
+        self._units[key] = units_of(report)
+
+    def resync(self) -> None:
+        """Bring the units in line with the archive after adds and removes."""
+        current = {report_key(r): r for r in self.archive.reports.values()}
+        for key in list(self._reports):
+            if key not in current:
+                del self._reports[key]
+                del self._units[key]
+        for key, report in current.items():
+            if key not in self._reports or self._reports[key] is not report:
+                self._index(report)
+
+    # -- queries -----------------------------------------------------------------
+
+    def _matching(self, flt: Filter) -> Iterator[Unit]:
+        needle = flt.needle
+        for units in self._units.values():
+            for unit in units:
+                if flt.domain is not None and unit.domain != flt.domain:
+                    continue
+                if flt.reporter is not None and unit.reporter != flt.reporter:
+                    continue
+                if flt.since is not None and unit.day < flt.since:
+                    continue
+                if flt.until is not None and unit.day > flt.until:
+                    continue
+                if flt.result_type is not None and not any(
+                    f.result_type == flt.result_type for f in unit.failures
+                ):
+                    continue
+                if needle and needle not in unit.haystack:
+                    continue
+                yield unit
+
+    def overview(self, flt: Filter) -> Overview:
+        reporters: set[str] = set()
+        domains: set[str] = set()
+        keys: set[str] = set()
+        ok = failed = 0
+        first: date | None = None
+        last: date | None = None
+        for unit in self._matching(flt):
+            reporters.add(unit.reporter)
+            domains.add(unit.domain)
+            keys.add(unit.key)
+            ok += unit.successful
+            failed += unit.failed
+            first = unit.day if first is None or unit.day < first else first
+            last = unit.day if last is None or unit.day > last else last
+        return Overview(
+            files=self.archive.files,
+            reports=len(keys),
+            duplicates=self.archive.duplicates,
+            bad_files=self.archive.bad_files,
+            reporters=len(reporters),
+            domains=len(domains),
+            first_day=first,
+            last_day=last,
+            successful=ok,
+            failed=failed,
+        )
+
+    def nav_rows(self, pivot: Pivot, flt: Filter) -> list[NavRow]:
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        keys: dict[str, set[str]] = defaultdict(set)
+        daily: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for unit in self._matching(flt):
+            name = unit.domain if pivot == "domain" else unit.reporter
+            pair = totals[name]
+            pair[0] += unit.successful
+            pair[1] += unit.failed
+            keys[name].add(unit.key)
+            day = daily[name][unit.day]
+            day[0] += unit.successful
+            day[1] += unit.failed
+        rows = [
+            NavRow(
+                key=name,
+                successful=ok,
+                failed=failed,
+                reports=len(keys[name]),
+                daily=tuple(DailyPoint(d, s, f) for d, (s, f) in sorted(daily[name].items())),
+            )
+            for name, (ok, failed) in totals.items()
+        ]
+        rows.sort(key=lambda r: (-r.failed, -r.failure_rate, r.key))
+        return rows
+
+    def policy_rows(self, flt: Filter) -> list[PolicyRow]:
+        groups: dict[tuple[str, str, str | None, str, tuple[str, ...]], list[object]] = {}
+        for unit in self._matching(flt):
+            for p in unit.policies:
+                gkey = (p.domain, p.policy_type, p.sts_mode, p.reporter, p.mx_hosts)
+                g = groups.get(gkey)
+                if g is None:
+                    groups[gkey] = [p.successful, p.failed, {unit.key}, p.day, p.day]
+                else:
+                    g[0] += p.successful  # type: ignore[operator]
+                    g[1] += p.failed  # type: ignore[operator]
+                    g[2].add(unit.key)  # type: ignore[attr-defined]
+                    g[3] = min(g[3], p.day)  # type: ignore[type-var]
+                    g[4] = max(g[4], p.day)  # type: ignore[type-var]
+        rows = [
+            PolicyRow(
+                domain=k[0],
+                policy_type=k[1],
+                sts_mode=k[2],
+                reporter=k[3],
+                mx_hosts=k[4],
+                successful=g[0],  # type: ignore[arg-type]
+                failed=g[1],  # type: ignore[arg-type]
+                reports=len(g[2]),  # type: ignore[arg-type]
+                first_day=g[3],  # type: ignore[arg-type]
+                last_day=g[4],  # type: ignore[arg-type]
+            )
+            for k, g in groups.items()
+        ]
+        rows.sort(key=lambda r: (-r.failed, r.domain, r.policy_type, r.reporter))
+        return rows
+
+    def failure_rows(self, flt: Filter) -> list[FailureRow]:
+        needle = flt.needle
+        groups: dict[tuple[str | None, ...], list[object]] = {}
+        for unit in self._matching(flt):
+            unit_matches = not needle or needle in unit.domain or needle in unit.reporter.lower()
+            for f in unit.failures:
+                if flt.result_type is not None and f.result_type != flt.result_type:
+                    continue
+                if not unit_matches and needle not in failure_haystack(f):
+                    continue
+                gkey = (
+                    f.result_type,
+                    f.domain,
+                    f.receiving_mx_hostname,
+                    f.receiving_ip,
+                    f.sending_mta_ip,
+                    f.receiving_mx_helo,
+                    f.additional_information,
+                    f.failure_reason_code,
+                )
+                g = groups.get(gkey)
+                if g is None:
+                    groups[gkey] = [f.count, f.day, f.day, {f.reporter}]
+                else:
+                    g[0] += f.count  # type: ignore[operator]
+                    g[1] = min(g[1], f.day)  # type: ignore[type-var]
+                    g[2] = max(g[2], f.day)  # type: ignore[type-var]
+                    g[3].add(f.reporter)  # type: ignore[attr-defined]
+        rows = [
+            FailureRow(
+                result_type=str(k[0]),
+                domain=str(k[1]),
+                receiving_mx_hostname=k[2],
+                receiving_ip=k[3],
+                sending_mta_ip=k[4],
+                receiving_mx_helo=k[5],
+                additional_information=k[6],
+                failure_reason_code=k[7],
+                count=g[0],  # type: ignore[arg-type]
+                first_day=g[1],  # type: ignore[arg-type]
+                last_day=g[2],  # type: ignore[arg-type]
+                reporters=tuple(sorted(g[3])),  # type: ignore[call-overload]
+            )
+            for k, g in groups.items()
+        ]
+        rows.sort(key=lambda r: (-r.count, r.result_type, r.domain))
+        return rows
+
+    def result_types(self, flt: Filter) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for row in self.failure_rows(flt):
+            counts[row.result_type] += row.count
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+    def report_rows(self, flt: Filter, limit: int = 500) -> list[ReportRow]:
+        seen: dict[str, list[Unit]] = defaultdict(list)
+        for unit in self._matching(flt):
+            seen[unit.key].append(unit)
+        rows = []
+        for key, units in seen.items():
+            report = self._reports[key]
+            rows.append(
+                ReportRow(
+                    key=key,
+                    reporter=report.organization_name,
+                    report_id=report.report_id,
+                    day=units[0].day,
+                    domains=tuple(sorted(u.domain for u in units)),
+                    successful=sum(u.successful for u in units),
+                    failed=sum(u.failed for u in units),
+                    sources=tuple(s.describe() for s in self.archive.copies[report.identity]),
+                )
+            )
+        rows.sort(key=lambda r: (r.day, r.reporter), reverse=True)
+        return rows[:limit]
+
+    def report(self, key: str) -> Report | None:
+        return self._reports.get(key)
+
+    def errors(self) -> list[LoadError]:
+        return list(self.archive.errors)
+
+    def all_reports(self) -> Iterable[Report]:
+        return self._reports.values()
