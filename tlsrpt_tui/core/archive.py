@@ -95,6 +95,8 @@ class Archive:
     copies: dict[Identity, list[Source]] = field(default_factory=dict)
     errors: list[LoadError] = field(default_factory=list)
     results: dict[str, LoadResult] = field(default_factory=dict)
+    #: display path -> the file on disk (display paths are relative to the roots given)
+    locations: dict[str, Path] = field(default_factory=dict)
 
     @property
     def duplicates(self) -> int:
@@ -104,12 +106,13 @@ class Archive:
     def bad_files(self) -> int:
         return len({error.source.path for error in self.errors})
 
-    def add(self, result: LoadResult) -> list[Report]:
+    def add(self, result: LoadResult, location: Path | None = None) -> list[Report]:
         """Add one file's result; returns the reports that were new to the archive."""
         if result.path in self.results:
             self.remove(result.path)
         self.files += 1
         self.results[result.path] = result
+        self.locations[result.path] = location if location is not None else Path(result.path)
         self.errors.extend(result.errors)
         new: list[Report] = []
         for report in result.reports:
@@ -127,6 +130,7 @@ class Archive:
         result = self.results.pop(path, None)
         if result is None:
             return
+        self.locations.pop(path, None)
         self.files -= 1
         self.errors = [e for e in self.errors if e.source.path != path]
         for report in result.reports:
@@ -194,7 +198,7 @@ def load_archive(
         results = pool.map(_load_one, work, chunksize=chunk)
     try:
         for done, result in enumerate(results, start=1):
-            archive.add(result)
+            archive.add(result, files[done - 1][0])
             if progress and (done == total or done % 256 == 0):
                 progress(done, total)
     finally:

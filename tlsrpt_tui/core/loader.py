@@ -723,3 +723,60 @@ def _fromisoformat(text: str) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+# --------------------------------------------------------------------------- raw view
+
+
+def read_raw(source: Source, *, limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> Any:
+    """The decoded JSON of the report at ``source``, exactly as the reporter sent it.
+
+    ``root`` is the archive root that ``source.path`` is relative to. Raises
+    :class:`ReportError` (or OSError) when the file no longer holds that report.
+    """
+    path = Path(source.path) if root is None else _join(root, source.path)
+    data = path.read_bytes()
+    if len(data) > limits.max_file_bytes:
+        raise ReportError("file is over the size limit")
+    part = source.part
+    item: int | None = None
+    if part is not None and (match := re.search(r"(?:^|, )item (\d+)$", part)):
+        item = int(match[1])
+        part = part[: match.start()] or None
+    if part is None:
+        obj = _decode_report_bytes(data, limits)
+    else:
+        obj = _raw_from_container(data, part, limits)
+    if item is not None:
+        if not isinstance(obj, list) or item >= len(obj):
+            raise ReportError(f"no item {item} in {source.describe()}")
+        return obj[item]
+    return obj
+
+
+def _join(root: Path, shown: str) -> Path:
+    return root if not root.is_dir() else root / shown
+
+
+def _decode_report_bytes(data: bytes, limits: Limits) -> Any:
+    if data.startswith(GZIP_MAGIC):
+        data = gunzip_capped(data, limits.max_decompressed_bytes)
+    return decode_json(data)[0]
+
+
+def _raw_from_container(data: bytes, part: str, limits: Limits) -> Any:
+    messages: list[tuple[str | None, Message]]
+    if sniff(data) == "mbox":
+        messages = [(f"message {i}", parse_message(c)) for i, c in enumerate(split_mbox(data), 1)]
+    else:
+        messages = [(None, parse_message(data))]
+    for label, message in messages:
+        for number, mime_part, filename in report_parts(message):
+            name = f"part {number}" + (f" ({filename})" if filename else "")
+            full = name if label is None else f"{label}, {name}"
+            if full == part:
+                payload = mime_part.get_payload(decode=True)
+                if not isinstance(payload, bytes):
+                    raise ReportError("MIME part is empty")
+                return _decode_report_bytes(payload, limits)
+    raise ReportError(f"{part} not found")

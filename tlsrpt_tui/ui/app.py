@@ -1,0 +1,488 @@
+"""The explorer: drill-down panes over a watched report directory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from tlsrpt_tui.core.archive import Archive, collect_files, display_name, is_candidate_name
+from tlsrpt_tui.core.loader import Limits, load_file, read_raw
+from tlsrpt_tui.core.model import LoadResult, Report
+from tlsrpt_tui.settings import Settings, save_settings
+from tlsrpt_tui.store.memory import MemoryStore
+from tlsrpt_tui.store.queries import FailureRow, Filter, Pivot
+from tlsrpt_tui.ui.messages import FilesChanged, LoadProgress, ResultsLoaded
+from tlsrpt_tui.ui.safe import safe
+from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
+from tlsrpt_tui.ui.screens.date_range import DateRange, DateRangeScreen
+from tlsrpt_tui.ui.screens.help import HelpScreen
+from tlsrpt_tui.ui.screens.report import ReportScreen
+from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
+from tlsrpt_tui.ui.widgets.overview import OverviewBar
+from tlsrpt_tui.ui.widgets.tables import FailureTable, NavTable, PolicyTable
+
+#: Below this width the panes stack and the guidance opens full screen.
+NARROW_WIDTH = 100
+#: How often the initial scan hands a batch of parsed files to the UI.
+BATCH_SECONDS = 0.25
+
+
+class ExplorerApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tlsrpt-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("p", "toggle_pivot", "Pivot"),
+        Binding("d", "date_range", "Dates"),
+        Binding("r", "raw", "Raw"),
+        Binding("b", "bad_files", "Bad files"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("c", "copy_row", "Copy", show=False),
+    ]
+
+    pivot: var[Pivot] = var("domain")
+    base_filter: var[Filter] = var(Filter())
+    loading: var[bool] = var(True)
+
+    def __init__(
+        self,
+        paths: list[Path],
+        *,
+        settings: Settings | None = None,
+        watch: bool = True,
+        notice: str | None = None,
+        save_settings_on_exit: bool = False,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.settings = settings or Settings()
+        self.watch_enabled = watch
+        self.notice = notice
+        self.save_on_exit = save_settings_on_exit
+        self.limits = Limits(max_decompressed_bytes=self.settings.max_decompressed_mb * 1024 * 1024)
+        self.archive = Archive()
+        self.store = MemoryStore(self.archive)
+        #: Policy the user drilled into (Enter on a policy row): narrows the failures.
+        self.drilled: tuple[str, str] | None = None
+        self.timings: dict[str, float] = {"started": time.perf_counter()}
+        if self.settings.theme:
+            self.theme = self.settings.theme
+        if self.settings.pivot in ("domain", "reporter"):
+            self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[arg-type]
+        self.sub_title = ", ".join(str(p) for p in paths)
+
+    # -- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield OverviewBar(id="overview")
+        yield Input(placeholder="filter: domain, reporter, result-type, MX, IP…", id="filter")
+        with Horizontal(id="progress-row"):
+            yield Static("Reading reports…", id="progress-label", markup=False)
+            yield ProgressBar(id="progress", show_eta=True)
+        yield Static("", id="notice", markup=False)
+        with Horizontal(id="main"):
+            yield NavTable(id="nav")
+            with Vertical(id="detail"):
+                yield PolicyTable(id="policies")
+                yield FailureTable(id="failures")
+                yield GuidancePane(id="guidance")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.nav.set_pivot(self.pivot)
+        self.query_one("#filter", Input).display = False
+        if self.notice:
+            self.query_one("#notice", Static).update(Text(self.notice, style="yellow"))
+        else:
+            self.query_one("#notice", Static).display = False
+        self.nav.focus()
+        self.refresh_all()
+        self.load_archive()
+        if self.watch_enabled:
+            self.watch_directories()
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+
+    @property
+    def nav(self) -> NavTable:
+        return self.query_one("#nav", NavTable)
+
+    @property
+    def policies(self) -> PolicyTable:
+        return self.query_one("#policies", PolicyTable)
+
+    @property
+    def failures(self) -> FailureTable:
+        return self.query_one("#failures", FailureTable)
+
+    @property
+    def guidance(self) -> GuidancePane:
+        return self.query_one("#guidance", GuidancePane)
+
+    # -- loading -----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="scan")
+    def load_archive(self) -> None:
+        """Parse every file off the event loop, handing batches to the UI as they come."""
+        worker = get_current_worker()
+        files = collect_files(self.paths)
+        total = len(files)
+        started = time.perf_counter()
+        self.post_message(LoadProgress(0, total, 0.0))
+        batch: list[tuple[LoadResult, str]] = []
+        last_post = started
+        for done, (path, shown) in enumerate(files, start=1):
+            if worker.is_cancelled:
+                return
+            batch.append((load_file(path, display_path=shown, limits=self.limits), str(path)))
+            now = time.perf_counter()
+            if now - last_post >= BATCH_SECONDS:
+                self.post_message(ResultsLoaded(batch))
+                self.post_message(LoadProgress(done, total, done / max(now - started, 1e-6)))
+                batch = []
+                last_post = now
+        elapsed = time.perf_counter() - started
+        self.post_message(ResultsLoaded(batch, final=True))
+        self.post_message(LoadProgress(total, total, total / max(elapsed, 1e-6)))
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=max(message.total, 1), progress=message.done)
+        label = f"Reading reports {message.done:,}/{message.total:,}"
+        if message.rate:
+            label += f" · {message.rate:,.0f} files/s"
+        self.query_one("#progress-label", Static).update(label)
+
+    def on_results_loaded(self, message: ResultsLoaded) -> None:
+        for result, location in message.batch:
+            self.archive.add(result, Path(location))
+        self.store.resync()
+        if message.final:
+            self.loading = False
+            self.timings["loaded"] = time.perf_counter()
+        self.refresh_all()
+
+    def watch_loading(self, loading: bool) -> None:
+        self.query_one("#progress-row").display = loading
+        if not loading and not self.archive.reports:
+            self.show_empty_notice()
+
+    def show_empty_notice(self) -> None:
+        notice = self.query_one("#notice", Static)
+        places = ", ".join(str(p) for p in self.paths)
+        message = (
+            f"No TLS-RPT reports in {places} yet. Save reports there (.json, .json.gz, .eml, "
+            "mbox or Maildir) or run `tlsrpt-tui fetch imap … --dir` / `tlsrpt-tui receive "
+            "--dir` into it: they appear here as they land."
+        )
+        if self.notice:
+            message = self.notice + "\n" + message
+        notice.update(Text(message, style="yellow"))
+        notice.display = True
+
+    # -- watching ----------------------------------------------------------------
+
+    @work(exclusive=True, group="watch", exit_on_error=False, description="watch")
+    async def watch_directories(self) -> None:
+        from watchfiles import Change, awatch
+
+        roots = [p for p in self.paths if p.is_dir()]
+        if not roots:
+            return
+        async for changes in awatch(*roots, debounce=300, step=50, recursive=True):
+            loaded: list[tuple[LoadResult, str]] = []
+            removed: list[str] = []
+            touched = sorted({(Path(path), kind) for kind, path in changes})
+            for path, kind in touched:
+                root = next((r for r in roots if path.is_relative_to(r)), roots[0])
+                shown = display_name(path, root)
+                if kind == Change.deleted or not path.is_file():
+                    removed.append(shown)
+                elif is_candidate_name(path.name) and not any(
+                    not is_candidate_name(part) for part in path.relative_to(root).parts[:-1]
+                ):
+                    result = await asyncio.to_thread(
+                        load_file, path, display_path=shown, limits=self.limits
+                    )
+                    loaded.append((result, str(path)))
+            if loaded or removed:
+                self.post_message(FilesChanged(loaded, removed))
+
+    def on_files_changed(self, message: FilesChanged) -> None:
+        for shown in message.removed:
+            self.archive.remove(shown)
+        new: list[Report] = []
+        for result, location in message.loaded:
+            new.extend(self.archive.add(result, Path(location)))
+        self.store.resync()
+        self.refresh_all()
+        if new:
+            self.notify_new(new)
+        if self.archive.reports:
+            self.query_one("#notice", Static).display = bool(self.notice)
+
+    def notify_new(self, reports: list[Report]) -> None:
+        names = sorted({r.organization_name for r in reports})
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        noun = "report" if len(reports) == 1 else "reports"
+        self.notify(f"{len(reports)} new {noun}: {shown}", title="New reports", markup=False)
+
+    # -- refreshing panes ------------------------------------------------------------
+
+    def nav_filter(self) -> Filter:
+        return self.base_filter
+
+    def selection_filter(self) -> Filter:
+        row = self.nav.current
+        flt = self.base_filter
+        if row is None:
+            return flt
+        if self.pivot == "domain":
+            return flt.narrowed(domain=row.key)
+        return flt.narrowed(reporter=row.key)
+
+    def failure_filter(self) -> Filter:
+        flt = self.selection_filter()
+        if self.drilled is not None:
+            domain, reporter = self.drilled
+            flt = flt.narrowed(domain=domain, reporter=reporter)
+        return flt
+
+    def refresh_all(self) -> None:
+        overview = self.store.overview(self.base_filter)
+        self.query_one("#overview", OverviewBar).show(overview, self.base_filter)
+        self.nav.last_day = overview.last_day
+        self.nav.show(self.store.nav_rows(self.pivot, self.nav_filter()))
+        self.refresh_detail()
+
+    def refresh_detail(self) -> None:
+        self.policies.show(self.store.policy_rows(self.selection_filter()))
+        self.refresh_failures()
+
+    def refresh_failures(self) -> None:
+        self.failures.show(self.store.failure_rows(self.failure_filter()))
+        title = "Failure details"
+        if self.drilled is not None:
+            title += f" · {self.drilled[1]} only (Esc: all)"
+        self.failures.border_title = title
+        self.refresh_guidance()
+
+    def refresh_guidance(self) -> None:
+        row = self.failures.current
+        if row is None:
+            self.guidance.show_empty()
+            return
+        self.guidance.show(
+            row.result_type,
+            domain=row.domain,
+            mx=row.receiving_mx_hostname,
+            ip=row.receiving_ip,
+        )
+
+    @on(DataTable.RowHighlighted, "#nav")
+    def nav_moved(self) -> None:
+        self.drilled = None
+        self.refresh_detail()
+
+    @on(DataTable.RowHighlighted, "#failures")
+    def failure_moved(self) -> None:
+        self.refresh_guidance()
+
+    # -- drilling ----------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#nav")
+    def nav_selected(self) -> None:
+        self.policies.focus()
+
+    @on(DataTable.RowSelected, "#policies")
+    def policy_selected(self) -> None:
+        row = self.policies.current
+        if row is not None:
+            self.drilled = (row.domain, row.reporter)
+            self.refresh_failures()
+        self.failures.focus()
+
+    @on(DataTable.RowSelected, "#failures")
+    def failure_selected(self) -> None:
+        row = self.failures.current
+        if row is None:
+            return
+        if self.screen.has_class("-narrow"):
+            self.push_screen(GuidanceScreen(row))
+        else:
+            self.guidance.focus()
+
+    def action_back(self) -> None:
+        focused = self.focused
+        filter_input = self.query_one("#filter", Input)
+        if focused is filter_input:
+            self.close_filter(keep=True)
+        elif focused is self.guidance:
+            self.failures.focus()
+        elif focused is self.failures:
+            if self.drilled is not None:
+                self.drilled = None
+                self.refresh_failures()
+            self.policies.focus()
+        elif focused is self.policies:
+            self.nav.focus()
+        elif self.base_filter != Filter():
+            self.base_filter = Filter()
+            self.notify("Filter and date range cleared.", timeout=2)
+
+    # -- actions -----------------------------------------------------------------
+
+    def watch_base_filter(self) -> None:
+        if self.is_mounted:
+            self.refresh_all()
+
+    def watch_pivot(self, pivot: Pivot) -> None:
+        if self.is_mounted:
+            self.nav.set_pivot(pivot)
+            self.drilled = None
+            self.refresh_all()
+        self.settings.pivot = pivot
+
+    def action_toggle_pivot(self) -> None:
+        self.pivot = "reporter" if self.pivot == "domain" else "domain"
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = True
+        filter_input.value = self.base_filter.text
+        filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.base_filter = self.base_filter.narrowed(text=event.value)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        self.close_filter(keep=True)
+
+    def close_filter(self, *, keep: bool) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if not keep:
+            filter_input.value = ""
+        filter_input.display = bool(filter_input.value)
+        self.nav.focus()
+
+    def action_date_range(self) -> None:
+        current: DateRange = (self.base_filter.since, self.base_filter.until)
+        last_day = self.store.overview(Filter()).last_day
+
+        def apply(result: DateRange | None) -> None:
+            if result is not None:
+                self.base_filter = self.base_filter.narrowed(since=result[0], until=result[1])
+
+        self.push_screen(DateRangeScreen(current, last_day), apply)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_bad_files(self) -> None:
+        self.push_screen(BadFilesScreen(self.store.errors()))
+
+    def action_raw(self) -> None:
+        flt = self.failure_filter() if self.focused is self.failures else self.selection_filter()
+        rows = self.store.report_rows(flt)
+        label = flt.domain or flt.reporter or "all reports"
+        title = f"Reports: {label}" + (" (first 500)" if len(rows) >= 500 else "")
+        self.push_screen(ReportScreen(rows, self.raw_report, title))
+
+    def raw_report(self, key: str) -> tuple[Any, list[str]]:
+        """The raw JSON of a report (first readable copy) and every file it was seen in."""
+        report = self.store.report(key)
+        if report is None:
+            return None, []
+        copies = self.archive.copies.get(report.identity, [report.source])
+        for source in copies:
+            location = self.archive.locations.get(source.path)
+            if location is None:
+                continue
+            try:
+                from tlsrpt_tui.core.model import Source
+
+                return read_raw(Source(str(location), source.part), limits=self.limits), [
+                    s.describe() for s in copies
+                ]
+            except Exception:  # the file changed or vanished since it was read
+                continue
+        return None, [s.describe() for s in copies]
+
+    def action_copy_row(self) -> None:
+        focused = self.focused
+        if isinstance(focused, (NavTable, PolicyTable, FailureTable)) and focused.current:
+            values = [cell.plain for cell in focused.render_row(focused.current)]  # type: ignore[arg-type]
+            text = "\t".join(values)
+            self.copy_to_clipboard(text)
+            self.notify(text, title="Copied (OSC 52)", markup=False, timeout=4)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Filter", "Narrow every pane by text", self.action_filter)
+        yield SystemCommand("Date range", "Narrow every pane by date", self.action_date_range)
+        yield SystemCommand(
+            "Toggle pivot", "Policy domains ⇄ reporters in the left pane", self.action_toggle_pivot
+        )
+        yield SystemCommand("Raw report", "Show the raw JSON of the selection", self.action_raw)
+        yield SystemCommand("Bad files", "Files that could not be read, and why", self.action_bad_files)
+        yield SystemCommand("Help", "All key bindings", self.action_help)
+        yield SystemCommand("Copy row", "Copy the selected row to the clipboard", self.action_copy_row)
+
+    def watch_theme(self, theme: str) -> None:
+        self.settings.theme = theme
+
+    def on_unmount(self) -> None:
+        if self.save_on_exit:
+            try:
+                save_settings(self.settings)
+            except OSError:
+                pass
+
+
+class GuidanceScreen(Screen[None]):
+    """Full-screen guidance for narrow terminals."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Back")]
+
+    def __init__(self, row: FailureRow) -> None:
+        super().__init__()
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        yield GuidancePane(id="guidance-full")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        pane = self.query_one(GuidancePane)
+        pane.show(
+            self.row.result_type,
+            domain=self.row.domain,
+            mx=self.row.receiving_mx_hostname,
+            ip=self.row.receiving_ip,
+        )
+        pane.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+__all__ = ["ExplorerApp", "safe"]

@@ -1,0 +1,112 @@
+"""The guidance pane: what a result-type means and how to confirm and fix it.
+
+Commands are filled with the selected row's MX host, domain and IP (values the
+guidance catalogue has checked look like host names or addresses, so a copied
+command cannot carry anything else).
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tlsrpt_tui.core import guidance
+from tlsrpt_tui.ui.safe import safe
+
+
+def render_entry(
+    entry: guidance.GuidanceEntry,
+    *,
+    domain: str | None = None,
+    mx: str | None = None,
+    ip: str | None = None,
+    compact: bool = False,
+) -> RenderableType:
+    """The entry as rich renderables; every value from a report goes through ``safe``."""
+    parts: list[RenderableType] = []
+    title = Text.assemble(
+        (entry.title, "bold"),
+        ("  ", ""),
+        (entry.rfc_section, "dim"),
+    )
+    parts.append(title)
+    if domain or mx:
+        where = Text("for ", style="dim")
+        if domain:
+            where.append_text(safe(domain, "bold"))
+        if mx:
+            where.append(" via ", style="dim")
+            where.append_text(safe(mx, "bold"))
+        parts.append(where)
+    parts.append(Text(""))
+    parts.append(Text(entry.meaning))
+    sections: list[tuple[str, tuple[str, ...]]] = [("Usual causes", entry.causes)]
+    for heading, items in sections:
+        parts.append(Text(""))
+        parts.append(Text(heading, style="bold underline"))
+        for item in items:
+            parts.append(Text(f" • {item}"))
+    parts.append(Text(""))
+    parts.append(Text("How to confirm", style="bold underline"))
+    for command in entry.confirm:
+        parts.append(Text(f" {command.description}", style="dim"))
+        filled = guidance.fill(command.template, domain=domain, mx=mx, ip=ip)
+        parts.append(Text(f"   $ {filled}", style="bold cyan"))
+    parts.append(Text(""))
+    parts.append(Text("How to fix", style="bold underline"))
+    for item in entry.fix:
+        parts.append(Text(f" • {item}"))
+    if entry.related and not compact:
+        parts.append(Text(""))
+        parts.append(Text("Related", style="bold underline"))
+        for key, note in entry.related:
+            parts.append(Text.assemble((f" {key}: ", "bold"), (note, "")))
+    return Group(*parts)
+
+
+class GuidancePane(VerticalScroll):
+    """Scrollable guidance for the selected failure's result-type."""
+
+    can_focus = True
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.body = Static(id="guidance-body", markup=False)
+        self.key: tuple[str | None, ...] | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.body
+
+    def on_mount(self) -> None:
+        self.border_title = "Guidance"
+        self.show_empty()
+
+    def show_empty(self) -> None:
+        self.key = None
+        self.border_title = "Guidance"
+        self.body.update(
+            Text(
+                "Select a failure to see what its result-type means, how to confirm it "
+                "and how to fix it.\nPress g for the guide to every result-type.",
+                style="dim",
+            )
+        )
+
+    def show(
+        self,
+        result_type: str,
+        *,
+        domain: str | None,
+        mx: str | None,
+        ip: str | None,
+    ) -> None:
+        key = (result_type, domain, mx, ip)
+        if key == self.key:
+            return
+        self.key = key
+        entry = guidance.entry_for(result_type)
+        self.border_title = f"Guidance: {entry.key}"
+        self.body.update(render_entry(entry, domain=domain, mx=mx, ip=ip))
+        self.scroll_home(animate=False)

@@ -1,0 +1,222 @@
+"""The three drill-down tables: navigation, policies, failure details.
+
+Each table shows rows the store computed (aggregates, never raw reports), keeps the
+cursor on the same row across refreshes, and caps what it renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import Any, ClassVar, Generic, TypeVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+
+from tlsrpt_tui.store.queries import FailureRow, NavRow, Pivot, PolicyRow
+from tlsrpt_tui.ui.safe import compact, number, rate, safe, spark
+
+RowT = TypeVar("RowT")
+
+#: More rows than this are cut, with a last row saying how many were left out.
+MAX_ROWS = 2000
+TREND_DAYS = 14
+
+
+class RowTable(DataTable[Any], Generic[RowT]):
+    """A row-cursor DataTable backed by a list of typed rows."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("s", "cycle_sort", "Sort", show=True),
+    ]
+    #: (label, sort key) pairs the user can cycle through with `s`.
+    SORTS: ClassVar[Sequence[tuple[str, Callable[[Any], Any]]]] = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.rows_data: list[RowT] = []
+        self.all_rows: list[RowT] = []
+        self.sort_index = 0
+        self.truncated = 0
+
+    @property
+    def current(self) -> RowT | None:
+        if not self.rows_data or self.cursor_row >= len(self.rows_data):
+            return None
+        return self.rows_data[self.cursor_row]
+
+    def key_of(self, row: RowT) -> object:
+        return row
+
+    def render_row(self, row: RowT) -> list[Text]:
+        raise NotImplementedError
+
+    def show(self, rows: list[RowT]) -> None:
+        """Replace the rows, keeping the cursor on the same logical row if it remains."""
+        previous = self.current
+        previous_key = None if previous is None else self.key_of(previous)
+        self.all_rows = rows
+        if self.SORTS and self.sort_index:
+            rows = sorted(rows, key=self.SORTS[self.sort_index][1])
+        self.truncated = max(0, len(rows) - MAX_ROWS)
+        self.rows_data = rows[:MAX_ROWS]
+        self.clear()
+        for row in self.rows_data:
+            self.add_row(*self.render_row(row))
+        if self.truncated:
+            self.add_row(Text(f"… {self.truncated:,} more rows: use / to filter", style="dim"))
+        target = 0
+        if previous_key is not None:
+            for index, row in enumerate(self.rows_data):
+                if self.key_of(row) == previous_key:
+                    target = index
+                    break
+        if self.rows_data:
+            self.move_cursor(row=target, animate=False)
+
+    def action_cycle_sort(self) -> None:
+        if not self.SORTS:
+            return
+        self.sort_index = (self.sort_index + 1) % len(self.SORTS)
+        self.show(self.all_rows)
+        self.notify(f"Sorted by {self.SORTS[self.sort_index][0]}", timeout=2)
+
+
+class NavTable(RowTable[NavRow]):
+    """Policy domains or reporters, worst first, with a daily failure trend."""
+
+    SORTS = (
+        ("failures", lambda r: (-r.failed, -r.failure_rate, r.key)),
+        ("failure rate", lambda r: (-r.failure_rate, -r.failed, r.key)),
+        ("sessions", lambda r: (-r.sessions, r.key)),
+        ("name", lambda r: r.key),
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.last_day: date | None = None
+
+    def key_of(self, row: NavRow) -> object:
+        return row.key
+
+    def set_pivot(self, pivot: Pivot) -> None:
+        self.clear(columns=True)
+        self.add_column("Policy domain" if pivot == "domain" else "Reporter", width=20)
+        self.add_column("Sessions", width=8)
+        self.add_column("Rate", width=6)
+        self.add_column(f"Last {TREND_DAYS}d", width=TREND_DAYS)
+        self.border_title = "Policy domains" if pivot == "domain" else "Reporters"
+
+    def render_row(self, row: NavRow) -> list[Text]:
+        return [
+            safe(row.key, limit=60),
+            number(row.sessions),
+            rate(row.failure_rate, row.failed),
+            self.trend(row),
+        ]
+
+    def trend(self, row: NavRow) -> Text:
+        if self.last_day is None:
+            return Text("")
+        days = [self.last_day - timedelta(days=i) for i in range(TREND_DAYS - 1, -1, -1)]
+        by_day = {p.day: p for p in row.daily}
+        values = []
+        for day in days:
+            point = by_day.get(day)
+            values.append(0.0 if point is None else float(point.failed))
+        style = "red" if any(values) else "green"
+        return spark(values, style=style)
+
+
+class PolicyTable(RowTable[PolicyRow]):
+    SORTS = (
+        ("failures", lambda r: (-r.failed, r.domain, r.policy_type, r.reporter)),
+        ("failure rate", lambda r: (-r.failure_rate, -r.failed, r.domain)),
+        ("domain", lambda r: (r.domain, r.policy_type, r.reporter)),
+        ("reporter", lambda r: (r.reporter, r.domain)),
+    )
+
+    def on_mount(self) -> None:
+        for label, width in (
+            ("Domain", 16),
+            ("Type", 9),
+            ("Mode", 7),
+            ("Reporter", 16),
+            ("OK", 6),
+            ("Failed", 6),
+            ("Rate", 6),
+            ("MX hosts", 30),
+        ):
+            self.add_column(label, width=width)
+        self.border_title = "Policies"
+
+    def key_of(self, row: PolicyRow) -> object:
+        return (row.domain, row.policy_type, row.sts_mode, row.reporter, row.mx_hosts)
+
+    def render_row(self, row: PolicyRow) -> list[Text]:
+        mode_style = {"enforce": "bold", "testing": "yellow", "none": "dim"}.get(
+            row.sts_mode or "", ""
+        )
+        return [
+            safe(row.domain, limit=40),
+            safe(row.policy_type, limit=20),
+            safe(row.sts_mode or "-", mode_style, limit=10),
+            safe(row.reporter, limit=40),
+            number(row.successful),
+            number(row.failed, "red" if row.failed else ""),
+            rate(row.failure_rate, row.failed),
+            safe(", ".join(row.mx_hosts) or "-", limit=80),
+        ]
+
+
+class FailureTable(RowTable[FailureRow]):
+    SORTS = (
+        ("count", lambda r: (-r.count, r.result_type, r.domain)),
+        ("result-type", lambda r: (r.result_type, -r.count)),
+        ("receiving MX", lambda r: (r.receiving_mx_hostname or "", -r.count)),
+        ("last seen", lambda r: (-r.last_day.toordinal(), -r.count)),
+        ("sending IP", lambda r: (r.sending_mta_ip or "", -r.count)),
+    )
+
+    def on_mount(self) -> None:
+        for label, width in (
+            ("Result type", 22),
+            ("Receiving MX", 20),
+            ("Count", 6),
+            ("Last seen", 10),
+            ("MX IP", 15),
+            ("Sending IP", 15),
+            ("First seen", 10),
+            ("Domain", 16),
+            ("Additional information", 40),
+        ):
+            self.add_column(label, width=width)
+        self.border_title = "Failure details"
+
+    def key_of(self, row: FailureRow) -> object:
+        return (
+            row.result_type,
+            row.domain,
+            row.receiving_mx_hostname,
+            row.receiving_ip,
+            row.sending_mta_ip,
+            row.additional_information,
+            row.failure_reason_code,
+        )
+
+    def render_row(self, row: FailureRow) -> list[Text]:
+        info = row.additional_information or row.failure_reason_code or ""
+        return [
+            safe(row.result_type, "bold red", limit=40),
+            safe(row.receiving_mx_hostname or "-", limit=60),
+            Text(compact(row.count), justify="right"),
+            Text(row.last_day.isoformat()),
+            safe(row.receiving_ip or "-", limit=45),
+            safe(row.sending_mta_ip or "-", limit=45),
+            Text(row.first_day.isoformat()),
+            safe(row.domain, limit=40),
+            safe(info, "dim", limit=200),
+        ]
