@@ -18,7 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from tlsrpt_tui.core.archive import Archive, collect_files, display_name, is_candidate_name
+from tlsrpt_tui.core.archive import (
+    Archive,
+    collect_files,
+    display_name,
+    is_candidate_name,
+    iter_report_files,
+)
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
 from tlsrpt_tui.core.model import LoadResult, Report
 from tlsrpt_tui.settings import Settings, save_settings
@@ -96,12 +102,17 @@ class ExplorerApp(App[None]):
             yield Static("Reading reports…", id="progress-label", markup=False)
             yield ProgressBar(id="progress", show_eta=True)
         yield Static("", id="notice", markup=False)
+        # Held directly: messages may still arrive while the screen is torn down.
+        self.nav = NavTable(id="nav")
+        self.policies = PolicyTable(id="policies")
+        self.failures = FailureTable(id="failures")
+        self.guidance = GuidancePane(id="guidance")
         with Horizontal(id="main"):
-            yield NavTable(id="nav")
+            yield self.nav
             with Vertical(id="detail"):
-                yield PolicyTable(id="policies")
-                yield FailureTable(id="failures")
-                yield GuidancePane(id="guidance")
+                yield self.policies
+                yield self.failures
+                yield self.guidance
         yield Footer()
 
     def on_mount(self) -> None:
@@ -119,22 +130,6 @@ class ExplorerApp(App[None]):
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width < NARROW_WIDTH, "-narrow")
-
-    @property
-    def nav(self) -> NavTable:
-        return self.query_one("#nav", NavTable)
-
-    @property
-    def policies(self) -> PolicyTable:
-        return self.query_one("#policies", PolicyTable)
-
-    @property
-    def failures(self) -> FailureTable:
-        return self.query_one("#failures", FailureTable)
-
-    @property
-    def guidance(self) -> GuidancePane:
-        return self.query_one("#guidance", GuidancePane)
 
     # -- loading -----------------------------------------------------------------
 
@@ -209,15 +204,22 @@ class ExplorerApp(App[None]):
         async for changes in awatch(*roots, debounce=300, step=50, recursive=True):
             loaded: list[tuple[LoadResult, str]] = []
             removed: list[str] = []
-            touched = sorted({(Path(path), kind) for kind, path in changes})
-            for path, kind in touched:
+            touched: set[Path] = set()
+            for kind, name in changes:
+                path = Path(name)
+                if kind == Change.added and path.is_dir():
+                    # Files written into a new folder before its watch was set up
+                    # raise no event of their own: scan the folder.
+                    touched.update(await asyncio.to_thread(lambda p=path: list(iter_report_files(p))))
+                touched.add(path)
+            for path in sorted(touched):
                 root = next((r for r in roots if path.is_relative_to(r)), roots[0])
                 shown = display_name(path, root)
-                if kind == Change.deleted or not path.is_file():
+                if path.is_dir():
+                    continue
+                if not path.is_file():
                     removed.append(shown)
-                elif is_candidate_name(path.name) and not any(
-                    not is_candidate_name(part) for part in path.relative_to(root).parts[:-1]
-                ):
+                elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
                     result = await asyncio.to_thread(
                         load_file, path, display_path=shown, limits=self.limits
                     )

@@ -39,6 +39,7 @@ class ReportScreen(Screen[None]):
         self.load_raw = load_raw
         self.title_text = title
         self.current_json = ""
+        self.sources: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="report-layout"):
@@ -81,6 +82,7 @@ class ReportScreen(Screen[None]):
             return
         row = self.rows[index]
         obj, sources = self.load_raw(row.key)
+        self.sources = sources
         header = Text()
         header.append("Report-ID ", style="dim")
         header.append_text(safe(row.report_id))

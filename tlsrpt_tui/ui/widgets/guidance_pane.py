@@ -7,7 +7,6 @@ command cannot carry anything else).
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -23,9 +22,9 @@ def render_entry(
     mx: str | None = None,
     ip: str | None = None,
     compact: bool = False,
-) -> RenderableType:
+) -> Text:
     """The entry as rich renderables; every value from a report goes through ``safe``."""
-    parts: list[RenderableType] = []
+    parts: list[Text] = []
     title = Text.assemble(
         (entry.title, "bold"),
         ("  ", ""),
@@ -63,7 +62,7 @@ def render_entry(
         parts.append(Text("Related", style="bold underline"))
         for key, note in entry.related:
             parts.append(Text.assemble((f" {key}: ", "bold"), (note, "")))
-    return Group(*parts)
+    return Text("\n").join(parts)
 
 
 class GuidancePane(VerticalScroll):
@@ -75,6 +74,8 @@ class GuidancePane(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.body = Static(id="guidance-body", markup=False)
         self.key: tuple[str | None, ...] | None = None
+        #: What the pane shows, as plain text (for copying and tests).
+        self.plain = ""
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self.body
@@ -86,13 +87,13 @@ class GuidancePane(VerticalScroll):
     def show_empty(self) -> None:
         self.key = None
         self.border_title = "Guidance"
-        self.body.update(
-            Text(
-                "Select a failure to see what its result-type means, how to confirm it "
-                "and how to fix it.\nPress g for the guide to every result-type.",
-                style="dim",
-            )
+        text = Text(
+            "Select a failure to see what its result-type means, how to confirm it "
+            "and how to fix it.\nPress g for the guide to every result-type.",
+            style="dim",
         )
+        self.plain = text.plain
+        self.body.update(text)
 
     def show(
         self,
@@ -108,5 +109,7 @@ class GuidancePane(VerticalScroll):
         self.key = key
         entry = guidance.entry_for(result_type)
         self.border_title = f"Guidance: {entry.key}"
-        self.body.update(render_entry(entry, domain=domain, mx=mx, ip=ip))
+        text = render_entry(entry, domain=domain, mx=mx, ip=ip)
+        self.plain = text.plain
+        self.body.update(text)
         self.scroll_home(animate=False)
