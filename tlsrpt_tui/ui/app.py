@@ -86,6 +86,8 @@ class ExplorerApp(App[None]):
         #: Policy the user drilled into (Enter on a policy row): narrows the failures.
         self.drilled: tuple[str, str] | None = None
         self.timings: dict[str, float] = {"started": time.perf_counter()}
+        #: Set once the user presses a key: until then the first row follows the data.
+        self.user_active = False
         if self.settings.theme:
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
@@ -173,6 +175,11 @@ class ExplorerApp(App[None]):
             self.loading = False
             self.timings["loaded"] = time.perf_counter()
         self.refresh_all()
+        if not self.user_active and self.nav.rows_data and self.nav.cursor_row != 0:
+            self.nav.move_cursor(row=0, animate=False)
+
+    def on_key(self) -> None:
+        self.user_active = True
 
     def watch_loading(self, loading: bool) -> None:
         self.query_one("#progress-row").display = loading

@@ -21,6 +21,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("d", "narrow by date range"),
     ("p", "pivot the navigation pane: policy domains ⇄ reporters"),
     ("s", "cycle the sort order of the focused table"),
+    ("G", "failure details: group by result-type and MX, or show every detail"),
     ("r", "raw JSON of the reports behind the selection, with their files"),
     ("a", "alerts: what changed and needs attention"),
     ("b", "bad files, each with the reason it could not be read"),

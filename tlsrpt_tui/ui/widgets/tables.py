@@ -104,8 +104,8 @@ class NavTable(RowTable[NavRow]):
 
     def set_pivot(self, pivot: Pivot) -> None:
         self.clear(columns=True)
-        self.add_column("Policy domain" if pivot == "domain" else "Reporter", width=20)
-        self.add_column("Sessions", width=8)
+        self.add_column("Policy domain" if pivot == "domain" else "Reporter", width=18)
+        self.add_column("Sessions", width=7)
         self.add_column("Rate", width=6)
         self.add_column(f"Last {TREND_DAYS}d", width=TREND_DAYS)
         self.border_title = "Policy domains" if pivot == "domain" else "Reporters"
@@ -172,6 +172,44 @@ class PolicyTable(RowTable[PolicyRow]):
         ]
 
 
+def merge_failures(rows: list[FailureRow]) -> list[FailureRow]:
+    """Group rows by result-type, domain and receiving MX, folding the rest.
+
+    Sending IPs and additional information that differ within a group are shown as
+    a count ("7 IPs"); nothing is summed twice (each input row counts once).
+    """
+    groups: dict[tuple[str, str, str | None], list[FailureRow]] = {}
+    for row in rows:
+        groups.setdefault((row.result_type, row.domain, row.receiving_mx_hostname), []).append(row)
+    merged = []
+    for (result_type, domain, mx), members in groups.items():
+
+        def one(values: set[str | None], noun: str) -> str | None:
+            values.discard(None)
+            if len(values) <= 1:
+                return next(iter(values), None)
+            return f"({len(values)} {noun})"
+
+        merged.append(
+            FailureRow(
+                result_type=result_type,
+                domain=domain,
+                receiving_mx_hostname=mx,
+                receiving_ip=one({m.receiving_ip for m in members}, "IPs"),
+                sending_mta_ip=one({m.sending_mta_ip for m in members}, "IPs"),
+                receiving_mx_helo=one({m.receiving_mx_helo for m in members}, "names"),
+                additional_information=one({m.additional_information for m in members}, "texts"),
+                failure_reason_code=one({m.failure_reason_code for m in members}, "codes"),
+                count=sum(m.count for m in members),
+                first_day=min(m.first_day for m in members),
+                last_day=max(m.last_day for m in members),
+                reporters=tuple(sorted({r for m in members for r in m.reporters})),
+            )
+        )
+    merged.sort(key=lambda r: (-r.count, r.result_type, r.domain))
+    return merged
+
+
 class FailureTable(RowTable[FailureRow]):
     SORTS = (
         ("count", lambda r: (-r.count, r.result_type, r.domain)),
@@ -180,6 +218,25 @@ class FailureTable(RowTable[FailureRow]):
         ("last seen", lambda r: (-r.last_day.toordinal(), -r.count)),
         ("sending IP", lambda r: (r.sending_mta_ip or "", -r.count)),
     )
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("G", "toggle_grouping", "Group", show=True),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: True: one row per result-type, domain and MX; False: every distinct detail.
+        self.grouped = True
+
+    def show(self, rows: list[FailureRow]) -> None:
+        self.detail_rows = rows
+        super().show(merge_failures(rows) if self.grouped else rows)
+
+    def action_toggle_grouping(self) -> None:
+        self.grouped = not self.grouped
+        self.show(self.detail_rows)
+        label = "result-type and MX" if self.grouped else "every distinct detail"
+        self.notify(f"Failure details grouped by {label}", timeout=2)
 
     def on_mount(self) -> None:
         for label, width in (
