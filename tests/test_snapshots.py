@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not demo_archive().is_dir(), reason="demo archiv
 
 def demo_app() -> ExplorerApp:
     # Fixed settings: the user's own theme or pivot must not leak into snapshots.
-    return ExplorerApp([demo_archive()], settings=Settings(), watch=False)
+    return ExplorerApp([demo_archive()], settings=Settings(), watch=False, label="demo archive")
 
 
 async def wait_loaded(pilot: Any) -> None:

@@ -66,6 +66,7 @@ def main(argv: Sequence[str], *, commands: Sequence[str] = ()) -> int:
         watch=not args.no_watch and not args.demo,
         notice=notice,
         save_settings_on_exit=True,
+        label="demo archive" if args.demo and not args.paths else None,
     )
     app.run()
     return 0

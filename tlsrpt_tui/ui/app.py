@@ -73,6 +73,7 @@ class ExplorerApp(App[None]):
         watch: bool = True,
         notice: str | None = None,
         save_settings_on_exit: bool = False,
+        label: str | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -92,7 +93,7 @@ class ExplorerApp(App[None]):
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
             self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[arg-type]
-        self.sub_title = ", ".join(str(p) for p in paths)
+        self.sub_title = label or ", ".join(str(p) for p in paths)
 
     # -- layout ------------------------------------------------------------------
 
