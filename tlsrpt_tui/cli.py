@@ -16,6 +16,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "check",
     "explain",
     "probe",
+    "fetch",
+    "import_",
+    "receive",
 )
 
 

@@ -6,6 +6,7 @@ warning, and a missing file means defaults: the app never refuses to start over 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,6 +26,11 @@ class Thresholds:
     new_result_type_lookback_days: int = 30
     silent_reporter_min_days: int = 3
     silent_hours: int = 48
+    spike_baseline_days: int = 7
+    spike_critical_factor: float = 10.0
+    silent_reporter_window_days: int = 7
+    no_reports_lookback_days: int = 30
+    new_result_type_hours: int = 24
 
 
 @dataclass
@@ -52,7 +58,10 @@ class Settings:
 
 
 def _toml_str(value: str) -> str:
+    # TOML basic strings may not hold control characters (a newline in a path would
+    # make the whole file unreadable, losing every setting): escape them.
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped)
     return f'"{escaped}"'
 
 

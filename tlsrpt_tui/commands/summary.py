@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from tlsrpt_tui.core.aggregate import failure_rate, summarize_domains
 from tlsrpt_tui.core.archive import Archive, load_archive
 from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.model import LoadError
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.locations import demo_archive
 
@@ -87,9 +88,16 @@ def summary_document(archive: Archive) -> dict[str, Any]:
         "files": archive.files,
         "reports": len(archive.reports),
         "duplicates": archive.duplicates,
-        "errors": [{"path": e.source.describe(), "error": e.error} for e in archive.errors],
+        "errors": [error_entry(e) for e in archive.errors],
         "domains": summarize_domains(archive.sorted_reports()),
     }
+
+
+def error_entry(error: LoadError) -> dict[str, str]:
+    """``path`` stays a path (relative to the PATH given); the part goes with the message."""
+    source = error.source
+    text = error.error if source.part is None else f"{source.part}: {error.error}"
+    return {"path": source.path, "error": text}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,8 +31,11 @@ def is_candidate_name(name: str) -> bool:
 
 
 def printable_path(path: str) -> str:
-    """A path safe to print: undecodable bytes of a file name become U+FFFD."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A path safe to print: undecodable bytes of a file name are shown as ``\\xNN``.
+
+    (Not U+FFFD: two names differing only in such bytes must stay two names.)
+    """
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def iter_report_files(root: Path) -> Iterator[Path]:
@@ -165,9 +168,21 @@ def _load_one(job: tuple[str, str, Limits]) -> LoadResult:
 def collect_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     """(file, display name) for every candidate file under the given paths."""
     jobs: list[tuple[Path, str]] = []
+    seen: set[str] = set()
+    shown_names: set[str] = set()
     for root in paths:
         for file in iter_report_files(root):
-            jobs.append((file, display_name(file, root)))
+            absolute = os.path.abspath(file)
+            if absolute in seen:
+                continue  # the same file under two of the paths given (a, a/sub)
+            seen.add(absolute)
+            shown = display_name(file, root)
+            if shown in shown_names:
+                # Two roots holding the same relative name: the archive is keyed by
+                # display name, so keep them apart with the path as given.
+                shown = printable_path(str(file))
+            shown_names.add(shown)
+            jobs.append((file, shown))
     return jobs
 
 

@@ -14,6 +14,7 @@ import email.policy
 import json
 import math
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,7 +95,13 @@ def load_file(
     shown = display_path if display_path is not None else str(path)
     result = LoadResult(path=shown)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or device would block or never end: never read one.
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            result.errors.append(LoadError(Source(shown), f"cannot read file: {kind}"))
+            return result
+        size = info.st_size
         if size > limits.max_file_bytes:
             result.errors.append(
                 LoadError(
@@ -103,7 +110,14 @@ def load_file(
                 )
             )
             return result
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            # The file may grow between stat and read: never read past the cap.
+            data = handle.read(limits.max_file_bytes + 1)
+        if len(data) > limits.max_file_bytes:
+            result.errors.append(
+                LoadError(Source(shown), f"file is over the {limits.max_file_bytes:,} byte limit")
+            )
+            return result
     except OSError as exc:
         result.errors.append(LoadError(Source(shown), f"cannot read file: {exc.strerror or exc}"))
         return result
@@ -177,7 +191,9 @@ _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?")
 
 
 def _looks_like_headers(head: bytes) -> bool:
-    lines = head.split(b"\n", 8)[:8]
+    # Folded continuation lines (a long DKIM-Signature or ARC-Seal first) are not
+    # separate header lines: look at the first 8 logical lines.
+    lines = [ln for ln in head.split(b"\n", 64)[:64] if ln[:1] not in (b" ", b"\t")][:8]
     header_lines = [ln for ln in lines if _HEADER_LINE.match(ln)]
     return len(header_lines) >= 2 and bool(_HEADER_LINE.match(lines[0]))
 
@@ -191,35 +207,43 @@ def _describe_start(data: bytes) -> str:
 # --------------------------------------------------------------------------- gzip/json
 
 
+_GUNZIP_STEP = 64 * 1024
+
+
 def gunzip_capped(data: bytes, cap: int) -> bytes:
     """Decompress gzip (all members) without ever holding more than ``cap`` bytes.
 
     Raises :class:`ReportError` for truncated or corrupt streams and for output over
-    the cap, which is checked while decompressing so a bomb costs at most ``cap``.
+    the cap, which is checked while decompressing so a bomb costs at most ``cap``
+    (plus one small step: output is taken in steps, never in one cap-sized piece).
     """
-    out = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     remaining = data
     while True:
         decomp = zlib.decompressobj(wbits=31)
+        pending = remaining
         try:
-            chunk = decomp.decompress(remaining, cap + 1 - len(out))
-            out += chunk
-            while decomp.unconsumed_tail and len(out) <= cap:
-                chunk = decomp.decompress(decomp.unconsumed_tail, cap + 1 - len(out))
-                if not chunk:
+            while True:
+                before = len(pending)
+                chunk = decomp.decompress(pending, min(_GUNZIP_STEP, cap + 1 - size))
+                chunks.append(chunk)
+                size += len(chunk)
+                pending = decomp.unconsumed_tail
+                if size > cap or decomp.eof:
                     break
-                out += chunk
+                if not chunk and len(pending) >= before:
+                    break  # no progress: the input ended before the stream did
         except zlib.error as exc:
             raise ReportError(f"corrupt gzip data ({exc})") from None
-        if len(out) > cap:
+        if size > cap:
             raise ReportError(f"decompresses to more than the {cap:,} byte limit")
         if not decomp.eof:
             raise ReportError("truncated gzip stream")
         remaining = decomp.unused_data.lstrip(b"\x00")
-        if not remaining:
-            return bytes(out)
-        if not remaining.startswith(GZIP_MAGIC):
-            return bytes(out)  # trailing garbage after a complete member: ignore
+        if not remaining or not remaining.startswith(GZIP_MAGIC):
+            # (trailing garbage after a complete member is ignored)
+            return b"".join(chunks)
 
 
 def decode_json(data: bytes) -> tuple[Any, list[str]]:
@@ -264,6 +288,9 @@ def _load_report_bytes(
         hint_domain = domain_from_filename(file_name)
     if isinstance(obj, list):
         # Some tools export several reports as one JSON array.
+        if not obj:
+            result.errors.append(LoadError(source, "not a TLS-RPT report: an empty JSON array"))
+            return
         for index, item in enumerate(obj):
             part = f"item {index}" if source.part is None else f"{source.part}, item {index}"
             _add_report(result, item, Source(source.path, part), hint_domain, warnings)
@@ -282,6 +309,9 @@ def _add_report(
         report, errors = parse_report(obj, source, hint_domain=hint_domain, warnings=warnings)
     except ReportError as exc:
         result.errors.append(LoadError(source, str(exc)))
+        return
+    except Exception as exc:  # one broken report never hides the others in its file
+        result.errors.append(LoadError(source, f"unexpected error: {type(exc).__name__}: {exc}"))
         return
     result.errors.extend(LoadError(source, message) for message in errors)
     if report is not None:
@@ -382,12 +412,21 @@ def _load_message(
 
 
 def _load_mbox(result: LoadResult, data: bytes, source: Source, limits: Limits) -> None:
-    count = 0
+    count = found = 0
     for count, chunk in enumerate(split_mbox(data), start=1):
         label = f"message {count}"
-        _load_message(result, parse_message(chunk), source, limits, label=label)
+        try:
+            found += _load_message(result, parse_message(chunk), source, limits, label=label)
+        except Exception as exc:  # one broken message never hides the others
+            error = f"unexpected error: {type(exc).__name__}: {exc}"
+            result.errors.append(LoadError(Source(source.path, label), error))
     if count == 0:
         result.errors.append(LoadError(source, "mbox file holds no messages"))
+    elif found == 0:
+        # Otherwise the file would be neither a report nor an error.
+        result.errors.append(
+            LoadError(source, f"mbox file's {count:,} messages carry no TLS-RPT report attachment")
+        )
 
 
 _MBOX_SEPARATOR = re.compile(rb"^From .*\r?\n", re.MULTILINE)
@@ -535,27 +574,42 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         # Microsoft sends TLSA records as one string holding a JSON array.
-        stripped = value.strip()
-        if stripped.startswith("["):
-            try:
-                unwrapped = json.loads(stripped)
-            except (json.JSONDecodeError, RecursionError):
-                unwrapped = None
-            if isinstance(unwrapped, list) and all(isinstance(v, str) for v in unwrapped):
-                notes.append(f"{where}.policy.policy-string was a JSON array in a string")
-                return tuple(_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped)
+        unwrapped = _json_string_array(value)
+        if unwrapped is not None:
+            notes.append(f"{where}.policy.policy-string was a JSON array in a string")
+            return tuple(_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped)
         notes.append(f"{where}.policy.policy-string was a string, not an array")
         return (_cut(value, f"{where}.policy.policy-string", notes),)
     if isinstance(value, list):
         lines: list[str] = []
         for item in value:
             if isinstance(item, str):
-                lines.append(_cut(item, f"{where}.policy.policy-string", notes))
+                # ...or as an array whose one item is that string (as seen in real reports).
+                unwrapped = _json_string_array(item)
+                if unwrapped is not None:
+                    notes.append(f"{where}.policy.policy-string item was a JSON array in a string")
+                    lines.extend(_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped)
+                else:
+                    lines.append(_cut(item, f"{where}.policy.policy-string", notes))
             else:
                 notes.append(f"{where}.policy.policy-string item {_type_name(item)} ignored")
         return tuple(lines)
     notes.append(f"{where}.policy.policy-string is {_type_name(value)}: ignored")
     return ()
+
+
+def _json_string_array(value: str) -> list[str] | None:
+    """The strings of ``value`` when it is a JSON array of strings, else ``None``."""
+    stripped = value.strip()
+    if not stripped.startswith("["):
+        return None
+    try:
+        unwrapped = json.loads(stripped)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if isinstance(unwrapped, list) and all(isinstance(v, str) for v in unwrapped):
+        return unwrapped
+    return None
 
 
 def _mx_hosts(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
@@ -675,7 +729,7 @@ def _count(obj: dict[str, Any], key: str, where: str) -> int:
     if value < 0:
         raise ReportError(f"{where}.{key}: must not be negative, got {value}")
     if value > MAX_COUNT:
-        raise ReportError(f"{where}.{key}: implausibly large ({value:.3g})")
+        raise ReportError(f"{where}.{key}: implausibly large ({len(str(value))} digits)")
     return value
 
 
@@ -702,7 +756,10 @@ def _parse_datetime(obj: dict[str, Any], key: str, prefix: str, notes: list[str]
     if parsed.tzinfo is None:
         notes.append(f"{where} {text!r} has no UTC offset: read as UTC")
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ReportError(f"{where}: out of range in UTC: {text!r}") from None
 
 
 def _fromisoformat(text: str) -> datetime | None:

@@ -391,7 +391,8 @@ class ExplorerApp(App[None]):
         filter_input = self.query_one("#filter", Input)
         if not keep:
             filter_input.value = ""
-        filter_input.display = bool(filter_input.value)
+        # The overview line keeps showing the active filter; `/` edits it again.
+        filter_input.display = False
         self.nav.focus()
 
     def action_date_range(self) -> None:

@@ -22,8 +22,15 @@ def render_entry(
     mx: str | None = None,
     ip: str | None = None,
     compact: bool = False,
+    summary: bool = False,
 ) -> Text:
-    """The entry as rich renderables; every value from a report goes through ``safe``."""
+    """The entry as rich renderables; every value from a report goes through ``safe``.
+
+    Headings come from ``entry.labels``; shell commands start with ``$ ``, other lines
+    (e.g. a zone file record) do not. ``summary`` adds the group, the severity and the
+    one-line summary under the title (the guide shows them; the pane has no room).
+    """
+    causes_label, confirm_label, fix_label = entry.labels
     parts: list[Text] = []
     title = Text.assemble(
         (entry.title, "bold"),
@@ -31,6 +38,12 @@ def render_entry(
         (entry.rfc_section, "dim"),
     )
     parts.append(title)
+    if summary:
+        meta = [entry.group]
+        if entry.severity not in ("info", ""):
+            meta.append(f"severity: {entry.severity}")
+        parts.append(Text(" · ".join(meta), style="dim"))
+        parts.append(Text(entry.summary, style="italic"))
     if domain or mx:
         where = Text("for ", style="dim")
         if domain:
@@ -41,20 +54,19 @@ def render_entry(
         parts.append(where)
     parts.append(Text(""))
     parts.append(Text(entry.meaning))
-    sections: list[tuple[str, tuple[str, ...]]] = [("Usual causes", entry.causes)]
-    for heading, items in sections:
-        parts.append(Text(""))
-        parts.append(Text(heading, style="bold underline"))
-        for item in items:
-            parts.append(Text(f" • {item}"))
     parts.append(Text(""))
-    parts.append(Text("How to confirm", style="bold underline"))
+    parts.append(Text(causes_label, style="bold underline"))
+    for item in entry.causes:
+        parts.append(Text(f" • {item}"))
+    parts.append(Text(""))
+    parts.append(Text(confirm_label, style="bold underline"))
     for command in entry.confirm:
         parts.append(Text(f" {command.description}", style="dim"))
         filled = guidance.fill(command.template, domain=domain, mx=mx, ip=ip)
-        parts.append(Text(f"   $ {filled}", style="bold cyan"))
+        prompt = "   $ " if command.shell else "     "
+        parts.append(Text(f"{prompt}{filled}", style="bold cyan"))
     parts.append(Text(""))
-    parts.append(Text("How to fix", style="bold underline"))
+    parts.append(Text(fix_label, style="bold underline"))
     for item in entry.fix:
         parts.append(Text(f" • {item}"))
     if entry.related and not compact:
