@@ -1,0 +1,129 @@
+"""``tlsrpt-tui check``: the health rules for cron, systemd timers and monitors.
+
+Exit status: 0 when no alert at or above ``--fail-on`` is active, 1 when one is,
+2 on usage errors (bad option, missing path). Thresholds come from the settings file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tlsrpt_tui.commands.summary import add_loading_options, load_for_cli, resolve_paths
+from tlsrpt_tui.core.health import Alert, HealthResult, evaluate, isoformat
+from tlsrpt_tui.core.text import plain
+from tlsrpt_tui.settings import load_settings
+
+
+def parse_now(value: str) -> datetime:
+    """``--now``: an ISO 8601 date or date-time; without an offset it is UTC."""
+    text = value.strip()
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date or date-time: {value!r} (e.g. 2026-11-28T00:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="print active health alerts; exit 1 when any is at or above --fail-on",
+        description=(
+            "Evaluate the health rules (new result-types, failure rates, spikes, silent "
+            "reporters, MX mismatches, missing reports) over an archive. Exit status: 0 "
+            "clean, 1 alerts at or above --fail-on, 2 usage error."
+        ),
+    )
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="report files or folders"
+    )
+    parser.add_argument("--demo", action="store_true", help="use the bundled demo archive")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default text)"
+    )
+    parser.add_argument(
+        "--now",
+        type=parse_now,
+        default=None,
+        metavar="ISO",
+        help="evaluate as of this time (default: the latest report end in the archive)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("warning", "critical"),
+        default="warning",
+        help="lowest severity that makes the exit status 1 (default warning)",
+    )
+    add_loading_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = resolve_paths(args)
+    if paths is None:
+        return 2
+    settings = load_settings()
+    for warning in settings.warnings:
+        print(f"tlsrpt-tui: settings: {plain(warning)}", file=sys.stderr)
+    archive = load_for_cli(args, paths)
+    if archive.errors:
+        print(
+            f"tlsrpt-tui: {archive.bad_files:,} files could not be read as reports",
+            file=sys.stderr,
+        )
+    result = evaluate(archive.reports.values(), now=args.now, thresholds=settings.thresholds)
+    if args.format == "json":
+        json.dump(check_document(result), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        write_text(result, sys.stdout)
+    return 1 if result.at_or_above(args.fail_on) else 0
+
+
+def check_document(result: HealthResult) -> dict[str, Any]:
+    """``{"now": ISO, "alerts": [...]}``, the contract of ``check --format json``."""
+    return {
+        "now": isoformat(result.now) if result.now is not None else None,
+        "alerts": [alert.to_dict() for alert in result.alerts],
+    }
+
+
+def alert_line(alert: Alert) -> str:
+    """One readable line, untrusted text escaped."""
+    parts = [f"{alert.severity.upper():<8}", f"{alert.rule:<15}", plain(alert.policy_domain or "-")]
+    if alert.reporter:
+        parts.append(f"reporter={plain(alert.reporter)}")
+    if alert.result_type:
+        parts.append(f"result-type={plain(alert.result_type)}")
+    if alert.mx_host:
+        parts.append(f"mx={plain(alert.mx_host)}")
+    return f"{' '.join(parts)}: {plain(alert.detail)} (since {isoformat(alert.since)})"
+
+
+def summary_line(result: HealthResult) -> str:
+    total = len(result.alerts)
+    if not total:
+        return "no alerts"
+    counts = [
+        f"{n} {name}"
+        for n, name in ((result.critical, "critical"), (result.warning, "warning"))
+        if n
+    ]
+    return f"{total} alert{'s' if total != 1 else ''}: {', '.join(counts)}"
+
+
+def write_text(result: HealthResult, out: TextIO) -> None:
+    lines = [alert_line(alert) for alert in result.alerts]
+    lines.append(summary_line(result))
+    out.write("\n".join(lines) + "\n")
