@@ -269,3 +269,27 @@ async def test_real_corpus_journey() -> None:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+async def test_alerts_pane_drills_to_rows() -> None:
+    from tlsrpt_tui.locations import demo_archive
+    from tlsrpt_tui.ui.screens.alerts import AlertsScreen
+
+    app = ExplorerApp([demo_archive()], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        rules = {a.rule for a in app.alerts}
+        assert {"failure-rate", "silent-reporter"} <= rules
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+        first = app.screen.alerts[0]
+        assert first.rule == "failure-rate" and first.policy_domain == "example.com"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.base_filter.result_type == "certificate-expired"
+        assert app.nav.current is not None and app.nav.current.key == "example.com"
+        assert app.focused is app.failures
+        assert {r.result_type for r in app.failures.rows_data} == {"certificate-expired"}

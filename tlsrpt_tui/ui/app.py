@@ -57,6 +57,7 @@ class ExplorerApp(App[None]):
         Binding("d", "date_range", "Dates"),
         Binding("r", "raw", "Raw"),
         Binding("b", "bad_files", "Bad files"),
+        Binding("a", "alerts", "Alerts"),
         Binding("escape", "back", "Back", show=False),
         Binding("c", "copy_row", "Copy", show=False),
     ]
@@ -89,6 +90,7 @@ class ExplorerApp(App[None]):
         self.timings: dict[str, float] = {"started": time.perf_counter()}
         #: Set once the user presses a key: until then the first row follows the data.
         self.user_active = False
+        self.alerts: list[Any] = []
         if self.settings.theme:
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
@@ -175,6 +177,7 @@ class ExplorerApp(App[None]):
         if message.final:
             self.loading = False
             self.timings["loaded"] = time.perf_counter()
+            self.evaluate_health()
         self.refresh_all()
         if not self.user_active and self.nav.rows_data and self.nav.cursor_row != 0:
             self.nav.move_cursor(row=0, animate=False)
@@ -243,6 +246,7 @@ class ExplorerApp(App[None]):
             new.extend(self.archive.add(result, Path(location)))
         self.store.resync()
         self.refresh_all()
+        self.evaluate_health()
         if new:
             self.notify_new(new)
         if self.archive.reports:
@@ -255,6 +259,38 @@ class ExplorerApp(App[None]):
         self.notify(f"{len(reports)} new {noun}: {shown}", title="New reports", markup=False)
 
     # -- refreshing panes ------------------------------------------------------------
+
+    # -- health ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="health", exit_on_error=False, description="health")
+    def evaluate_health(self) -> None:
+        from tlsrpt_tui.core.health import evaluate
+
+        reports = list(self.archive.reports.values())
+        result = evaluate(reports, thresholds=self.settings.thresholds)
+        self.call_from_thread(self.show_alerts_count, list(result.alerts))
+
+    def show_alerts_count(self, alerts: list[Any]) -> None:
+        self.alerts = alerts
+        self.refresh_overview()
+
+    def action_alerts(self) -> None:
+        from tlsrpt_tui.ui.screens.alerts import AlertsScreen
+
+        def drill(alert: Any) -> None:
+            if alert is None:
+                return
+            self.base_filter = Filter(result_type=alert.result_type)
+            if self.pivot != "domain":
+                self.pivot = "domain"
+            for index, row in enumerate(self.nav.rows_data):
+                if row.key == alert.policy_domain:
+                    self.nav.move_cursor(row=index, animate=False)
+                    break
+            self.refresh_detail()
+            self.failures.focus()
+
+        self.push_screen(AlertsScreen(self.alerts), drill)
 
     def nav_filter(self) -> Filter:
         return self.base_filter
@@ -275,9 +311,14 @@ class ExplorerApp(App[None]):
             flt = flt.narrowed(domain=domain, reporter=reporter)
         return flt
 
+    def refresh_overview(self) -> object:
+        overview = self.store.overview(self.base_filter)
+        self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
+        return overview
+
     def refresh_all(self) -> None:
         overview = self.store.overview(self.base_filter)
-        self.query_one("#overview", OverviewBar).show(overview, self.base_filter)
+        self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
         self.nav.last_day = overview.last_day
         self.nav.show(self.store.nav_rows(self.pivot, self.nav_filter()))
         self.refresh_detail()
@@ -456,6 +497,7 @@ class ExplorerApp(App[None]):
         yield SystemCommand("Raw report", "Show the raw JSON of the selection", self.action_raw)
         yield SystemCommand("Bad files", "Files that could not be read, and why", self.action_bad_files)
         yield SystemCommand("Help", "All key bindings", self.action_help)
+        yield SystemCommand("Alerts", "What changed and needs attention", self.action_alerts)
         yield SystemCommand("Copy row", "Copy the selected row to the clipboard", self.action_copy_row)
 
     def watch_theme(self, theme: str) -> None:

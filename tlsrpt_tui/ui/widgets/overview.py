@@ -40,6 +40,8 @@ def overview_text(ov: Overview, flt: Filter, alerts: int | None = None) -> Text:
     narrowing = []
     if flt.text:
         narrowing.append(Text.assemble("filter ", safe(repr(flt.text), "bold")))
+    if flt.result_type:
+        narrowing.append(Text.assemble("result-type ", safe(flt.result_type, "bold")))
     if flt.since or flt.until:
         since = flt.since.isoformat() if flt.since else "…"
         until = flt.until.isoformat() if flt.until else "…"
