@@ -293,3 +293,25 @@ async def test_alerts_pane_drills_to_rows() -> None:
         assert app.nav.current is not None and app.nav.current.key == "example.com"
         assert app.focused is app.failures
         assert {r.result_type for r in app.failures.rows_data} == {"certificate-expired"}
+
+
+async def test_trends_and_explorer_keys_inert_on_other_screens(archive: Path) -> None:
+    from tlsrpt_tui.ui.screens.trends import TrendsScreen, TrendRow
+
+    app = ExplorerApp([archive], watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, TrendsScreen)
+        rows = list(app.screen.query(TrendRow))
+        # sessions, failed, rate, and one row per result-type of example.com
+        assert len(rows) == 4
+        assert rows[1].values == [3.0]
+        # Explorer keys do nothing here (and do not crash).
+        await pilot.press("slash", "p", "r", "b")
+        await pilot.pause()
+        assert isinstance(app.screen, TrendsScreen)
+        assert app.pivot == "domain"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TrendsScreen)

@@ -278,6 +278,24 @@ class MemoryStore:
             counts[row.result_type] += row.count
         return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
+    def daily(self, flt: Filter) -> list[DailyPoint]:
+        """Sessions per report day over the selection (domain counting rule)."""
+        days: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+        for unit in self._matching(flt):
+            pair = days[unit.day]
+            pair[0] += unit.successful
+            pair[1] += unit.failed
+        return [DailyPoint(d, s, f) for d, (s, f) in sorted(days.items())]
+
+    def result_type_daily(self, flt: Filter) -> dict[str, dict[date, int]]:
+        """Failed sessions per result-type per day (failure-details counts)."""
+        series: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+        for unit in self._matching(flt):
+            for f in unit.failures:
+                if flt.result_type is None or f.result_type == flt.result_type:
+                    series[f.result_type][f.day] += f.count
+        return {k: dict(v) for k, v in sorted(series.items())}
+
     def report_rows(self, flt: Filter, limit: int = 500) -> list[ReportRow]:
         seen: dict[str, list[Unit]] = defaultdict(list)
         for unit in self._matching(flt):

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
+from tlsrpt_tui.core import guidance
 from tlsrpt_tui.core.archive import (
     Archive,
     collect_files,
@@ -34,6 +35,7 @@ from tlsrpt_tui.ui.messages import FilesChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
 from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 from tlsrpt_tui.ui.screens.date_range import DateRange, DateRangeScreen
+from tlsrpt_tui.ui.screens.guide import GuideScreen
 from tlsrpt_tui.ui.screens.help import HelpScreen
 from tlsrpt_tui.ui.screens.report import ReportScreen
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
@@ -58,8 +60,10 @@ class ExplorerApp(App[None]):
         Binding("r", "raw", "Raw"),
         Binding("b", "bad_files", "Bad files"),
         Binding("a", "alerts", "Alerts"),
+        Binding("t", "trends", "Trends"),
         Binding("escape", "back", "Back", show=False),
         Binding("c", "copy_row", "Copy", show=False),
+        Binding("g", "guide", "Guide"),
     ]
 
     pivot: var[Pivot] = var("domain")
@@ -87,6 +91,8 @@ class ExplorerApp(App[None]):
         self.store = MemoryStore(self.archive)
         #: Policy the user drilled into (Enter on a policy row): narrows the failures.
         self.drilled: tuple[str, str] | None = None
+        #: The entry last shown in the guide: `g` reopens it ("and back").
+        self.guide_key: str | None = None
         self.timings: dict[str, float] = {"started": time.perf_counter()}
         #: Set once the user presses a key: until then the first row follows the data.
         self.user_active = False
@@ -446,8 +452,51 @@ class ExplorerApp(App[None]):
 
         self.push_screen(DateRangeScreen(current, last_day), apply)
 
+    def action_trends(self) -> None:
+        from tlsrpt_tui.ui.screens.trends import TrendsScreen
+
+        flt = self.selection_filter()
+        title = flt.domain or flt.reporter or "everything"
+        self.push_screen(TrendsScreen(self.store, flt, title))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_guide(self) -> None:
+        """The guide, on the failure being looked at (else the last entry shown); picking
+        "Show in explorer" there narrows the explorer to that entry's rows."""
+        if any(isinstance(screen, GuideScreen) for screen in self.screen_stack):
+            return
+        row = self.failures.current
+        on_failure = row is not None and self.focused in (self.failures, self.guidance)
+        selected = row.result_type if row is not None and on_failure else self.guide_key
+        if selected is None and row is not None:
+            selected = row.result_type
+        screen = GuideScreen(self.store, selected=selected)
+
+        def jump(key: str | None) -> None:
+            if screen.current is not None:
+                self.guide_key = screen.current.key
+            if key is None:
+                return
+            self.guide_key = key
+            self.drilled = None
+            shown = safe(key, limit=60).plain
+            entry = guidance.find(key)
+            if entry is not None and entry.kind in ("policy-type", "sts-mode"):
+                self.base_filter = self.base_filter.narrowed(text=key)
+                filter_input = self.query_one("#filter", Input)
+                filter_input.value = key
+                filter_input.display = True
+                self.policies.focus()
+                what = "policies"
+            else:
+                self.base_filter = self.base_filter.narrowed(result_type=key)
+                self.failures.focus()
+                what = "rows"
+            self.notify(f"Showing {shown} {what}: press g to go back to the guide", markup=False)
+
+        self.push_screen(screen, jump)
 
     def action_bad_files(self) -> None:
         self.push_screen(BadFilesScreen(self.store.errors()))
@@ -487,6 +536,17 @@ class ExplorerApp(App[None]):
             self.copy_to_clipboard(text)
             self.notify(text, title="Copied (OSC 52)", markup=False, timeout=4)
 
+    #: Actions that act on the explorer's panes: only while no other screen is on top.
+    EXPLORER_ACTIONS = frozenset(
+        {"filter", "toggle_pivot", "date_range", "raw", "bad_files", "alerts", "trends",
+         "guide", "copy_row", "back", "probe"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.EXPLORER_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Filter", "Narrow every pane by text", self.action_filter)
@@ -497,7 +557,11 @@ class ExplorerApp(App[None]):
         yield SystemCommand("Raw report", "Show the raw JSON of the selection", self.action_raw)
         yield SystemCommand("Bad files", "Files that could not be read, and why", self.action_bad_files)
         yield SystemCommand("Help", "All key bindings", self.action_help)
+        yield SystemCommand(
+            "Guide", "Every result-type, policy type and STS mode explained", self.action_guide
+        )
         yield SystemCommand("Alerts", "What changed and needs attention", self.action_alerts)
+        yield SystemCommand("Trends", "Daily sessions, failures and result-types", self.action_trends)
         yield SystemCommand("Copy row", "Copy the selected row to the clipboard", self.action_copy_row)
 
     def watch_theme(self, theme: str) -> None:

@@ -137,8 +137,7 @@ class GuideScreen(ModalScreen[str | None]):
     # -- the list ----------------------------------------------------------------
 
     def build_list(self) -> None:
-        """(Re)build the list, keeping the highlighted item."""
-        keep = self.current.key if self.current else None
+        """(Re)build the list from the catalogue and the archive's counts."""
         failures = self.queries.result_types(Filter())
         sessions = self._policy_sessions()
         options: list[Option | None] = []
@@ -167,8 +166,7 @@ class GuideScreen(ModalScreen[str | None]):
                 if entry.kind == "result-type" and failures.get(entry.key):
                     badge = Text(f"▲ {compact(failures[entry.key])}", style="bold red")
                 elif sessions.get((entry.kind, entry.key)):
-                    count = compact(sessions[(entry.kind, entry.key)])
-                    badge = Text(f"· {count}", style="dim")
+                    badge = Text(f"· {compact(sessions[(entry.kind, entry.key)])}", style="dim")
                 add(GuideItem(entry.key, entry, entry.kind), badge)
         others = [(value, n) for value, n in failures.items() if self._is_other(value)]
         if others:
@@ -177,8 +175,6 @@ class GuideScreen(ModalScreen[str | None]):
                 badge = Text(f"▲ {compact(count)}", style="bold red")
                 add(GuideItem(value, guidance.entry_for(value), "other"), badge)
         self.toc.set_options(options)
-        if keep is not None and self.current is not None:
-            self.select(keep)
 
     @staticmethod
     def _is_other(value: str) -> bool:
@@ -312,7 +308,7 @@ def _heading() -> Text:
 
 
 def _line(label: str, value: Text | str) -> Text:
-    line = Text(f" {label:<18}", style="dim")
+    line = Text(f" {label:<19}", style="dim")
     line.append_text(value if isinstance(value, Text) else Text(value))
     return line
 

@@ -1,0 +1,395 @@
+"""Turn one file into the compact rows the SQLite index stores (runs in worker processes).
+
+The index never keeps :class:`~tlsrpt_tui.core.model.Report` objects: a worker reads a
+file and sends back plain tuples (cheap to pickle) holding exactly the facts
+:mod:`tlsrpt_tui.core.aggregate` and :mod:`tlsrpt_tui.store.memory` derive from a
+report. Well-formed JSON and gzip files take a fast path that reads the decoded JSON
+directly; anything the fast path is not certain about (email, mbox, odd types, values
+the loader would cut, drop or warn about) goes through :func:`load_file`, so the
+answers are the loader's in every case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+import os
+from hashlib import blake2b
+import stat
+from typing import Any
+
+from tlsrpt_tui.core.loader import (
+    GZIP_MAGIC,
+    MAX_COUNT,
+    MAX_STRING,
+    Limits,
+    ReportError,
+    _mx_hosts,
+    _parse_datetime,
+    _policy_string,
+    decode_json,
+    gunzip_capped,
+    load_file,
+    sniff,
+)
+from tlsrpt_tui.core.model import Report, normalise_domain, sts_mode_of
+
+# A failure-details row as the index keeps it, in aggregate.DetailKey order plus count:
+# (result_type, sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, receiving_ip,
+#  additional_information, failure_reason_code, failed_session_count)
+Detail = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None, int]
+# (policy_type, policy_domain, policy_string, mx_host, successful, failed, details)
+NPolicy = tuple[str, str, tuple[str, ...], tuple[str, ...], int, int, list[Detail]]
+
+# What a worker sends back (all plain tuples and lists):
+#   PolicyOut  = (policy_type, sts_mode, repr(mx_host), successful, failed, first)
+#   FailureOut = (result_type, receiving_mx_hostname, receiving_ip, sending_mta_ip,
+#                 receiving_mx_helo, additional_information, failure_reason_code, count,
+#                 haystack)
+#   UnitOut    = (domain, successful, failed, haystack, [PolicyOut], [FailureOut],
+#                 [(result_type, count)])
+#   ReportOut  = (key, key_hash, reporter, report_id, day_ordinal, part, [UnitOut])
+#   FileOut    = ([ReportOut], [(part, message)])
+PolicyOut = tuple[str, str | None, str, int, int, int]
+FailureOut = tuple[
+    str, str | None, str | None, str | None, str | None, str | None, str | None, int, str
+]
+UnitOut = tuple[str, int, int, str, list[PolicyOut], list[FailureOut], list[tuple[str, int]]]
+ReportOut = tuple[str, int, str, str, int, str | None, list[UnitOut]]
+FileOut = tuple[list[ReportOut], list[tuple[str | None, str]]]
+
+
+class _Irregular(Exception):
+    """The fast path is not sure: let the loader read the file."""
+
+
+# --------------------------------------------------------------------------- text
+
+
+def clean(value: str) -> str:
+    """``value`` storable in SQLite: lone surrogates (from JSON escapes) become U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _clean_opt(value: str | None) -> str | None:
+    return None if value is None else clean(value)
+
+
+def key_hash(key: str) -> int:
+    """A stable signed 64-bit hash of a report key (the index looks keys up by it)."""
+    digest = blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def report_key_of(org: str, report_id: str, start: datetime, domains: Iterable[str]) -> str:
+    """Same text as :func:`tlsrpt_tui.store.memory.report_key`."""
+    return "\x1f".join((org, report_id, start.isoformat(), ",".join(sorted(set(domains)))))
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def report_out(
+    org: str, report_id: str, start: datetime, part: str | None, policies: Sequence[NPolicy]
+) -> ReportOut:
+    """The rows of one report: one unit per policy domain, as facts_of/units_of count."""
+    units: dict[str, list[Any]] = {}
+    for ptype, domain, pstring, mx, ok, failed, details in policies:
+        unit = units.get(domain)
+        if unit is None:
+            # [successful, failed, policy facts, detail key -> count, result type -> count]
+            unit = units[domain] = [ok, failed, [], {}, {}]
+        else:
+            if ok > unit[0]:
+                unit[0] = ok
+            if failed > unit[1]:
+                unit[1] = failed
+        unit[2].append((ptype, sts_mode_of(pstring), mx, ok, failed))
+        if details:
+            in_block: dict[tuple[Any, ...], int] = {}
+            by_type: dict[str, int] = {}
+            for d in details:
+                dkey = d[:7]
+                in_block[dkey] = in_block.get(dkey, 0) + d[7]
+                by_type[d[0]] = by_type.get(d[0], 0) + d[7]
+            merged = unit[3]
+            for dkey, count in in_block.items():
+                if count > merged.get(dkey, -1):
+                    merged[dkey] = count
+            rtc = unit[4]
+            for result_type, count in by_type.items():
+                if count > rtc.get(result_type, -1):
+                    rtc[result_type] = count
+    out_units: list[UnitOut] = []
+    for domain, (ok, failed, pols, merged, rtc) in units.items():
+        words = [domain, org]
+        words.extend(p[0] for p in pols)
+        words.extend(host for p in pols for host in p[2])
+        failures: list[FailureOut] = []
+        for dkey, count in merged.items():
+            rt, smta, rmx, helo, rip, info, reason = dkey
+            parts = (domain, org, rt, rmx, rip, smta, helo, info, reason)
+            haystack = "\n".join(p for p in parts if p).lower()
+            words.append(haystack)
+            failures.append(
+                (
+                    clean(rt),
+                    _clean_opt(rmx),
+                    _clean_opt(rip),
+                    _clean_opt(smta),
+                    _clean_opt(helo),
+                    _clean_opt(info),
+                    _clean_opt(reason),
+                    count,
+                    clean(haystack),
+                )
+            )
+        policy_out: list[PolicyOut] = []
+        seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
+        for ptype, mode, mx, p_ok, p_failed in pols:
+            # ``first``: policy rows count a report once per (type, mode, MX) group.
+            group = (ptype, mode, mx)
+            first = group not in seen
+            seen.add(group)
+            policy_out.append(
+                (clean(ptype), _clean_opt(mode), clean(repr(mx)), p_ok, p_failed, int(first))
+            )
+        out_units.append(
+            (
+                clean(domain),
+                ok,
+                failed,
+                clean("\n".join(words).lower()),
+                policy_out,
+                failures,
+                [(clean(rt), count) for rt, count in rtc.items()],
+            )
+        )
+    key = clean(report_key_of(org, report_id, start, units))
+    return (
+        key,
+        key_hash(key),
+        clean(org),
+        clean(report_id),
+        start.date().toordinal(),
+        _clean_opt(part),
+        out_units,
+    )
+
+
+def policies_of(report: Report) -> list[NPolicy]:
+    return [
+        (
+            p.policy_type,
+            p.policy_domain,
+            p.policy_string,
+            p.mx_host,
+            p.total_successful_session_count,
+            p.total_failure_session_count,
+            [
+                (
+                    d.result_type,
+                    d.sending_mta_ip,
+                    d.receiving_mx_hostname,
+                    d.receiving_mx_helo,
+                    d.receiving_ip,
+                    d.additional_information,
+                    d.failure_reason_code,
+                    d.failed_session_count,
+                )
+                for d in p.failure_details
+            ],
+        )
+        for p in report.policies
+    ]
+
+
+def out_of_report(report: Report) -> ReportOut:
+    return report_out(
+        report.organization_name,
+        report.report_id,
+        report.start,
+        report.source.part,
+        policies_of(report),
+    )
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 0 or value > MAX_COUNT:
+        raise _Irregular
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if type(value) is not str or len(value) > MAX_STRING:
+        raise _Irregular
+    return value or None
+
+
+def _fast_detail(raw: Any) -> Detail:
+    if type(raw) is not dict:
+        raise _Irregular
+    rt = raw.get("result-type")
+    if type(rt) is not str:
+        raise _Irregular
+    rt = rt.strip()
+    if not rt or len(rt) > MAX_STRING:
+        raise _Irregular
+    count = _count(raw.get("failed-session-count"))
+    info = raw.get("additional-information")
+    if info is None and "additional-info-uri" in raw:
+        raise _Irregular
+    rmx = _opt_str(raw.get("receiving-mx-hostname"))
+    return (
+        rt,
+        _opt_str(raw.get("sending-mta-ip")),
+        normalise_domain(rmx) if rmx else None,
+        _opt_str(raw.get("receiving-mx-helo")),
+        _opt_str(raw.get("receiving-ip")),
+        _opt_str(info),
+        _opt_str(raw.get("failure-reason-code")),
+        count,
+    )
+
+
+def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
+    """What :func:`parse_report` would make of a clean report, or :class:`_Irregular`."""
+    if type(obj) is not dict:
+        raise _Irregular
+    org = obj.get("organization-name")
+    report_id = obj.get("report-id")
+    if type(org) is not str or type(report_id) is not str:
+        raise _Irregular
+    if len(org) > MAX_STRING or len(report_id) > MAX_STRING:
+        raise _Irregular
+    date_range = obj.get("date-range")
+    if type(date_range) is not dict:
+        raise _Irregular
+    notes: list[str] = []
+    try:
+        start = _parse_datetime(date_range, "start-datetime", "", notes)
+        _parse_datetime(date_range, "end-datetime", "", notes)
+    except ReportError:
+        raise _Irregular from None
+    raw_policies = obj.get("policies")
+    if type(raw_policies) is not list or not raw_policies:
+        raise _Irregular
+    policies: list[NPolicy] = []
+    for raw in raw_policies:
+        if type(raw) is not dict:
+            raise _Irregular
+        policy = raw.get("policy")
+        summary = raw.get("summary")
+        if type(policy) is not dict or type(summary) is not dict:
+            raise _Irregular
+        ptype = policy.get("policy-type")
+        if type(ptype) is not str:
+            raise _Irregular
+        ptype = ptype.strip().lower()
+        domain = policy.get("policy-domain")
+        if type(domain) is not str:
+            raise _Irregular
+        domain = normalise_domain(domain)
+        if not ptype or not domain or len(domain) > MAX_STRING:
+            raise _Irregular
+        # The loader's own helpers: they only add warnings, which the index does not keep.
+        pstring = policy.get("policy-string")
+        pstring = _policy_string(pstring, "", notes) if pstring is not None else ()
+        mx = policy.get("mx-host")
+        mx = _mx_hosts(mx, "", notes) if mx is not None else ()
+        ok = _count(summary.get("total-successful-session-count"))
+        failed = _count(summary.get("total-failure-session-count"))
+        raw_details = raw.get("failure-details")
+        if raw_details is None:
+            details: list[Detail] = []
+        elif type(raw_details) is list:
+            details = [_fast_detail(d) for d in raw_details]
+        else:
+            raise _Irregular
+        policies.append((ptype, domain, pstring, mx, ok, failed, details))
+    return org, report_id, start, policies
+
+
+def _fast_file(path: str, limits: Limits) -> FileOut:
+    # O_NONBLOCK: a FIFO swapped in since the scan must not block (the loader refuses it).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limits.max_file_bytes:
+            raise _Irregular
+        data = handle.read()
+    if len(data) > limits.max_file_bytes:
+        raise _Irregular
+    try:
+        if data.startswith(GZIP_MAGIC):
+            data = gunzip_capped(data, limits.max_decompressed_bytes)
+        elif sniff(data) != "json" or len(data) > limits.max_decompressed_bytes:
+            raise _Irregular
+        obj, _warnings = decode_json(data)
+    except ReportError:
+        raise _Irregular from None
+    if type(obj) is list:
+        if not obj:
+            raise _Irregular  # the loader reports an empty array as an error
+        reports = []
+        for index, item in enumerate(obj):
+            org, report_id, start, policies = fast_policies(item)
+            reports.append(report_out(org, report_id, start, f"item {index}", policies))
+        return reports, []
+    org, report_id, start, policies = fast_policies(obj)
+    return [report_out(org, report_id, start, None, policies)], []
+
+
+def slow_file(path: str, display: str, limits: Limits) -> tuple[FileOut, list[Report]]:
+    """Read a file with the loader; also returns the reports it found."""
+    result = load_file(path, display_path=display, limits=limits)
+    reports = [out_of_report(r) for r in result.reports]
+    errors = [(_clean_opt(e.source.part), clean(e.error)) for e in result.errors]
+    return (reports, errors), result.reports
+
+
+def extract_file(path: str, display: str, limits: Limits) -> FileOut:
+    """The index rows of one file. Never raises on bad input."""
+    try:
+        return _fast_file(path, limits)
+    except Exception:  # irregular, unreadable or surprising: the loader decides
+        pass
+    try:
+        return slow_file(path, display, limits)[0]
+    except Exception as exc:  # load_file never raises; this is belt and braces
+        return [], [(None, clean(f"unexpected error: {type(exc).__name__}: {exc}"))]
+
+
+def extract_batch(batch: list[tuple[str, str]], limits: Limits) -> list[FileOut]:
+    """Worker entry point: extract several files (keeps IPC overhead per file low)."""
+    return [extract_file(path, display, limits) for path, display in batch]
+
+
+def worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them cleanly."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+__all__ = [
+    "FileOut",
+    "ReportOut",
+    "extract_batch",
+    "extract_file",
+    "out_of_report",
+    "report_out",
+    "slow_file",
+    "worker_init",
+]
