@@ -18,9 +18,14 @@ from tlsrpt_tui.ui.screens.report import ReportScreen
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
 
 
-def report(org: str = "Google Inc.", domain: str = "example.com", day: int = 1,
-           failed: int = 0, details: list[dict[str, Any]] | None = None,
-           report_id: str | None = None) -> dict[str, Any]:
+def report(
+    org: str = "Google Inc.",
+    domain: str = "example.com",
+    day: int = 1,
+    failed: int = 0,
+    details: list[dict[str, Any]] | None = None,
+    report_id: str | None = None,
+) -> dict[str, Any]:
     return {
         "organization-name": org,
         "date-range": {
@@ -33,8 +38,12 @@ def report(org: str = "Google Inc.", domain: str = "example.com", day: int = 1,
             {
                 "policy": {
                     "policy-type": "sts",
-                    "policy-string": ["version: STSv1", "mode: enforce", "mx: mx1.example.com",
-                                      "max_age: 86400"],
+                    "policy-string": [
+                        "version: STSv1",
+                        "mode: enforce",
+                        "mx: mx1.example.com",
+                        "max_age: 86400",
+                    ],
                     "policy-domain": domain,
                     "mx-host": ["mx1.example.com"],
                 },
@@ -57,14 +66,24 @@ def write_gz(path: Path, obj: dict[str, Any]) -> Path:
 @pytest.fixture
 def archive(tmp_path: Path) -> Path:
     root = tmp_path / "reports"
-    write_gz(root / "2026/11/01/a.json.gz", report(failed=3, details=[{
-        "result-type": "certificate-expired",
-        "sending-mta-ip": "198.51.100.7",
-        "receiving-mx-hostname": "mx2.example.com",
-        "receiving-ip": "192.0.2.25",
-        "failed-session-count": 3,
-    }]))
-    write_gz(root / "2026/11/01/b.json.gz", report(org="Microsoft Corporation", domain="example.net"))
+    write_gz(
+        root / "2026/11/01/a.json.gz",
+        report(
+            failed=3,
+            details=[
+                {
+                    "result-type": "certificate-expired",
+                    "sending-mta-ip": "198.51.100.7",
+                    "receiving-mx-hostname": "mx2.example.com",
+                    "receiving-ip": "192.0.2.25",
+                    "failed-session-count": 3,
+                }
+            ],
+        ),
+    )
+    write_gz(
+        root / "2026/11/01/b.json.gz", report(org="Microsoft Corporation", domain="example.net")
+    )
     write_gz(root / "2026/11/02/c.json.gz", report(org="Yahoo", domain="example.net", day=2))
     (root / "broken.json.gz").write_bytes(gzip.compress(b'{"organization-name": 1}')[:12])
     return root
@@ -122,7 +141,11 @@ async def test_filter_pivot_and_bad_files(archive: Path) -> None:
         await pilot.press("p")
         await pilot.pause()
         assert app.pivot == "reporter"
-        assert {r.key for r in app.nav.rows_data} == {"Google Inc.", "Microsoft Corporation", "Yahoo"}
+        assert {r.key for r in app.nav.rows_data} == {
+            "Google Inc.",
+            "Microsoft Corporation",
+            "Yahoo",
+        }
         await pilot.press("b")
         await pilot.pause()
         assert isinstance(app.screen, BadFilesScreen)
@@ -166,12 +189,22 @@ HOSTILE = "[bold red]x[/] [@click=app.quit]click[/] [link=http://x]l[/link] \x1b
 
 async def test_hostile_strings_are_shown_literally(tmp_path: Path) -> None:
     root = tmp_path / "r"
-    write_gz(root / "evil.json.gz", report(org=HOSTILE, domain="evil.example", failed=1, details=[{
-        "result-type": "[red]boom[/]",
-        "receiving-mx-hostname": "mx.evil.example",
-        "additional-information": HOSTILE,
-        "failed-session-count": 1,
-    }]))
+    write_gz(
+        root / "evil.json.gz",
+        report(
+            org=HOSTILE,
+            domain="evil.example",
+            failed=1,
+            details=[
+                {
+                    "result-type": "[red]boom[/]",
+                    "receiving-mx-hostname": "mx.evil.example",
+                    "additional-information": HOSTILE,
+                    "failed-session-count": 1,
+                }
+            ],
+        ),
+    )
     app = ExplorerApp([root], watch=False)
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot)
@@ -203,7 +236,9 @@ async def test_new_report_appears_while_watching(archive: Path) -> None:
             if not app.loading:
                 break
         await pilot.pause(0.5)  # let the watcher start
-        write_gz(archive / "2026/11/03/new.json.gz", report(org="Mail.ru", domain="shop.example", day=3))
+        write_gz(
+            archive / "2026/11/03/new.json.gz", report(org="Mail.ru", domain="shop.example", day=3)
+        )
         for _ in range(100):
             await pilot.pause(0.1)
             if any(r.key == "shop.example" for r in app.nav.rows_data):
@@ -296,7 +331,7 @@ async def test_alerts_pane_drills_to_rows() -> None:
 
 
 async def test_trends_and_explorer_keys_inert_on_other_screens(archive: Path) -> None:
-    from tlsrpt_tui.ui.screens.trends import TrendsScreen, TrendRow
+    from tlsrpt_tui.ui.screens.trends import TrendRow, TrendsScreen
 
     app = ExplorerApp([archive], watch=False)
     async with app.run_test(size=(80, 24)) as pilot:

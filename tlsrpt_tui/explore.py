@@ -26,8 +26,13 @@ def build_parser(commands: Sequence[str]) -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="report folders or files (default: the configured report folder)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="report folders or files (default: the configured report folder)",
+    )
     parser.add_argument("--demo", action="store_true", help="open the bundled demo archive")
     parser.add_argument("--no-watch", action="store_true", help="do not watch for new reports")
     parser.add_argument("--version", action="version", version=f"tlsrpt-tui {__version__}")
@@ -42,7 +47,9 @@ def main(argv: Sequence[str], *, commands: Sequence[str] = ()) -> int:
     if args.demo:
         paths.append(demo_archive())
     if not paths:
-        folder = Path(settings.report_dir).expanduser() if settings.report_dir else default_reports_dir()
+        folder = (
+            Path(settings.report_dir).expanduser() if settings.report_dir else default_reports_dir()
+        )
         if not folder.exists():
             try:
                 folder.mkdir(parents=True)

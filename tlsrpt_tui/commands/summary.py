@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print per-domain totals of an archive (table, JSON or CSV)",
         description="Summarise TLS-RPT reports: sessions and failures per policy domain.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="report files or folders")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="report files or folders"
+    )
     parser.add_argument("--demo", action="store_true", help="use the bundled demo archive")
     parser.add_argument(
         "--format",
@@ -136,20 +138,26 @@ def write_table(document: dict[str, Any], out: TextIO) -> None:
     rows = [("POLICY DOMAIN / REPORTER", "SUCCESSFUL", "FAILED", "RATE")]
     for domain, entry in domains.items():
         rate = failure_rate(entry["successful"], entry["failed"])
-        rows.append((plain(domain), f"{entry['successful']:,}", f"{entry['failed']:,}", f"{rate:.2%}"))
+        rows.append(
+            (plain(domain), f"{entry['successful']:,}", f"{entry['failed']:,}", f"{rate:.2%}")
+        )
         for reporter, pair in entry["reporters"].items():
             r = failure_rate(pair["successful"], pair["failed"])
             rows.append(
-                (f"  {plain(reporter)}", f"{pair['successful']:,}", f"{pair['failed']:,}", f"{r:.2%}")
+                (
+                    f"  {plain(reporter)}",
+                    f"{pair['successful']:,}",
+                    f"{pair['failed']:,}",
+                    f"{r:.2%}",
+                )
             )
         for result_type, count in entry["result-types"].items():
             rows.append((f"  ! {plain(result_type)}", "", f"{count:,}", ""))
     widths = [min(60, max(len(r[i]) for r in rows)) for i in range(4)]
     for row in rows:
         first = row[0][: widths[0]]
-        buf.write(
-            f"{first:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}\n"
-        )
+        numbers = "  ".join(f"{row[i]:>{widths[i]}}" for i in (1, 2, 3))
+        buf.write(f"{first:<{widths[0]}}  {numbers}\n")
     if document["errors"]:
         buf.write("\nFiles that could not be read:\n")
         for error in document["errors"]:

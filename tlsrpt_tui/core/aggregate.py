@@ -141,8 +141,7 @@ def facts_of(report: Report) -> ReportFacts:
         for key, count in rows.items()
     )
     domains = tuple(
-        DomainFact(reporter, domain, day, ok, failed)
-        for domain, (ok, failed) in by_domain.items()
+        DomainFact(reporter, domain, day, ok, failed) for domain, (ok, failed) in by_domain.items()
     )
     return ReportFacts(domains=domains, policies=tuple(policies), failures=failures)
 

@@ -341,11 +341,12 @@ def report_parts(message: Message) -> Iterator[tuple[int, Message, str | None]]:
             continue
         media_type = part.get_content_type().lower()
         filename = _safe_filename(part)
-        if media_type in REPORT_MEDIA_TYPES:
+        if media_type in REPORT_MEDIA_TYPES or (
+            media_type in LOOSE_MEDIA_TYPES
+            and filename is not None
+            and filename.lower().endswith(REPORT_FILENAME_SUFFIXES)
+        ):
             yield number, part, filename
-        elif media_type in LOOSE_MEDIA_TYPES and filename is not None:
-            if filename.lower().endswith(REPORT_FILENAME_SUFFIXES):
-                yield number, part, filename
 
 
 def _safe_filename(part: Message) -> str | None:
@@ -561,7 +562,9 @@ def _policy_domain(value: Any, where: str, hint: str | None, notes: list[str]) -
             notes.append(f"{where}.policy.policy-domain {value!r} normalised to {domain!r}")
         return _cut(domain, f"{where}.policy.policy-domain", notes)
     if value is not None and not isinstance(value, str):
-        raise ReportError(f"{where}.policy.policy-domain: must be a string, got {_type_name(value)}")
+        raise ReportError(
+            f"{where}.policy.policy-domain: must be a string, got {_type_name(value)}"
+        )
     if hint:
         notes.append(f"{where}.policy.policy-domain missing: taken as {hint!r}")
         return hint

@@ -88,6 +88,28 @@ def units_of(report: Report) -> list[Unit]:
     return units
 
 
+class _Acc:
+    """Running totals of one group of rows."""
+
+    __slots__ = ("failed", "first", "keys", "last", "reporters", "successful")
+
+    def __init__(self, day: date) -> None:
+        self.successful = 0
+        self.failed = 0
+        self.first = day
+        self.last = day
+        self.keys: set[str] = set()
+        self.reporters: set[str] = set()
+
+    def add(self, successful: int, failed: int, day: date, key: str, reporter: str) -> None:
+        self.successful += successful
+        self.failed += failed
+        self.first = min(self.first, day)
+        self.last = max(self.last, day)
+        self.keys.add(key)
+        self.reporters.add(reporter)
+
+
 class MemoryStore:
     """:class:`~tlsrpt_tui.store.queries.ArchiveQueries` over an :class:`Archive`."""
 
@@ -193,19 +215,14 @@ class MemoryStore:
         return rows
 
     def policy_rows(self, flt: Filter) -> list[PolicyRow]:
-        groups: dict[tuple[str, str, str | None, str, tuple[str, ...]], list[object]] = {}
+        groups: dict[tuple[str, str, str | None, str, tuple[str, ...]], _Acc] = {}
         for unit in self._matching(flt):
             for p in unit.policies:
                 gkey = (p.domain, p.policy_type, p.sts_mode, p.reporter, p.mx_hosts)
-                g = groups.get(gkey)
-                if g is None:
-                    groups[gkey] = [p.successful, p.failed, {unit.key}, p.day, p.day]
-                else:
-                    g[0] += p.successful  # type: ignore[operator]
-                    g[1] += p.failed  # type: ignore[operator]
-                    g[2].add(unit.key)  # type: ignore[attr-defined]
-                    g[3] = min(g[3], p.day)  # type: ignore[type-var]
-                    g[4] = max(g[4], p.day)  # type: ignore[type-var]
+                acc = groups.get(gkey)
+                if acc is None:
+                    acc = groups[gkey] = _Acc(p.day)
+                acc.add(p.successful, p.failed, p.day, unit.key, p.reporter)
         rows = [
             PolicyRow(
                 domain=k[0],
@@ -213,20 +230,23 @@ class MemoryStore:
                 sts_mode=k[2],
                 reporter=k[3],
                 mx_hosts=k[4],
-                successful=g[0],  # type: ignore[arg-type]
-                failed=g[1],  # type: ignore[arg-type]
-                reports=len(g[2]),  # type: ignore[arg-type]
-                first_day=g[3],  # type: ignore[arg-type]
-                last_day=g[4],  # type: ignore[arg-type]
+                successful=acc.successful,
+                failed=acc.failed,
+                reports=len(acc.keys),
+                first_day=acc.first,
+                last_day=acc.last,
             )
-            for k, g in groups.items()
+            for k, acc in groups.items()
         ]
         rows.sort(key=lambda r: (-r.failed, r.domain, r.policy_type, r.reporter))
         return rows
 
     def failure_rows(self, flt: Filter) -> list[FailureRow]:
         needle = flt.needle
-        groups: dict[tuple[str | None, ...], list[object]] = {}
+        groups: dict[
+            tuple[str, str, str | None, str | None, str | None, str | None, str | None, str | None],
+            _Acc,
+        ] = {}
         for unit in self._matching(flt):
             unit_matches = not needle or needle in unit.domain or needle in unit.reporter.lower()
             for f in unit.failures:
@@ -244,30 +264,26 @@ class MemoryStore:
                     f.additional_information,
                     f.failure_reason_code,
                 )
-                g = groups.get(gkey)
-                if g is None:
-                    groups[gkey] = [f.count, f.day, f.day, {f.reporter}]
-                else:
-                    g[0] += f.count  # type: ignore[operator]
-                    g[1] = min(g[1], f.day)  # type: ignore[type-var]
-                    g[2] = max(g[2], f.day)  # type: ignore[type-var]
-                    g[3].add(f.reporter)  # type: ignore[attr-defined]
+                acc = groups.get(gkey)
+                if acc is None:
+                    acc = groups[gkey] = _Acc(f.day)
+                acc.add(0, f.count, f.day, unit.key, f.reporter)
         rows = [
             FailureRow(
-                result_type=str(k[0]),
-                domain=str(k[1]),
+                result_type=k[0],
+                domain=k[1],
                 receiving_mx_hostname=k[2],
                 receiving_ip=k[3],
                 sending_mta_ip=k[4],
                 receiving_mx_helo=k[5],
                 additional_information=k[6],
                 failure_reason_code=k[7],
-                count=g[0],  # type: ignore[arg-type]
-                first_day=g[1],  # type: ignore[arg-type]
-                last_day=g[2],  # type: ignore[arg-type]
-                reporters=tuple(sorted(g[3])),  # type: ignore[call-overload]
+                count=acc.failed,
+                first_day=acc.first,
+                last_day=acc.last,
+                reporters=tuple(sorted(acc.reporters)),
             )
-            for k, g in groups.items()
+            for k, acc in groups.items()
         ]
         rows.sort(key=lambda r: (-r.count, r.result_type, r.domain))
         return rows

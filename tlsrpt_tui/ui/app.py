@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,7 +62,7 @@ class ExplorerApp(App[None]):
         Binding("b", "bad_files", "Bad files"),
         Binding("a", "alerts", "Alerts"),
         Binding("t", "trends", "Trends"),
-        Binding("escape", "back", "Back", show=False),
+        Binding("escape", "go_back", "Back", show=False),
         Binding("c", "copy_row", "Copy", show=False),
         Binding("g", "guide", "Guide"),
     ]
@@ -96,11 +97,13 @@ class ExplorerApp(App[None]):
         self.timings: dict[str, float] = {"started": time.perf_counter()}
         #: Set once the user presses a key: until then the first row follows the data.
         self.user_active = False
+        #: True once the panes exist (App.is_mounted is not a property).
+        self.started = False
         self.alerts: list[Any] = []
         if self.settings.theme:
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
-            self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[arg-type]
+            self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[misc]
         self.sub_title = label or ", ".join(str(p) for p in paths)
 
     # -- layout ------------------------------------------------------------------
@@ -127,6 +130,7 @@ class ExplorerApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.started = True
         self.nav.set_pivot(self.pivot)
         self.query_one("#filter", Input).display = False
         if self.notice:
@@ -227,7 +231,7 @@ class ExplorerApp(App[None]):
                 if kind == Change.added and path.is_dir():
                     # Files written into a new folder before its watch was set up
                     # raise no event of their own: scan the folder.
-                    touched.update(await asyncio.to_thread(lambda p=path: list(iter_report_files(p))))
+                    touched.update(await asyncio.to_thread(list_files, path))
                 touched.add(path)
             for path in sorted(touched):
                 root = next((r for r in roots if path.is_relative_to(r)), roots[0])
@@ -386,7 +390,7 @@ class ExplorerApp(App[None]):
         else:
             self.guidance.focus()
 
-    def action_back(self) -> None:
+    def action_go_back(self) -> None:
         focused = self.focused
         filter_input = self.query_one("#filter", Input)
         if focused is filter_input:
@@ -407,11 +411,11 @@ class ExplorerApp(App[None]):
     # -- actions -----------------------------------------------------------------
 
     def watch_base_filter(self) -> None:
-        if self.is_mounted:
+        if self.started:
             self.refresh_all()
 
     def watch_pivot(self, pivot: Pivot) -> None:
-        if self.is_mounted:
+        if self.started:
             self.nav.set_pivot(pivot)
             self.drilled = None
             self.refresh_all()
@@ -538,14 +542,23 @@ class ExplorerApp(App[None]):
 
     #: Actions that act on the explorer's panes: only while no other screen is on top.
     EXPLORER_ACTIONS = frozenset(
-        {"filter", "toggle_pivot", "date_range", "raw", "bad_files", "alerts", "trends",
-         "guide", "copy_row", "back", "probe"}
+        {
+            "filter",
+            "toggle_pivot",
+            "date_range",
+            "raw",
+            "bad_files",
+            "alerts",
+            "trends",
+            "guide",
+            "copy_row",
+            "go_back",
+            "probe",
+        }
     )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.EXPLORER_ACTIONS and len(self.screen_stack) > 1:
-            return False
-        return True
+        return not (action in self.EXPLORER_ACTIONS and len(self.screen_stack) > 1)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -555,24 +568,32 @@ class ExplorerApp(App[None]):
             "Toggle pivot", "Policy domains ⇄ reporters in the left pane", self.action_toggle_pivot
         )
         yield SystemCommand("Raw report", "Show the raw JSON of the selection", self.action_raw)
-        yield SystemCommand("Bad files", "Files that could not be read, and why", self.action_bad_files)
+        yield SystemCommand(
+            "Bad files", "Files that could not be read, and why", self.action_bad_files
+        )
         yield SystemCommand("Help", "All key bindings", self.action_help)
         yield SystemCommand(
             "Guide", "Every result-type, policy type and STS mode explained", self.action_guide
         )
         yield SystemCommand("Alerts", "What changed and needs attention", self.action_alerts)
-        yield SystemCommand("Trends", "Daily sessions, failures and result-types", self.action_trends)
-        yield SystemCommand("Copy row", "Copy the selected row to the clipboard", self.action_copy_row)
+        yield SystemCommand(
+            "Trends", "Daily sessions, failures and result-types", self.action_trends
+        )
+        yield SystemCommand(
+            "Copy row", "Copy the selected row to the clipboard", self.action_copy_row
+        )
 
     def watch_theme(self, theme: str) -> None:
         self.settings.theme = theme
 
     def on_unmount(self) -> None:
         if self.save_on_exit:
-            try:
+            with contextlib.suppress(OSError):
                 save_settings(self.settings)
-            except OSError:
-                pass
+
+
+def list_files(folder: Path) -> list[Path]:
+    return list(iter_report_files(folder))
 
 
 class GuidanceScreen(Screen[None]):

@@ -44,8 +44,10 @@ class AlertsScreen(ModalScreen[Alert | None]):
             for alert in self.alerts:
                 critical = alert.severity == "critical"
                 table.add_row(
-                    Text(("‼ " if critical else "! ") + alert.severity,
-                         style="bold red" if critical else "yellow"),
+                    Text(
+                        ("‼ " if critical else "! ") + alert.severity,
+                        style="bold red" if critical else "yellow",
+                    ),
                     Text(alert.rule),
                     safe(alert.policy_domain or "-", limit=60),
                     safe(alert.reporter or "-", limit=60),

@@ -36,9 +36,13 @@ class DateRangeScreen(ModalScreen[DateRange | None]):
             box.border_title = "Date range (UTC days, inclusive)"
             with Horizontal(classes="date-row"):
                 yield Label("From ")
-                yield Input(since.isoformat() if since else "", placeholder="YYYY-MM-DD", id="since")
+                yield Input(
+                    since.isoformat() if since else "", placeholder="YYYY-MM-DD", id="since"
+                )
                 yield Label(" to ")
-                yield Input(until.isoformat() if until else "", placeholder="YYYY-MM-DD", id="until")
+                yield Input(
+                    until.isoformat() if until else "", placeholder="YYYY-MM-DD", id="until"
+                )
             yield Label("", id="date-error")
             with Horizontal(classes="date-row"):
                 yield Button("Apply", id="apply", variant="primary")

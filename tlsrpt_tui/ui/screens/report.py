@@ -43,7 +43,9 @@ class ReportScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="report-layout"):
-            table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="report-list")
+            table: DataTable[Any] = DataTable(
+                cursor_type="row", zebra_stripes=True, id="report-list"
+            )
             table.border_title = self.title_text
             yield table
             with VerticalScroll(id="report-json") as scroll:

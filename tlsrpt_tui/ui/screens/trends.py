@@ -53,29 +53,42 @@ class TrendsScreen(Screen[None]):
                 return
             days = day_range(points[0].day, points[-1].day)
             by_day = {p.day: p for p in points}
-            sessions = [float(by_day[d].successful + by_day[d].failed) if d in by_day else 0.0
-                        for d in days]
+            sessions = [
+                float(by_day[d].successful + by_day[d].failed) if d in by_day else 0.0 for d in days
+            ]
             failed = [float(by_day[d].failed) if d in by_day else 0.0 for d in days]
             rates = [f / s * 100 if s else 0.0 for f, s in zip(failed, sessions, strict=True)]
             yield Static(
-                Text(f"{days[0].isoformat()} … {days[-1].isoformat()}  ({len(days)} days, "
-                     "one column per day when the screen is wide enough; peak on the right)",
-                     style="dim"),
+                Text(
+                    f"{days[0].isoformat()} … {days[-1].isoformat()}  ({len(days)} days, "
+                    "one column per day when the screen is wide enough; peak on the right)",
+                    style="dim",
+                ),
                 markup=False,
             )
             yield TrendRow(Text("Sessions / day"), sessions, compact(int(max(sessions))))
-            yield TrendRow(Text("Failed / day", style="red"), failed, compact(int(max(failed))),
-                           classes="-failed")
-            yield TrendRow(Text("Failure rate %", style="red"), rates, f"{max(rates):.2f}%",
-                           classes="-failed")
+            yield TrendRow(
+                Text("Failed / day", style="red"),
+                failed,
+                compact(int(max(failed))),
+                classes="-failed",
+            )
+            yield TrendRow(
+                Text("Failure rate %", style="red"), rates, f"{max(rates):.2f}%", classes="-failed"
+            )
             series = self.queries.result_type_daily(self.flt)
             if series:
-                yield Static(Text("\nFailures by result-type", style="bold underline"),
-                             markup=False)
+                yield Static(
+                    Text("\nFailures by result-type", style="bold underline"), markup=False
+                )
             for result_type, counts in sorted(series.items(), key=lambda kv: -sum(kv[1].values())):
                 values = [float(counts.get(d, 0)) for d in days]
-                yield TrendRow(safe(result_type, limit=22), values, compact(int(max(values))),
-                               classes="-failed")
+                yield TrendRow(
+                    safe(result_type, limit=22),
+                    values,
+                    compact(int(max(values))),
+                    classes="-failed",
+                )
         yield Footer()
 
     def action_close(self) -> None:
