@@ -1,0 +1,1021 @@
+"""Real servers on 127.0.0.1 for the probe tests: DNS, a validating resolver, SMTP, HTTPS.
+
+* :class:`ZoneServer`: an authoritative DNS server (UDP and TCP) written on dnspython.
+  It serves zones signed with ``dns.dnssec.sign_zone`` and gives NSEC denial proofs,
+  so a validating resolver can check positive and negative answers.
+* :class:`Unbound`: Debian's ``unbound`` as a DNSSEC-validating resolver with a
+  trust anchor for the test zone and stub zones pointing at the :class:`ZoneServer`.
+* :class:`TestPKI`: a test CA and certificates made with ``cryptography``.
+* SMTP servers are aiosmtpd with STARTTLS (or without), HTTPS is an aiohttp web server.
+
+Everything runs on one background event loop thread, so fixtures can be
+session-scoped and the probe under test runs in the test's own loop. Every server
+listens on 127.0.0.1 on a port the kernel picks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dns.dnssec
+import dns.dnssectypes
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.node
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rdtypes.dnskeybase
+import dns.rrset
+import dns.zone
+from aiohttp import web
+from aiosmtpd.smtp import SMTP
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+T = TypeVar("T")
+LOCALHOST = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class BackgroundLoop:
+    """An asyncio loop on a daemon thread; ``call`` runs a coroutine there and waits."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="probe-test-servers", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+def free_port_udp_tcp() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (for servers that need both)."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((LOCALHOST, 0))
+        port = int(udp.getsockname()[1])
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind((LOCALHOST, port))
+        except OSError:
+            continue
+        finally:
+            tcp.close()
+            udp.close()
+        return port
+    raise RuntimeError("no free port for UDP and TCP")
+
+
+# --------------------------------------------------------------------------- PKI
+
+
+@dataclass
+class Issued:
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+    cert_file: Path  # leaf (+ chain) PEM
+    key_file: Path
+
+    @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def spki(self) -> bytes:
+        return self.cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+class TestPKI:
+    """A CA made for the test run, and leaf certificates issued by it (or self-signed)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.now = dt.datetime.now(dt.UTC)
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tlsrpt-tui probe test CA")])
+        self.ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - dt.timedelta(days=30))
+            .not_valid_after(self.now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()), critical=False
+            )
+            .sign(self.ca_key, hashes.SHA256())
+        )
+        self.ca_file = self.dir / "ca.pem"
+        self.ca_file.write_bytes(self.ca_cert.public_bytes(serialization.Encoding.PEM))
+
+    @property
+    def ca_der(self) -> bytes:
+        return self.ca_cert.public_bytes(serialization.Encoding.DER)
+
+    def issue(
+        self,
+        label: str,
+        names: Iterable[str],
+        *,
+        valid_from_days: float = -1,
+        valid_to_days: float = 90,
+        self_signed: bool = False,
+        with_ca_in_chain: bool = True,
+    ) -> Issued:
+        names = list(names)
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+        issuer = subject if self_signed else self.ca_cert.subject
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now + dt.timedelta(days=valid_from_days))
+            .not_valid_after(self.now + dt.timedelta(days=valid_to_days))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+        )
+        if not self_signed:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
+                critical=False,
+            )
+        cert = builder.sign(key if self_signed else self.ca_key, hashes.SHA256())
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        if with_ca_in_chain and not self_signed:
+            pem += self.ca_cert.public_bytes(serialization.Encoding.PEM)
+        cert_file = self.dir / f"{label}.pem"
+        key_file = self.dir / f"{label}.key"
+        cert_file.write_bytes(pem)
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return Issued(cert, key, cert_file, key_file)
+
+
+def server_context(issued: Issued) -> Any:
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(issued.cert_file), str(issued.key_file))
+    return context
+
+
+def tlsa_data(usage: int, selector: int, mtype: int, der_or_spki: bytes) -> str:
+    if mtype == 0:
+        digest = der_or_spki
+    elif mtype == 1:
+        digest = hashlib.sha256(der_or_spki).digest()
+    else:
+        digest = hashlib.sha512(der_or_spki).digest()
+    return f"{usage} {selector} {mtype} {digest.hex()}"
+
+
+# --------------------------------------------------------------------------- zones
+
+
+@dataclass
+class SignedZone:
+    zone: dns.zone.Zone
+    trust_anchor: str | None  # unbound trust-anchor line, None for an unsigned zone
+
+
+def make_zone(
+    origin: str,
+    records: Iterable[str],
+    *,
+    sign: bool,
+    tamper: Iterable[tuple[str, str]] = (),
+) -> SignedZone:
+    """A zone from ``records`` ("owner TTL IN TYPE data" lines, owners absolute).
+
+    With ``sign``, the zone is signed (ECDSA P-256, NSEC); then each (owner, type) in
+    ``tamper`` gets its RRSIG corrupted, which a validating resolver calls bogus.
+    """
+    header = [
+        f"$ORIGIN {origin}",
+        f"{origin} 300 IN SOA ns.{origin} hostmaster.{origin} 1 3600 600 86400 60",
+        f"{origin} 300 IN NS ns.{origin}",
+        f"ns.{origin} 300 IN A {LOCALHOST}",
+    ]
+    text = "\n".join([*header, *records]) + "\n"
+    zone = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True)
+    if not sign:
+        return SignedZone(zone, None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    dnskey = dns.dnssec.make_dnskey(
+        key.public_key(),
+        dns.dnssectypes.Algorithm.ECDSAP256SHA256,
+        flags=dns.rdtypes.dnskeybase.Flag.ZONE | dns.rdtypes.dnskeybase.Flag.SEP,
+    )
+    now = time.time()
+    dns.dnssec.sign_zone(
+        zone,
+        keys=[(key, dnskey)],
+        inception=now - 3600,
+        expiration=now + 14 * 86400,
+        dnskey_ttl=300,
+    )
+    with zone.writer() as txn:
+        for owner, rdtype in tamper:
+            name = dns.name.from_text(owner)
+            covered = dns.rdatatype.from_text(rdtype)
+            sigs = txn.get(name, dns.rdatatype.RRSIG, covered)
+            assert sigs is not None, f"nothing to tamper at {owner} {rdtype}"
+            broken = [
+                r.replace(signature=bytes(b ^ 0x5A for b in r.signature[:16]) + r.signature[16:])
+                for r in sigs
+            ]
+            txn.replace(name, dns.rdataset.from_rdata_list(sigs.ttl, broken))
+    anchor = f"{origin} DNSKEY {dnskey.to_text()}"
+    return SignedZone(zone, anchor)
+
+
+class ZoneServer:
+    """Authoritative answers for a few zones, with RRSIGs and NSEC proofs when asked (DO)."""
+
+    def __init__(self, zones: Iterable[dns.zone.Zone]) -> None:
+        self.zones = sorted(zones, key=lambda z: len(z.origin or dns.name.root), reverse=True)
+        self._names: dict[dns.name.Name, list[dns.name.Name]] = {}
+        self._nsec: dict[dns.name.Name, list[dns.name.Name]] = {}
+        for zone in self.zones:
+            assert zone.origin is not None
+            names = sorted(zone.nodes.keys())
+            self._names[zone.origin] = names
+            self._nsec[zone.origin] = [
+                n
+                for n in names
+                if zone.nodes[n].get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC) is not None
+            ]
+        self.port = 0
+        self.queries = 0
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    # -- answering
+
+    def _zone_for(self, name: dns.name.Name) -> dns.zone.Zone | None:
+        for zone in self.zones:
+            assert zone.origin is not None
+            if name.is_subdomain(zone.origin):
+                return zone
+        return None
+
+    @staticmethod
+    def _append(
+        section: list[dns.rrset.RRset],
+        owner: dns.name.Name,
+        node: dns.node.Node,
+        rdtype: dns.rdatatype.RdataType,
+        dnssec: bool,
+    ) -> bool:
+        rdataset = node.get_rdataset(dns.rdataclass.IN, rdtype)
+        if rdataset is None:
+            return False
+        rrset = dns.rrset.RRset(owner, dns.rdataclass.IN, rdtype)
+        rrset.update(rdataset)  # type: ignore[no-untyped-call]
+        section.append(rrset)
+        if dnssec:
+            sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype)
+            if sigs is not None:
+                sig_rrset = dns.rrset.RRset(owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype)
+                sig_rrset.update(sigs)  # type: ignore[no-untyped-call]
+                section.append(sig_rrset)
+        return True
+
+    def _covering_nsec(self, zone: dns.zone.Zone, name: dns.name.Name) -> dns.name.Name | None:
+        assert zone.origin is not None
+        owners = self._nsec[zone.origin]
+        if not owners:
+            return None
+        before = [n for n in owners if n < name]
+        return before[-1] if before else owners[-1]
+
+    def _authority_nsec(
+        self, response: dns.message.Message, zone: dns.zone.Zone, owners: Iterable[dns.name.Name]
+    ) -> None:
+        done: set[dns.name.Name] = set()
+        for owner in owners:
+            if owner in done:
+                continue
+            done.add(owner)
+            self._append(response.authority, owner, zone.nodes[owner], dns.rdatatype.NSEC, True)
+
+    def answer(self, query: dns.message.Message) -> dns.message.Message:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        if len(query.question) != 1:
+            response.set_rcode(dns.rcode.FORMERR)
+            return response
+        question = query.question[0]
+        qname, qtype = question.name, question.rdtype
+        zone = self._zone_for(qname)
+        if zone is None or question.rdclass != dns.rdataclass.IN:
+            response.flags &= ~dns.flags.AA
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        assert zone.origin is not None
+        dnssec = bool(query.ednsflags & dns.flags.DO)
+        apex = zone.nodes[zone.origin]
+        node = zone.nodes.get(qname)
+        for _ in range(8):  # follow CNAMEs inside the zone, as authoritative servers do
+            if node is None or qtype == dns.rdatatype.CNAME:
+                break
+            cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
+            if cname is None:
+                break
+            self._append(response.answer, qname, node, dns.rdatatype.CNAME, dnssec)
+            target = cname[0].target
+            if self._zone_for(target) is not zone:
+                return response
+            qname, node = target, zone.nodes.get(target)
+            if node is None:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+                return response
+        if node is not None:
+            if self._append(response.answer, qname, node, qtype, dnssec):
+                return response
+            self._append(response.authority, zone.origin, apex, dns.rdatatype.SOA, dnssec)
+            if dnssec:
+                self._authority_nsec(response, zone, [qname])
+            return response
+        names = self._names[zone.origin]
+        empty_non_terminal = any(n.is_subdomain(qname) for n in names)
+        self._append(response.authority, zone.origin, apex, dns.rdatatype.SOA, dnssec)
+        if empty_non_terminal:
+            if dnssec:
+                cover = self._covering_nsec(zone, qname)
+                self._authority_nsec(response, zone, [cover] if cover else [])
+            return response
+        response.set_rcode(dns.rcode.NXDOMAIN)
+        if dnssec:
+            encloser = qname.parent()
+            while encloser != zone.origin and not any(n.is_subdomain(encloser) for n in names):
+                encloser = encloser.parent()
+            wildcard = dns.name.Name((b"*", *encloser.labels))
+            covers = [self._covering_nsec(zone, qname), self._covering_nsec(zone, wildcard)]
+            self._authority_nsec(response, zone, [c for c in covers if c is not None])
+        return response
+
+    def handle_wire(self, wire: bytes, max_size: int | None) -> bytes | None:
+        self.queries += 1
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return None
+        response = self.answer(query)
+        if max_size is None:
+            return response.to_wire()
+        limit = max(512, query.payload if query.edns >= 0 else 512)
+        try:
+            return response.to_wire(max_size=limit)
+        except dns.exception.TooBig:
+            truncated = dns.message.make_response(query)
+            truncated.flags |= dns.flags.TC | dns.flags.AA
+            return truncated.to_wire()
+
+    # -- serving
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        server = self
+
+        class Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                reply = server.handle_wire(data, 65535)
+                if reply is not None:
+                    self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
+
+        async def tcp_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    header = await reader.readexactly(2)
+                    data = await reader.readexactly(struct.unpack("!H", header)[0])
+                    reply = server.handle_wire(data, None)
+                    if reply is None:
+                        break
+                    writer.write(struct.pack("!H", len(reply)) + reply)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        for _ in range(20):
+            port = free_port_udp_tcp()
+            try:
+                self._tcp = await asyncio.start_server(tcp_client, LOCALHOST, port)
+            except OSError:
+                continue
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    Udp, local_addr=(LOCALHOST, port)
+                )
+            except OSError:
+                self._tcp.close()
+                continue
+            self._udp = transport
+            self.port = port
+            return
+        raise RuntimeError("could not bind the test DNS server")
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+
+
+# --------------------------------------------------------------------------- unbound
+
+
+def find_unbound() -> str | None:
+    for candidate in (shutil.which("unbound"), "/usr/sbin/unbound"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies (Linux), so no resolver lingers."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Unbound:
+    """Debian's unbound as a validating resolver on 127.0.0.1, for the test zones only."""
+
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        auth_port: int,
+        stub_zones: Iterable[str],
+        trust_anchors: Iterable[str],
+        insecure_zones: Iterable[str] = (),
+    ) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.auth_port = auth_port
+        self.stub_zones = list(stub_zones)
+        self.trust_anchors = list(trust_anchors)
+        self.insecure_zones = list(insecure_zones)
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_file = self.workdir / "unbound.log"
+
+    def config(self) -> str:
+        lines = [
+            "server:",
+            "    verbosity: 1",
+            f'    interface: "{LOCALHOST}"',
+            f"    port: {self.port}",
+            f'    outgoing-interface: "{LOCALHOST}"',
+            "    do-ip4: yes",
+            "    do-ip6: no",
+            "    do-udp: yes",
+            "    do-tcp: yes",
+            "    access-control: 127.0.0.0/8 allow",
+            '    chroot: ""',
+            '    username: ""',
+            f'    directory: "{self.workdir}"',
+            f'    pidfile: "{self.workdir}/unbound.pid"',
+            "    use-syslog: no",
+            f'    logfile: "{self.log_file}"',
+            "    log-servfail: yes",
+            "    val-log-level: 2",
+            "    ede: yes",
+            "    do-daemonize: no",
+            "    num-threads: 1",
+            "    so-reuseport: no",
+            "    do-not-query-localhost: no",
+            "    qname-minimisation: no",
+            "    prefetch: no",
+            "    harden-dnssec-stripped: yes",
+            "    val-permissive-mode: no",
+            '    module-config: "validator iterator"',
+            "    cache-max-negative-ttl: 5",
+            "    infra-host-ttl: 5",
+            "    outgoing-range: 64",
+            "    num-queries-per-thread: 32",
+            "    msg-cache-size: 1m",
+            "    rrset-cache-size: 1m",
+            "    key-cache-size: 1m",
+            "    neg-cache-size: 1m",
+            "    infra-cache-numhosts: 100",
+        ]
+        lines.extend(f'    trust-anchor: "{anchor}"' for anchor in self.trust_anchors)
+        lines.extend(f'    domain-insecure: "{zone}"' for zone in self.insecure_zones)
+        for zone in self.stub_zones:
+            lines.extend(
+                [
+                    "stub-zone:",
+                    f'    name: "{zone}"',
+                    f"    stub-addr: {LOCALHOST}@{self.auth_port}",
+                ]
+            )
+        lines.append("remote-control:")
+        lines.append("    control-enable: no")
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 15.0) -> None:
+        last_error = ""
+        for _ in range(5):
+            self.port = free_port_udp_tcp()
+            conf = self.workdir / "unbound.conf"
+            conf.write_text(self.config())
+            self.log_file.write_text("")
+            self.process = subprocess.Popen(
+                [self.binary, "-d", "-c", str(conf)],
+                preexec_fn=_die_with_parent,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(self.workdir / "unbound.stderr", "wb"),  # noqa: SIM115
+            )
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    break
+                query = dns.message.make_query(self.stub_zones[0], "SOA")
+                try:
+                    dns.query.udp(query, LOCALHOST, timeout=0.3, port=self.port)
+                except (dns.exception.Timeout, OSError):
+                    time.sleep(0.05)
+                    continue
+                return
+            last_error = self.diagnostics()
+            self.stop()
+        raise RuntimeError(f"unbound did not start:\n{last_error}")
+
+    def diagnostics(self) -> str:
+        parts = []
+        for name in ("unbound.stderr", "unbound.log"):
+            path = self.workdir / name
+            if path.exists():
+                parts.append(f"--- {name}\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class _Sink:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
+class SilentProtocol(asyncio.Protocol):
+    """Accepts a connection and never says anything (for timeout tests)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+
+async def start_smtp(context: Any | None, hostname: str = "mx.lab.example") -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+
+    def factory() -> SMTP:
+        return SMTP(_Sink(), hostname=hostname, tls_context=context, timeout=30)
+
+    return await loop.create_server(factory, LOCALHOST, 0)
+
+
+async def start_silent() -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(SilentProtocol, LOCALHOST, 0)
+
+
+def server_port(server: asyncio.Server) -> int:
+    port = int(server.sockets[0].getsockname()[1])
+    return port
+
+
+# --------------------------------------------------------------------------- HTTPS
+
+
+@dataclass
+class PolicySite:
+    """An HTTPS server answering ``/.well-known/mta-sts.txt`` per Host header."""
+
+    policies: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
+    runner: web.AppRunner | None = None
+    port: int = 0
+    hits: list[str] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        host = request.host.rsplit(":", 1)[0].lower() if request.host else ""
+        self.hits.append(host)
+        entry = self.policies.get(host)
+        if entry is None:
+            return web.Response(status=404, text="not found")
+        status, body, content_type = entry
+        if status in (301, 302):
+            return web.Response(status=status, headers={"Location": body.decode()})
+        return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+
+    async def start(self, context: Any) -> None:
+        app = web.Application()
+        app.router.add_get("/.well-known/mta-sts.txt", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, LOCALHOST, 0, ssl_context=context)
+        await site.start()
+        server: Any = site._server
+        assert server is not None
+        self.port = int(server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def stop_servers(servers: Iterable[asyncio.Server]) -> None:
+    for server in servers:
+        server.close()
+    for server in servers:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+# --------------------------------------------------------------------------- the lab
+
+
+ZONE = "lab.example"
+INSECURE_ZONE = "insecure.example"
+STS_ID = "20240101T000000"
+
+#: Domains whose MX is the valid SMTP server (one certificate names them all).
+VALID_MX_DOMAINS = (
+    "good",
+    "plain",
+    "ta",
+    "tlsabad",
+    "tlsapkix",
+    "badsig",
+    "sts404",
+    "stsinvalid",
+    "stsbom",
+    "stsuntrusted",
+    "stsnohost",
+    "stswronghost",
+    "stsredirect",
+    "tlsrptmulti",
+    "tlsrpttwo",
+    "tlsrptbad",
+    "tlsrptnone",
+    "ctl",
+)
+#: Domains with an MTA-STS record; the policy host of all but stswronghost is in the
+#: valid HTTPS certificate.
+STS_DOMAINS = (
+    "good",
+    "plain",
+    "ta",
+    "tlsabad",
+    "tlsapkix",
+    "badsig",
+    "sts404",
+    "stsinvalid",
+    "stsbom",
+    "stsuntrusted",
+    "stsnohost",
+    "stsmismatch",
+    "stswronghost",
+    "stsredirect",
+)
+
+
+def fqdn(label: str, zone: str = ZONE) -> str:
+    return f"{label}.{zone}"
+
+
+def txt_quote(value: str | bytes) -> str:
+    """A zone-file character-string: quotes, backslashes and non-printables escaped."""
+    data = value.encode() if isinstance(value, str) else value
+    out = []
+    for byte in data:
+        if byte in (0x22, 0x5C):
+            out.append("\\" + chr(byte))
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def policy_text(mx: Iterable[str], mode: str = "enforce", max_age: int = 604800) -> bytes:
+    lines = ["version: STSv1", f"mode: {mode}", *(f"mx: {m}" for m in mx), f"max_age: {max_age}"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+class Lab:
+    """All servers of the probe tests. ``start()`` once; ``options()`` per probe run."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.pki = TestPKI(workdir / "pki")
+        self.loop = BackgroundLoop()
+        self.smtp: dict[str, int] = {}
+        self.https: dict[str, int] = {}
+        self._smtp_servers: list[asyncio.Server] = []
+        self.sites: dict[str, PolicySite] = {}
+        self.dns: ZoneServer | None = None
+        self.unbound: Unbound | None = None
+        self.trust_anchors: list[str] = []
+        self.certs: dict[str, Issued] = {}
+
+    # -- building
+
+    def _issue_certs(self) -> None:
+        pki = self.pki
+        valid_names = [f"mx.{fqdn(d)}" for d in VALID_MX_DOMAINS] + [f"mx.{INSECURE_ZONE}"]
+        self.certs["valid"] = pki.issue("smtp-valid", valid_names)
+        self.certs["expired"] = pki.issue(
+            "smtp-expired", [f"mx.{fqdn('expired')}"], valid_from_days=-90, valid_to_days=-2
+        )
+        self.certs["soon"] = pki.issue("smtp-soon", [f"mx.{fqdn('soon')}"], valid_to_days=5)
+        self.certs["wronghost"] = pki.issue("smtp-wronghost", [fqdn("other")])
+        self.certs["selfsigned"] = pki.issue(
+            "smtp-selfsigned", [f"mx.{fqdn('selfsigned')}"], self_signed=True
+        )
+        https_names = [f"mta-sts.{fqdn(d)}" for d in STS_DOMAINS if d != "stswronghost"]
+        self.certs["https-valid"] = pki.issue("https-valid", https_names)
+        self.certs["https-untrusted"] = pki.issue(
+            "https-untrusted", [f"mta-sts.{fqdn('stsuntrusted')}"], self_signed=True
+        )
+
+    def records(self) -> list[str]:
+        valid = self.certs["valid"]
+        ee = tlsa_data(3, 1, 1, valid.spki)
+        records: list[str] = []
+
+        def add(owner: str, rdtype: str, data: str) -> None:
+            records.append(f"{owner}. 300 IN {rdtype} {data}")
+
+        def domain(
+            label: str,
+            *,
+            tlsrpt: list[list[str]] | None = None,
+            sts: bool | None = None,
+            policy_host: bool = True,
+            tlsa: list[str] = (),  # type: ignore[assignment]
+            mx: bool = True,
+        ) -> None:
+            name = fqdn(label)
+            if mx:
+                add(name, "MX", f"10 mx.{name}.")
+                add(f"mx.{name}", "A", LOCALHOST)
+            if tlsrpt is None:
+                tlsrpt = [[f"v=TLSRPTv1; rua=mailto:tlsrpt@{name}"]]
+            for strings in tlsrpt:
+                add(f"_smtp._tls.{name}", "TXT", " ".join(txt_quote(s) for s in strings))
+            if sts if sts is not None else label in STS_DOMAINS:
+                add(f"_mta-sts.{name}", "TXT", txt_quote(f"v=STSv1; id={STS_ID}"))
+                if policy_host:
+                    add(f"mta-sts.{name}", "A", LOCALHOST)
+            for data in tlsa:
+                add(f"_25._tcp.mx.{name}", "TLSA", data)
+
+        domain("good", tlsa=[ee])
+        domain("plain")
+        domain("ta", tlsa=[tlsa_data(2, 0, 1, self.pki.ca_der)])
+        domain("tlsabad", tlsa=[tlsa_data(3, 1, 1, b"not the key")])
+        domain("tlsapkix", tlsa=[tlsa_data(1, 1, 1, valid.spki)])
+        domain("badsig", tlsa=[ee])
+        for label in ("expired", "soon", "wronghost", "selfsigned", "nostarttls", "silent"):
+            domain(label)
+        for label in ("sts404", "stsinvalid", "stsbom", "stsuntrusted", "stsmismatch"):
+            domain(label)
+        domain("stswronghost")
+        domain("stsredirect")
+        domain("stsnohost", policy_host=False)
+        domain(
+            "tlsrptmulti",
+            tlsrpt=[
+                ["v=TLSRPTv1;", f" rua=mailto:tlsrpt@{fqdn('tlsrptmulti')}"],
+                ["some-other=record"],
+            ],
+        )
+        domain(
+            "tlsrpttwo",
+            tlsrpt=[
+                [f"v=TLSRPTv1; rua=mailto:a@{fqdn('tlsrpttwo')}"],
+                [f"v=TLSRPTv1; rua=mailto:b@{fqdn('tlsrpttwo')}"],
+            ],
+        )
+        domain(
+            "tlsrptbad",
+            tlsrpt=[[f"v=TLSRPTv1; rua=mailto:a@{fqdn('tlsrptbad')},b@{fqdn('tlsrptbad')}"]],
+        )
+        domain("tlsrptnone", tlsrpt=[])
+        domain(
+            "ctl",
+            tlsrpt=[[b"v=TLSRPTv1; rua=mailto:x@ctl.lab.example;\x1b[2J\x07evil=\x9b1m"]],  # type: ignore[list-item]
+        )
+        add(fqdn("nullmx"), "MX", "0 .")
+        add(fqdn("nomx"), "A", LOCALHOST)
+        add(f"_smtp._tls.{fqdn('nomx')}", "TXT", txt_quote("v=TLSRPTv1; rua=https://r.example/x"))
+        add(f"mx.{fqdn('cname')}", "CNAME", f"mx.{fqdn('plain')}.")
+        return records
+
+    def insecure_records(self) -> list[str]:
+        ee = tlsa_data(3, 1, 1, self.certs["valid"].spki)
+        return [
+            f"{INSECURE_ZONE}. 300 IN MX 10 mx.{INSECURE_ZONE}.",
+            f"mx.{INSECURE_ZONE}. 300 IN A {LOCALHOST}",
+            f"_smtp._tls.{INSECURE_ZONE}. 300 IN TXT "
+            + txt_quote(f"v=TLSRPTv1; rua=mailto:r@{INSECURE_ZONE}"),
+            f"_25._tcp.mx.{INSECURE_ZONE}. 300 IN TLSA {ee}",
+        ]
+
+    def policies(self) -> dict[str, tuple[int, bytes, str]]:
+        policies: dict[str, tuple[int, bytes, str]] = {}
+        for label in STS_DOMAINS:
+            name = fqdn(label)
+            policies[f"mta-sts.{name}"] = (200, policy_text([f"mx.{name}"]), "text/plain")
+        del policies[f"mta-sts.{fqdn('sts404')}"]
+        policies[f"mta-sts.{fqdn('stsinvalid')}"] = (
+            200,
+            b"version: STSv1\nmode: enforcing\nmx: mx.stsinvalid.lab.example\nmax_age: 86400\n",
+            "text/plain",
+        )
+        policies[f"mta-sts.{fqdn('stsbom')}"] = (
+            200,
+            b"\xef\xbb\xbf" + policy_text([f"mx.{fqdn('stsbom')}"]),
+            "text/plain; charset=utf-8",
+        )
+        policies[f"mta-sts.{fqdn('stsmismatch')}"] = (
+            200,
+            policy_text(["mx.elsewhere.example", "*.other.example"]),
+            "text/plain",
+        )
+        policies[f"mta-sts.{fqdn('stsredirect')}"] = (
+            301,
+            f"https://mta-sts.{fqdn('plain')}/.well-known/mta-sts.txt".encode(),
+            "text/plain",
+        )
+        return policies
+
+    def start(self) -> None:
+        # aiosmtpd logs every handshake the probe aborts on purpose; keep the output readable
+        logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+        self._issue_certs()
+        signed = make_zone(
+            f"{ZONE}.",
+            self.records(),
+            sign=True,
+            tamper=[(f"_25._tcp.mx.{fqdn('badsig')}.", "TLSA")],
+        )
+        insecure = make_zone(f"{INSECURE_ZONE}.", self.insecure_records(), sign=False)
+        assert signed.trust_anchor is not None
+        self.trust_anchors = [signed.trust_anchor]
+        self.dns = ZoneServer([signed.zone, insecure.zone])
+        self.loop.call(self.dns.start())
+        self.loop.call(self._start_servers())
+
+    async def _start_servers(self) -> None:
+        smtp_contexts: dict[str, Any] = {
+            name: server_context(self.certs[name])
+            for name in ("valid", "expired", "soon", "wronghost", "selfsigned")
+        }
+        smtp_contexts["nostarttls"] = None
+        for name, context in smtp_contexts.items():
+            server = await start_smtp(context)
+            self._smtp_servers.append(server)
+            self.smtp[name] = server_port(server)
+        silent = await start_silent()
+        self._smtp_servers.append(silent)
+        self.smtp["silent"] = server_port(silent)
+        for name, cert in (("valid", "https-valid"), ("untrusted", "https-untrusted")):
+            site = PolicySite(policies=self.policies())
+            await site.start(server_context(self.certs[cert]))
+            self.sites[name] = site
+            self.https[name] = site.port
+
+    def start_unbound(self) -> str:
+        """Start unbound (once) and return its ``ADDR:PORT``; RuntimeError if it can't."""
+        if self.unbound is None:
+            binary = find_unbound()
+            if binary is None:
+                raise FileNotFoundError("unbound")
+            assert self.dns is not None
+            unbound = Unbound(
+                binary,
+                self.workdir / "unbound",
+                self.dns.port,
+                stub_zones=[f"{ZONE}.", f"{INSECURE_ZONE}."],
+                trust_anchors=self.trust_anchors,
+            )
+            unbound.start()
+            self.unbound = unbound
+        return f"{LOCALHOST}:{self.unbound.port}"
+
+    @property
+    def auth_resolver(self) -> str:
+        assert self.dns is not None
+        return f"{LOCALHOST}:{self.dns.port}"
+
+    def stop(self) -> None:
+        if self.unbound is not None:
+            self.unbound.stop()
+        with contextlib.suppress(Exception):
+            self.loop.call(stop_servers(self._smtp_servers), timeout=10)
+            for site in self.sites.values():
+                self.loop.call(site.stop(), timeout=10)
+            if self.dns is not None:
+                self.loop.call(self.dns.stop(), timeout=10)
+        self.loop.stop()

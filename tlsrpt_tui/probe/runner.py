@@ -1,0 +1,656 @@
+"""Running a probe: DNS, MTA-STS, every MX's STARTTLS and certificate, DANE.
+
+``await run_probe(domain)`` from async code (a Textual worker), or
+``run_probe_sync(domain)`` from a thread or a script. Both return a
+:class:`ProbeResult`; network trouble becomes ``error`` checks, never exceptions.
+Usage errors (a malformed domain, resolver or CA file) raise :class:`ProbeUsageError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ipaddress
+import os
+import re
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import dns.exception
+import dns.name
+
+from tlsrpt_tui.probe.certs import (
+    CertInfo,
+    expiry_finding,
+    name_matches,
+    names_for_matching,
+)
+from tlsrpt_tui.probe.dane import DANE_TYPES, dane_check, tlsa_name
+from tlsrpt_tui.probe.dns import (
+    DnsAnswer,
+    DnsClient,
+    DnsUnreachable,
+    ResolverSpecError,
+    parse_resolver,
+    system_nameservers,
+)
+from tlsrpt_tui.probe.model import (
+    CHECK_CERT_EXPIRY,
+    CHECK_CERT_NAMES,
+    CHECK_CERT_TRUST,
+    CHECK_DANE,
+    CHECK_MX_RECORDS,
+    CHECK_STARTTLS,
+    Check,
+    ProbeResult,
+)
+from tlsrpt_tui.probe.smtp import SmtpSession, make_verify_context, probe_mx_tls
+from tlsrpt_tui.probe.sts import (
+    StsPolicy,
+    fetch_policy,
+    mx_matches,
+    policy_check,
+    sts_mx_check,
+    sts_record_check,
+)
+from tlsrpt_tui.probe.tlsrpt_record import tlsrpt_check
+
+DEFAULT_TIMEOUT = 8.0
+DANE_TRUST_NOTE = (
+    "DANE senders authenticate this server by its TLSA records and do not need WebPKI trust; "
+    "MTA-STS senders do"
+)
+
+
+class ProbeUsageError(ValueError):
+    """A probe asked with arguments that cannot work (exit status 2 on the command line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOptions:
+    """Where and how to probe. Every field has a production default."""
+
+    #: ``ADDR`` or ``ADDR:PORT`` of a recursive (ideally DNSSEC-validating) resolver;
+    #: None uses the system's resolvers.
+    resolver: str | None = None
+    smtp_port: int = 25
+    https_port: int = 443
+    #: PEM bundle to trust instead of the system store (SMTP and the policy fetch).
+    ca_file: str | None = None
+    #: Seconds allowed for each network step (one DNS query, connect, one SMTP reply...).
+    timeout: float = DEFAULT_TIMEOUT
+    ehlo_name: str = "localhost"
+    #: At most this many MX hosts from DNS are probed (lowest preference first).
+    max_mx: int = 10
+    #: MX hosts probed at the same time.
+    concurrency: int = 4
+
+    def validate(self) -> None:
+        if self.resolver is not None:
+            try:
+                parse_resolver(self.resolver)
+            except ResolverSpecError as exc:
+                raise ProbeUsageError(str(exc)) from None
+        for name, port in (("smtp port", self.smtp_port), ("https port", self.https_port)):
+            if not 0 < port < 65536:
+                raise ProbeUsageError(f"{name} {port} is not between 1 and 65535")
+        if not self.timeout > 0:
+            raise ProbeUsageError(f"timeout {self.timeout} must be positive")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,252}|\[[0-9A-Fa-f.:]+\]", self.ehlo_name):
+            raise ProbeUsageError(f"EHLO name {self.ehlo_name!r} is not a host name")
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise ProbeUsageError(f"CA file {self.ca_file!r} does not exist")
+
+
+def normalise_host(value: str, what: str = "domain") -> str:
+    """A lower-case A-label host name without trailing dot, or ProbeUsageError."""
+    text = value.strip().rstrip(".")
+    if not text:
+        raise ProbeUsageError(f"empty {what}")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        if what == "domain":
+            raise ProbeUsageError(f"{what} {value!r} is an IP address, not a domain")
+        return text
+    if any(c.isspace() or c in "/\\@:;,\"'<>()[]{}" for c in text) or not text.isprintable():
+        raise ProbeUsageError(f"{what} {value!r} is not a host name")
+    try:
+        name = dns.name.from_text(text)
+    except (dns.exception.DNSException, UnicodeError) as exc:
+        raise ProbeUsageError(f"{what} {value!r} is not a valid DNS name: {exc}") from None
+    if len([label for label in name.labels if label]) < 2:
+        raise ProbeUsageError(f"{what} {value!r} is not a host name")
+    return name.to_text(omit_final_dot=True).lower()
+
+
+async def _safe_query(
+    client: DnsClient, name: str, rdtype: str, cd: bool = False
+) -> DnsAnswer | DnsUnreachable:
+    try:
+        return await client.query(name, rdtype, cd=cd)
+    except DnsUnreachable as exc:
+        return exc
+
+
+# --------------------------------------------------------------------------- MX records
+
+
+@dataclass(slots=True)
+class MxLookup:
+    check: Check
+    hosts: list[str] = field(default_factory=list)
+
+
+def mx_records_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> MxLookup:
+    if isinstance(answer, DnsUnreachable):
+        return MxLookup(
+            Check(
+                CHECK_MX_RECORDS, domain, "error", f"could not look up MX: {answer}", [str(answer)]
+            )
+        )
+    evidence = [answer.describe()]
+    if answer.nxdomain:
+        return MxLookup(
+            Check(CHECK_MX_RECORDS, domain, "fail", f"{domain} does not exist (NXDOMAIN)", evidence)
+        )
+    if not answer.noerror:
+        return MxLookup(
+            Check(
+                CHECK_MX_RECORDS,
+                domain,
+                "fail",
+                f"MX lookup failed: {answer.rcode}",
+                evidence,
+                ("dnssec-invalid",) if answer.servfail else (),
+            )
+        )
+    records = sorted(
+        (
+            (int(r.preference), r.exchange.to_text(omit_final_dot=True).lower())
+            for r in answer.records
+        ),
+    )
+    evidence.extend(f"MX {pref} {host or '.'}" for pref, host in records)
+    if not records:
+        return MxLookup(
+            Check(
+                CHECK_MX_RECORDS,
+                domain,
+                "warn",
+                f"no MX records: senders use the address of {domain} itself (implicit MX)",
+                evidence,
+            ),
+            [domain],
+        )
+    if len(records) == 1 and records[0][1] in ("", "."):
+        return MxLookup(
+            Check(
+                CHECK_MX_RECORDS,
+                domain,
+                "warn",
+                f"null MX: {domain} accepts no mail (RFC 7505)",
+                evidence,
+            ),
+            [],
+        )
+    hosts: list[str] = []
+    for _, host in records:
+        if host and host not in hosts:
+            hosts.append(host)
+    return MxLookup(
+        Check(
+            CHECK_MX_RECORDS,
+            domain,
+            "pass",
+            f"{len(hosts)} MX host(s): {', '.join(hosts)}"
+            + (" (DNSSEC-authenticated)" if answer.ad else ""),
+            evidence,
+        ),
+        hosts,
+    )
+
+
+# --------------------------------------------------------------------------- one MX
+
+
+@dataclass(slots=True)
+class MxData:
+    host: str
+    addresses: list[str] = field(default_factory=list)
+    address_evidence: list[str] = field(default_factory=list)
+    address_error: str | None = None
+    address_ad: bool | None = None
+    first: SmtpSession | None = None
+    second: SmtpSession | None = None
+    tlsa: DnsAnswer | DnsUnreachable | None = None
+    tlsa_cd: DnsAnswer | DnsUnreachable | None = None
+
+    @property
+    def tls_session(self) -> SmtpSession | None:
+        for session in (self.first, self.second):
+            if session is not None and session.tls_established:
+                return session
+        return None
+
+    @property
+    def chain(self) -> list[CertInfo]:
+        session = self.tls_session
+        return session.chain if session else []
+
+
+async def gather_mx(
+    host: str,
+    client: DnsClient,
+    options: ProbeOptions,
+    verify_context: ssl.SSLContext,
+) -> MxData:
+    data = MxData(host=host)
+    is_ip = _is_ip(host)
+
+    async def lookup_addresses() -> None:
+        if is_ip:
+            data.addresses = [host]
+            data.address_evidence = [f"{host} is an IP address"]
+            return
+        try:
+            data.addresses, data.address_evidence = await client.addresses(host)
+        except DnsUnreachable as exc:
+            data.address_error = str(exc)
+            return
+        a_answer = await _safe_query(client, host, "A")
+        if isinstance(a_answer, DnsAnswer):
+            data.address_ad = a_answer.ad
+
+    async def lookup_tlsa() -> None:
+        if is_ip:
+            return
+        data.tlsa = await _safe_query(client, tlsa_name(host), "TLSA")
+        if isinstance(data.tlsa, DnsAnswer) and data.tlsa.servfail:
+            data.tlsa_cd = await _safe_query(client, tlsa_name(host), "TLSA", cd=True)
+
+    async def session() -> None:
+        await lookup_addresses()
+        if data.addresses:
+            data.first, data.second = await probe_mx_tls(
+                host,
+                data.addresses,
+                options.smtp_port,
+                ca_file=options.ca_file,
+                timeout=options.timeout,
+                ehlo_name=options.ehlo_name,
+                verify_context=verify_context,
+            )
+
+    await asyncio.gather(session(), lookup_tlsa())
+    return data
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _trust_store_text(options: ProbeOptions) -> str:
+    if options.ca_file:
+        return f"CA file {options.ca_file}"
+    paths = ssl.get_default_verify_paths()
+    return f"system trust store ({paths.cafile or paths.capath or 'OpenSSL default'})"
+
+
+def mx_checks(data: MxData, options: ProbeOptions, policy: StsPolicy | None) -> list[Check]:
+    host = data.host
+    now = datetime.now(UTC)
+    checks: list[Check] = []
+    session_problem: str | None = None
+
+    # -- STARTTLS
+    evidence = list(data.address_evidence)
+    if data.address_error is not None:
+        session_problem = f"could not resolve {host}"
+        checks.append(
+            Check(
+                CHECK_STARTTLS,
+                host,
+                "error",
+                f"could not resolve {host}: {data.address_error}",
+                [*evidence, data.address_error],
+                ("starttls-not-supported",),
+            )
+        )
+    elif not data.addresses:
+        session_problem = f"{host} has no address"
+        checks.append(
+            Check(
+                CHECK_STARTTLS,
+                host,
+                "fail",
+                f"{host} has no A or AAAA records: senders cannot connect",
+                evidence,
+            )
+        )
+    else:
+        first = data.first
+        assert first is not None
+        evidence.extend(first.log)
+        tls = data.tls_session
+        if data.second is not None:
+            evidence.append(
+                "verification failed; connected again without verification to read the certificate"
+            )
+            evidence.extend(data.second.log)
+        if tls is not None:
+            checks.append(
+                Check(
+                    CHECK_STARTTLS,
+                    host,
+                    "pass",
+                    f"STARTTLS offered; {tls.tls_version} established ({tls.cipher})",
+                    evidence,
+                    ("starttls-not-supported",),
+                )
+            )
+        else:
+            failed = data.second if data.second is not None else first
+            session_problem = failed.failure or "no TLS session"
+            kind = failed.failure_kind
+            step = failed.failed_step or "?"
+            evidence.append(f"failed at step: {step}")
+            if kind == "unreachable":
+                checks.append(
+                    Check(
+                        CHECK_STARTTLS,
+                        host,
+                        "error",
+                        f"could not reach {host} ({step}): {failed.failure}",
+                        evidence,
+                        ("starttls-not-supported",),
+                    )
+                )
+            elif kind == "no-starttls":
+                checks.append(
+                    Check(
+                        CHECK_STARTTLS,
+                        host,
+                        "fail",
+                        f"{host} does not offer STARTTLS: {failed.failure}",
+                        evidence,
+                        ("starttls-not-supported",),
+                    )
+                )
+            elif kind in ("tls", "verify"):
+                checks.append(
+                    Check(
+                        CHECK_STARTTLS,
+                        host,
+                        "fail",
+                        f"STARTTLS offered but {failed.failure}",
+                        evidence,
+                        ("starttls-not-supported", "validation-failure"),
+                    )
+                )
+            else:
+                checks.append(
+                    Check(
+                        CHECK_STARTTLS,
+                        host,
+                        "fail",
+                        f"SMTP session failed ({step}): {failed.failure}",
+                        evidence,
+                    )
+                )
+
+    chain = data.chain
+    tls = data.tls_session
+    if tls is None or not chain:
+        reason = session_problem or "no certificate was presented"
+        not_checked = f"not checked: {reason}"
+        checks.append(
+            Check(CHECK_CERT_EXPIRY, host, "error", not_checked, [], ("certificate-expired",))
+        )
+        checks.append(
+            Check(CHECK_CERT_TRUST, host, "error", not_checked, [], ("certificate-not-trusted",))
+        )
+        checks.append(
+            Check(CHECK_CERT_NAMES, host, "error", not_checked, [], ("certificate-host-mismatch",))
+        )
+    else:
+        cert_lines = [
+            f"{'leaf' if i == 0 else f'chain[{i}]'}: {info.describe()}"
+            for i, info in enumerate(chain)
+        ]
+        # -- expiry
+        finding = expiry_finding(chain, now)
+        checks.append(
+            Check(
+                CHECK_CERT_EXPIRY,
+                host,
+                finding.verdict,
+                finding.summary,
+                finding.evidence,
+                ("certificate-expired",),
+            )
+        )
+        # -- trust
+        store = _trust_store_text(options)
+        first = data.first
+        assert first is not None
+        if first.trusted:
+            verified = first.verified_chain or chain
+            trust_evidence = [f"verified against {store} (validity dates checked separately)"]
+            trust_evidence.extend(f"path[{i}]: {info.subject}" for i, info in enumerate(verified))
+            checks.append(
+                Check(
+                    CHECK_CERT_TRUST,
+                    host,
+                    "pass",
+                    "the chain verifies against the "
+                    + ("CA file" if options.ca_file else "system trust store"),
+                    trust_evidence + cert_lines,
+                    ("certificate-not-trusted",),
+                )
+            )
+        else:
+            trust_evidence = [
+                f"verification against {store} failed: {first.verify_error}",
+                *cert_lines,
+            ]
+            if chain[0].self_signed:
+                trust_evidence.append("the server certificate is self-signed")
+            if len(chain) == 1 and not chain[0].self_signed:
+                trust_evidence.append(
+                    "the server sent only its own certificate: is the intermediate missing?"
+                )
+            checks.append(
+                Check(
+                    CHECK_CERT_TRUST,
+                    host,
+                    "fail",
+                    f"certificate not trusted: {first.verify_error}",
+                    trust_evidence,
+                    ("certificate-not-trusted",),
+                )
+            )
+        # -- names
+        checks.append(names_check(host, chain[0], policy))
+
+    # -- DANE
+    if data.tlsa is not None:
+        dane = dane_check(
+            host, data.tlsa, data.tlsa_cd, chain or None, session_problem, data.address_ad
+        )
+        checks.append(dane)
+        if dane.verdict == "pass":
+            checks = [
+                replace(c, evidence=[*c.evidence, DANE_TRUST_NOTE])
+                if c.name == CHECK_CERT_TRUST and c.verdict == "fail"
+                else c
+                for c in checks
+            ]
+    elif not _is_ip(host):
+        checks.append(Check(CHECK_DANE, host, "error", "TLSA not looked up", [], DANE_TYPES))
+    return checks
+
+
+def names_check(host: str, leaf: CertInfo, policy: StsPolicy | None) -> Check:
+    names, from_cn = names_for_matching(leaf)
+    evidence = [
+        ("certificate CN (no DNS names in subjectAltName): " if from_cn else "certificate names: ")
+        + (", ".join(names) or "(none)")
+    ]
+    matching = [n for n in names if name_matches(n, host)]
+    if policy is not None and policy.mode in ("enforce", "testing"):
+        patterns = [p for p in policy.mx if mx_matches(p, host)]
+        if patterns:
+            evidence.append(f"MX {host} matches MTA-STS pattern(s) {', '.join(patterns)}")
+        else:
+            evidence.append(
+                f"MX {host} matches none of the MTA-STS patterns {', '.join(policy.mx)}"
+            )
+        covered = [
+            p
+            for p in policy.mx
+            if any(name_matches(n, p.replace("*", "x", 1)) or n.lower() == p for n in names)
+        ]
+        if covered:
+            evidence.append(f"certificate names cover policy pattern(s) {', '.join(covered)}")
+    if not matching:
+        return Check(
+            CHECK_CERT_NAMES,
+            host,
+            "fail",
+            f"certificate names ({', '.join(names) or 'none'}) do not cover {host}",
+            evidence,
+            ("certificate-host-mismatch",),
+        )
+    evidence.append(f"{host} matches certificate name {matching[0]}")
+    if from_cn:
+        return Check(
+            CHECK_CERT_NAMES,
+            host,
+            "warn",
+            f"{host} is only in the certificate's CN; senders that follow RFC 6125 need it "
+            "in subjectAltName",
+            evidence,
+            ("certificate-host-mismatch",),
+        )
+    return Check(
+        CHECK_CERT_NAMES,
+        host,
+        "pass",
+        f"the certificate covers {host}",
+        evidence,
+        ("certificate-host-mismatch",),
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def run_probe(
+    domain: str,
+    mx_hosts: Iterable[str] = (),
+    options: ProbeOptions | None = None,
+) -> ProbeResult:
+    """Probe ``domain`` (and its MX hosts, or only ``mx_hosts`` when given)."""
+    options = options or ProbeOptions()
+    options.validate()
+    domain = normalise_host(domain, "domain")
+    given = []
+    for host in mx_hosts:
+        normal = normalise_host(host, "MX host")
+        if normal not in given:
+            given.append(normal)
+    started = datetime.now(UTC)
+    nameservers = (
+        [parse_resolver(options.resolver)] if options.resolver is not None else system_nameservers()
+    )
+    client = DnsClient(nameservers, options.timeout)
+    try:
+        verify_context = make_verify_context(options.ca_file)
+        https_context = (
+            ssl.create_default_context(cafile=options.ca_file)
+            if options.ca_file
+            else ssl.create_default_context()
+        )
+    except (ssl.SSLError, OSError) as exc:
+        raise ProbeUsageError(f"cannot load CA file {options.ca_file!r}: {exc}") from None
+
+    semaphore = asyncio.Semaphore(max(1, options.concurrency))
+
+    async def limited(host: str) -> MxData:
+        async with semaphore:
+            return await gather_mx(host, client, options, verify_context)
+
+    async def mx_phase() -> tuple[MxLookup, list[str], list[MxData]]:
+        lookup = mx_records_check(domain, await _safe_query(client, domain, "MX"))
+        hosts = given or lookup.hosts[: max(0, options.max_mx)]
+        data = await asyncio.gather(*(limited(h) for h in hosts))
+        return lookup, hosts, list(data)
+
+    tlsrpt_answer, sts_answer, fetch, (lookup, hosts, mx_data) = await asyncio.gather(
+        _safe_query(client, f"_smtp._tls.{domain}", "TXT"),
+        _safe_query(client, f"_mta-sts.{domain}", "TXT"),
+        fetch_policy(domain, client, https_context, options.https_port, options.timeout),
+        mx_phase(),
+    )
+    checks: list[Check] = [tlsrpt_check(domain, tlsrpt_answer)]
+    mx_check = lookup.check
+    if given:
+        extra = [h for h in given if h not in lookup.hosts]
+        notes = [f"probing the given host(s): {', '.join(given)}"]
+        if extra:
+            notes.append(f"not an MX of {domain} in DNS: {', '.join(extra)}")
+        mx_check = Check(
+            mx_check.name,
+            mx_check.target,
+            mx_check.verdict,
+            mx_check.summary,
+            [*mx_check.evidence, *notes],
+            mx_check.explains,
+        )
+    elif len(lookup.hosts) > len(hosts):
+        mx_check.evidence.append(f"probing the first {len(hosts)} of {len(lookup.hosts)} MX hosts")
+    checks.append(mx_check)
+    sts_check, record_present = sts_record_check(domain, sts_answer)
+    checks.append(sts_check)
+    policy_result, policy = policy_check(domain, fetch, record_present)
+    checks.append(policy_result)
+    if policy is not None:
+        checks.append(sts_mx_check(domain, policy, lookup.hosts, given))
+    applied_policy = policy if record_present else None
+    for data in mx_data:
+        checks.extend(mx_checks(data, options, applied_policy))
+    return ProbeResult(
+        domain=domain,
+        started=started,
+        finished=datetime.now(UTC),
+        checks=tuple(checks),
+        mx_hosts=tuple(hosts),
+    )
+
+
+def run_probe_sync(
+    domain: str,
+    mx_hosts: Iterable[str] = (),
+    options: ProbeOptions | None = None,
+) -> ProbeResult:
+    """Blocking :func:`run_probe`: for threads and scripts.
+
+    Called from a thread that already runs an event loop, it runs the probe on a
+    helper thread rather than failing.
+    """
+    hosts = tuple(mx_hosts)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_probe(domain, hosts, options))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run_probe(domain, hosts, options)).result()
