@@ -29,6 +29,7 @@ from tlsrpt_tui.core.archive import (
 )
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
 from tlsrpt_tui.core.model import LoadResult, Report
+from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions
 from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import FailureRow, Filter, Pivot
@@ -41,6 +42,7 @@ from tlsrpt_tui.ui.screens.help import HelpScreen
 from tlsrpt_tui.ui.screens.report import ReportScreen
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
 from tlsrpt_tui.ui.widgets.overview import OverviewBar
+from tlsrpt_tui.ui.widgets.probe_view import probe_text
 from tlsrpt_tui.ui.widgets.tables import FailureTable, NavTable, PolicyTable
 
 #: Below this width the panes stack and the guidance opens full screen.
@@ -62,6 +64,7 @@ class ExplorerApp(App[None]):
         Binding("b", "bad_files", "Bad files"),
         Binding("a", "alerts", "Alerts"),
         Binding("t", "trends", "Trends"),
+        Binding("x", "probe", "Probe"),
         Binding("escape", "go_back", "Back", show=False),
         Binding("c", "copy_row", "Copy", show=False),
         Binding("g", "guide", "Guide"),
@@ -80,6 +83,7 @@ class ExplorerApp(App[None]):
         notice: str | None = None,
         save_settings_on_exit: bool = False,
         label: str | None = None,
+        probe_options: ProbeOptions | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -104,6 +108,8 @@ class ExplorerApp(App[None]):
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
             self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[misc]
+        self.probe_options = probe_options or ProbeOptions()
+        self.probe_cache = ProbeCache()
         self.sub_title = label or ", ".join(str(p) for p in paths)
 
     # -- layout ------------------------------------------------------------------
@@ -356,6 +362,56 @@ class ExplorerApp(App[None]):
             mx=row.receiving_mx_hostname,
             ip=row.receiving_ip,
         )
+        if self.guidance.probe_text is None:
+            cached = self.probe_cache.get(row.domain, self.probe_targets(row), self.probe_options)
+            if cached is not None:
+                self.guidance.set_probe(probe_text(cached, row.result_type))
+
+    # -- probing -----------------------------------------------------------------
+
+    @staticmethod
+    def probe_targets(row: FailureRow) -> tuple[str, ...]:
+        mx = row.receiving_mx_hostname
+        return (mx,) if mx and not mx.startswith("(") else ()
+
+    def action_probe(self) -> None:
+        row = self.failures.current
+        if row is None:
+            self.notify("Select a failure first: the probe checks its domain and MX.", timeout=3)
+            return
+        self.guidance.set_probe(
+            Text.assemble(
+                ("Live probe ", "bold underline"),
+                safe(row.domain, "bold"),
+                ("  running: DNS, MTA-STS, STARTTLS, certificates, DANE…", "dim"),
+            )
+        )
+        self.run_probe(row)
+
+    @work(exclusive=True, group="probe", exit_on_error=False, description="probe")
+    async def run_probe(self, row: FailureRow) -> None:
+        try:
+            cached = await self.probe_cache.probe(
+                row.domain, self.probe_targets(row), self.probe_options, refresh=True
+            )
+        except Exception as exc:  # a usage problem (e.g. a domain that is not a name)
+            self.guidance.set_probe(safe(f"Probe not run: {exc}", "yellow"))
+            return
+        self.show_probe(row, cached)
+
+    def show_probe(self, row: FailureRow, cached: CachedProbe) -> None:
+        current = self.failures.current
+        if current is not None and current.domain == row.domain:
+            self.guidance.set_probe(probe_text(cached, current.result_type))
+        failing = sum(1 for c in cached.result.checks if c.verdict in ("fail", "error"))
+        self.notify(
+            f"Probe of {row.domain}: {failing} checks failed"
+            if failing
+            else f"Probe of {row.domain}: all checks passed",
+            severity="warning" if failing else "information",
+            markup=False,
+            timeout=4,
+        )
 
     @on(DataTable.RowHighlighted, "#nav")
     def nav_moved(self) -> None:
@@ -576,6 +632,7 @@ class ExplorerApp(App[None]):
             "Guide", "Every result-type, policy type and STS mode explained", self.action_guide
         )
         yield SystemCommand("Alerts", "What changed and needs attention", self.action_alerts)
+        yield SystemCommand("Probe", "Check the selected domain and MX live", self.action_probe)
         yield SystemCommand(
             "Trends", "Daily sessions, failures and result-types", self.action_trends
         )

@@ -29,7 +29,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -45,6 +45,8 @@ MAX_NAMES = 8
 KEY_WIDTH = 26
 OTHER_GROUP = "Other result-types in this archive"
 NOTHING = "Nothing in this archive yet."
+#: Entries sit under their group heading (no-break spaces: wrapping keeps them).
+INDENT = "\u00a0\u00a0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +85,8 @@ class GuideList(OptionList):
     ]
 
 
-class GuideScreen(ModalScreen[str | None]):
-    """Every result-type, policy type and STS mode, and what this archive holds for each.
-
-    A modal screen so the explorer's own keys (filter, pivot, dates…) do not act on
-    the hidden panes underneath; quit, help and the command palette are re-bound.
-    """
+class GuideScreen(Screen[str | None]):
+    """Every result-type, policy type and STS mode, and what this archive holds for each."""
 
     CSS_PATH = "../guide.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -96,9 +94,6 @@ class GuideScreen(ModalScreen[str | None]):
         Binding("escape,q", "close", "Back"),
         Binding("g", "close", "Back", show=False),
         Binding("tab", "switch_pane", "Read/List", show=False),
-        Binding("question_mark", "app.help", "Help", show=False),
-        Binding("ctrl+p", "app.command_palette", "Commands", show=False),
-        Binding("ctrl+q", "app.quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, queries: ArchiveQueries, *, selected: str | None = None) -> None:
@@ -130,6 +125,7 @@ class GuideScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.toc.border_title = "Guide"
+        self.toc.border_subtitle = Text("▲ failed sessions · sessions")
         self.build_list()
         self.toc.focus()
         self.select(self.selected)
@@ -146,8 +142,8 @@ class GuideScreen(ModalScreen[str | None]):
         def add(item: GuideItem, badge: Text | None) -> None:
             option_id = f"item-{len(self.items)}"
             self.items[option_id] = item
-            label = item.entry.title if item.kind == "page" else item.key
-            prompt = Text("  ")
+            label = "Getting started" if item.kind == "page" else item.key
+            prompt = Text(INDENT)
             prompt.append_text(safe(label, limit=KEY_WIDTH + 20))
             if badge is not None:
                 prompt.pad_right(max(1, KEY_WIDTH + 2 - len(prompt.plain)))
@@ -412,7 +408,7 @@ def policy_facts(rows: Iterable[PolicyRow]) -> ArchiveFacts:
     )
     total = ok + failed
     sessions = Text(f"{total:,}", style="bold")
-    sessions.append(f"  ({ok:,} ok, ", style="")
+    sessions.append(f" ({ok:,} ok, ")
     sessions.append(f"{failed:,} failed", style="bold red" if failed else "green")
     sessions.append(f", {failed / total:.2%})" if total else ")")
     lines = [

@@ -88,6 +88,8 @@ class GuidancePane(VerticalScroll):
         self.key: tuple[str | None, ...] | None = None
         #: What the pane shows, as plain text (for copying and tests).
         self.plain = ""
+        self.entry_text = Text("")
+        self.probe_text: Text | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self.body
@@ -121,7 +123,19 @@ class GuidancePane(VerticalScroll):
         self.key = key
         entry = guidance.entry_for(result_type)
         self.border_title = f"Guidance: {entry.key}"
-        text = render_entry(entry, domain=domain, mx=mx, ip=ip)
+        self.entry_text = render_entry(entry, domain=domain, mx=mx, ip=ip)
+        self.probe_text = None
+        self._refresh_body()
+        self.scroll_home(animate=False)
+
+    def set_probe(self, text: Text | None) -> None:
+        """Show live probe verdicts above the guidance (None removes them)."""
+        self.probe_text = text
+        self._refresh_body()
+
+    def _refresh_body(self) -> None:
+        text = self.entry_text
+        if self.probe_text is not None:
+            text = Text("\n").join([self.probe_text, Text(""), self.entry_text])
         self.plain = text.plain
         self.body.update(text)
-        self.scroll_home(animate=False)
