@@ -70,6 +70,7 @@ def units_of(report: Report) -> list[Unit]:
         failures = tuple(f for f in facts.failures if f.domain == fact.domain)
         words = [fact.domain, fact.reporter]
         words.extend(p.policy_type for p in policies)
+        words.extend(p.sts_mode for p in policies if p.sts_mode)
         words.extend(host for p in policies for host in p.mx_hosts)
         words.extend(failure_haystack(f) for f in failures)
         units.append(

@@ -333,6 +333,8 @@ class ExplorerApp(App[None]):
         return overview
 
     def refresh_all(self) -> None:
+        if isinstance(self.screen, GuideScreen):
+            self.screen.refresh_archive()
         overview = self.store.overview(self.base_filter)
         self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
         self.nav.last_day = overview.last_day
@@ -545,9 +547,8 @@ class ExplorerApp(App[None]):
             entry = guidance.find(key)
             if entry is not None and entry.kind in ("policy-type", "sts-mode"):
                 self.base_filter = self.base_filter.narrowed(text=key)
-                filter_input = self.query_one("#filter", Input)
-                filter_input.value = key
-                filter_input.display = True
+                # The overview line shows the filter; `/` edits it.
+                self.query_one("#filter", Input).value = key
                 self.policies.focus()
                 what = "policies"
             else:

@@ -45,8 +45,8 @@ MAX_NAMES = 8
 KEY_WIDTH = 26
 OTHER_GROUP = "Other result-types in this archive"
 NOTHING = "Nothing in this archive yet."
-#: Entries sit under their group heading (no-break spaces: wrapping keeps them).
-INDENT = "\u00a0\u00a0"
+#: Entries sit indented under their group heading.
+INDENT = "  "
 
 
 @dataclass(frozen=True, slots=True)
