@@ -350,3 +350,14 @@ async def test_trends_and_explorer_keys_inert_on_other_screens(archive: Path) ->
         assert app.pivot == "domain"
         await pilot.press("escape")
         assert not isinstance(app.screen, TrendsScreen)
+
+
+def test_quarantine_folder_is_not_scanned(tmp_path: Path) -> None:
+    from tlsrpt_tui.core.archive import collect_files
+    from tlsrpt_tui.ingest.store import QUARANTINE_MARKER
+
+    root = tmp_path / "reports"
+    write_gz(root / "2026/11/01/good.json.gz", report())
+    write_gz(root / "quarantine/2026/11/01/unsigned.json.gz", report(org="Forged"))
+    (root / "quarantine" / QUARANTINE_MARKER).write_text("")
+    assert [shown for _, shown in collect_files([root])] == ["2026/11/01/good.json.gz"]

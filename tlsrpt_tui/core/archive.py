@@ -30,6 +30,14 @@ def is_candidate_name(name: str) -> bool:
     return not lowered.endswith(TEMPORARY_SUFFIXES)
 
 
+#: A folder holding this file keeps reports apart (failed DKIM, unsigned): never scanned.
+QUARANTINE_MARKER = ".tlsrpt-quarantine"
+
+
+def is_quarantine(folder: str) -> bool:
+    return os.path.exists(os.path.join(folder, QUARANTINE_MARKER))
+
+
 def printable_path(path: str) -> str:
     """A path safe to print: undecodable bytes of a file name are shown as ``\\xNN``.
 
@@ -71,7 +79,7 @@ def iter_report_files(root: Path) -> Iterator[Path]:
                 continue
             try:
                 if entry.is_dir():
-                    if not (is_maildir and entry.name == "tmp"):
+                    if not (is_maildir and entry.name == "tmp") and not is_quarantine(entry.path):
                         subdirs.append(Path(entry.path))
                 elif entry.is_file():
                     yield Path(entry.path)
@@ -111,7 +119,10 @@ class Archive:
 
     def add(self, result: LoadResult, location: Path | None = None) -> list[Report]:
         """Add one file's result; returns the reports that were new to the archive."""
+        known: set[Identity] = set()
         if result.path in self.results:
+            # A re-read file (rewritten, touched) does not make its reports new again.
+            known = {report.identity for report in self.results[result.path].reports}
             self.remove(result.path)
         self.files += 1
         self.results[result.path] = result
@@ -125,7 +136,8 @@ class Archive:
             else:
                 self.reports[identity] = report
                 self.copies[identity] = [report.source]
-                new.append(report)
+                if identity not in known:
+                    new.append(report)
         return new
 
     def remove(self, path: str) -> None:
