@@ -65,6 +65,10 @@ def _toml_str(value: str) -> str:
     return f'"{escaped}"'
 
 
+#: Smallest accepted value of numeric settings (0 for those not listed).
+_MINIMUM: dict[str, int] = {"max_decompressed_mb": 1}
+
+
 def _apply(target: Any, data: dict[str, Any], warnings: list[str], prefix: str = "") -> None:
     for f in fields(target):
         if f.name == "warnings" or f.name not in data:
@@ -80,10 +84,14 @@ def _apply(target: Any, data: dict[str, Any], warnings: list[str], prefix: str =
         expected = type(current)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if isinstance(value, expected) and not isinstance(value, bool):
-            setattr(target, f.name, value)
-        else:
+        if not isinstance(value, expected) or isinstance(value, bool):
             warnings.append(f"{prefix}{f.name}: expected {expected.__name__}, kept default")
+        elif isinstance(value, int | float) and not value >= _MINIMUM.get(f.name, 0):
+            # Negative counts, rates and NaN make no sense; a 0 MB cap refuses every gzip.
+            least = _MINIMUM.get(f.name, 0)
+            warnings.append(f"{prefix}{f.name}: must be at least {least}, kept default")
+        else:
+            setattr(target, f.name, value)
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -39,6 +39,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number above zero (a zero or negative cap refuses every gzip)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
 def add_loading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
@@ -48,7 +59,7 @@ def add_loading_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-decompressed-mb",
-        type=int,
+        type=positive_int,
         default=64,
         help="refuse reports that decompress to more than this (default 64)",
     )

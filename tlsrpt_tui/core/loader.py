@@ -262,6 +262,8 @@ def decode_json(data: bytes) -> tuple[Any, list[str]]:
         raise ReportError("JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ReportError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ReportError(f"not JSON: {exc}") from None
 
 
 def _load_report_bytes(
@@ -522,7 +524,7 @@ def _parse_policy(
     policy_type = policy.get("policy-type")
     if not isinstance(policy_type, str) or not policy_type.strip():
         raise ReportError(f"{where}.policy.policy-type: required string missing")
-    policy_type = policy_type.strip().lower()
+    policy_type = _cut(policy_type.strip().lower(), f"{where}.policy.policy-type", notes)
     domain = _policy_domain(policy.get("policy-domain"), where, hint_domain, notes)
     policy_string = _policy_string(policy.get("policy-string"), where, notes)
     mx_host = _mx_hosts(policy.get("mx-host"), where, notes)
@@ -658,7 +660,7 @@ def _parse_detail(raw: Any, where: str, notes: list[str]) -> FailureDetail:
         result_type=_cut(result_type.strip(), f"{where}.result-type", notes),
         failed_session_count=count,
         sending_mta_ip=_optional_str(raw, "sending-mta-ip", where, notes),
-        receiving_mx_hostname=normalise_domain(mx_hostname) if mx_hostname else None,
+        receiving_mx_hostname=(normalise_domain(mx_hostname) or None) if mx_hostname else None,
         receiving_mx_helo=_optional_str(raw, "receiving-mx-helo", where, notes),
         receiving_ip=_optional_str(raw, "receiving-ip", where, notes),
         additional_information=_as_text(info, f"{where}.additional-information", notes),
@@ -736,7 +738,14 @@ def _count(obj: dict[str, Any], key: str, where: str) -> int:
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _cut(value: str, where: str, notes: list[str]) -> str:
+    if _SURROGATE.search(value):
+        # JSON may spell unpaired surrogates ("\\ud800"); no UTF-8 output can hold them.
+        notes.append(f"{where} held unpaired surrogates: replaced by U+FFFD")
+        value = _SURROGATE.sub("\ufffd", value)
     if len(value) <= MAX_STRING:
         return value
     notes.append(f"{where} was {len(value):,} characters: cut to {MAX_STRING:,}")
