@@ -239,9 +239,12 @@ class ExplorerApp(App[None]):
                     # raise no event of their own: scan the folder.
                     touched.update(await asyncio.to_thread(list_files, path))
                 touched.add(path)
+            # Files already known keep the name the scan gave them (names can collide
+            # across roots, and the scan then used the path as given).
+            known = {str(location): shown for shown, location in self.archive.locations.items()}
             for path in sorted(touched):
                 root = next((r for r in roots if path.is_relative_to(r)), roots[0])
-                shown = display_name(path, root)
+                shown = known.get(str(path)) or display_name(path, root)
                 if path.is_dir():
                     continue
                 if not path.is_file():
