@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import contextlib
 import time
 from collections.abc import Iterable
@@ -86,7 +87,8 @@ class ExplorerApp(App[None]):
         probe_options: ProbeOptions | None = None,
     ) -> None:
         super().__init__()
-        self.paths = paths
+        # Absolute: the watcher reports absolute paths, matched against these roots.
+        self.paths = [Path(os.path.abspath(p)) for p in paths]
         self.settings = settings or Settings()
         self.watch_enabled = watch
         self.notice = notice
