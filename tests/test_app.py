@@ -361,3 +361,30 @@ def test_quarantine_folder_is_not_scanned(tmp_path: Path) -> None:
     write_gz(root / "quarantine/2026/11/01/unsigned.json.gz", report(org="Forged"))
     (root / "quarantine" / QUARANTINE_MARKER).write_text("")
     assert [shown for _, shown in collect_files([root])] == ["2026/11/01/good.json.gz"]
+
+
+async def test_burst_of_files_is_batched(tmp_path: Path) -> None:
+    root = tmp_path / "burst"
+    write_gz(root / "seed.json.gz", report())
+    app = ExplorerApp([root], watch=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):  # (the watch worker never completes: poll instead)
+            await pilot.pause(0.05)
+            if not app.loading:
+                break
+        await pilot.pause(0.5)  # let the watcher start
+        before = app.refreshes
+        incoming = root / "2026" / "11" / "05"
+        incoming.mkdir(parents=True)
+        for i in range(300):
+            blob = gzip.compress(
+                json.dumps(report(org=f"Reporter {i % 7}", domain=f"d{i}.example", day=5)).encode()
+            )
+            (incoming / f"r{i}.json.gz").write_bytes(blob)
+        for _ in range(150):
+            await pilot.pause(0.1)
+            if app.store.overview(app.base_filter).reports == 301:
+                break
+        assert app.store.overview(app.base_filter).reports == 301
+        # A few watcher batches, not one refresh per file.
+        assert app.refreshes - before <= 10

@@ -106,6 +106,8 @@ class ExplorerApp(App[None]):
         #: True once the panes exist (App.is_mounted is not a property).
         self.started = False
         self.alerts: list[Any] = []
+        #: How often the panes were rebuilt (bursts of files must not rebuild per file).
+        self.refreshes = 0
         if self.settings.theme:
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
@@ -338,6 +340,7 @@ class ExplorerApp(App[None]):
         return overview
 
     def refresh_all(self) -> None:
+        self.refreshes += 1
         if isinstance(self.screen, GuideScreen):
             self.screen.refresh_archive()
         overview = self.store.overview(self.base_filter)
