@@ -13,6 +13,7 @@ from tlsrpt_tui import __version__
 #: Subcommand modules under ``tlsrpt_tui.commands``; each provides ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "summary",
+    "index",
     "check",
     "explain",
     "probe",

@@ -11,21 +11,23 @@ answers are the loader's in every case.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-import os
 from hashlib import blake2b
-import stat
 from typing import Any
 
 from tlsrpt_tui.core.loader import (
     GZIP_MAGIC,
     MAX_COUNT,
-    MAX_STRING,
     Limits,
     ReportError,
+    _cut,
     _mx_hosts,
     _parse_datetime,
+    _parse_detail,
+    _policy_domain,
     _policy_string,
     decode_json,
     gunzip_capped,
@@ -229,37 +231,21 @@ def _count(value: Any) -> int:
     return value
 
 
-def _opt_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    if type(value) is not str or len(value) > MAX_STRING:
-        raise _Irregular
-    return value or None
-
-
-def _fast_detail(raw: Any) -> Detail:
-    if type(raw) is not dict:
-        raise _Irregular
-    rt = raw.get("result-type")
-    if type(rt) is not str:
-        raise _Irregular
-    rt = rt.strip()
-    if not rt or len(rt) > MAX_STRING:
-        raise _Irregular
-    count = _count(raw.get("failed-session-count"))
-    info = raw.get("additional-information")
-    if info is None and "additional-info-uri" in raw:
-        raise _Irregular
-    rmx = _opt_str(raw.get("receiving-mx-hostname"))
+def _fast_detail(raw: Any, notes: list[str]) -> Detail:
+    """A failure-details row exactly as the loader reads it (rows are few: no shortcut)."""
+    try:
+        d = _parse_detail(raw, "", notes)
+    except ReportError:
+        raise _Irregular from None
     return (
-        rt,
-        _opt_str(raw.get("sending-mta-ip")),
-        normalise_domain(rmx) if rmx else None,
-        _opt_str(raw.get("receiving-mx-helo")),
-        _opt_str(raw.get("receiving-ip")),
-        _opt_str(info),
-        _opt_str(raw.get("failure-reason-code")),
-        count,
+        d.result_type,
+        d.sending_mta_ip,
+        d.receiving_mx_hostname,
+        d.receiving_mx_helo,
+        d.receiving_ip,
+        d.additional_information,
+        d.failure_reason_code,
+        d.failed_session_count,
     )
 
 
@@ -271,12 +257,14 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
     report_id = obj.get("report-id")
     if type(org) is not str or type(report_id) is not str:
         raise _Irregular
-    if len(org) > MAX_STRING or len(report_id) > MAX_STRING:
-        raise _Irregular
+    # From here on, the loader's own helpers wherever a value is cleaned up (they only
+    # add warnings, which the index does not keep).
+    notes: list[str] = []
+    org = _cut(org, "", notes)
+    report_id = _cut(report_id, "", notes)
     date_range = obj.get("date-range")
     if type(date_range) is not dict:
         raise _Irregular
-    notes: list[str] = []
     try:
         start = _parse_datetime(date_range, "start-datetime", "", notes)
         _parse_datetime(date_range, "end-datetime", "", notes)
@@ -294,16 +282,13 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
         if type(policy) is not dict or type(summary) is not dict:
             raise _Irregular
         ptype = policy.get("policy-type")
-        if type(ptype) is not str:
+        if type(ptype) is not str or not ptype.strip():
             raise _Irregular
-        ptype = ptype.strip().lower()
+        ptype = _cut(ptype.strip().lower(), "", notes)
         domain = policy.get("policy-domain")
-        if type(domain) is not str:
-            raise _Irregular
-        domain = normalise_domain(domain)
-        if not ptype or not domain or len(domain) > MAX_STRING:
-            raise _Irregular
-        # The loader's own helpers: they only add warnings, which the index does not keep.
+        if type(domain) is not str or not normalise_domain(domain):
+            raise _Irregular  # missing: the loader may take it from the file name
+        domain = _policy_domain(domain, "", None, notes)
         pstring = policy.get("policy-string")
         pstring = _policy_string(pstring, "", notes) if pstring is not None else ()
         mx = policy.get("mx-host")
@@ -314,7 +299,7 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
         if raw_details is None:
             details: list[Detail] = []
         elif type(raw_details) is list:
-            details = [_fast_detail(d) for d in raw_details]
+            details = [_fast_detail(d, notes) for d in raw_details]
         else:
             raise _Irregular
         policies.append((ptype, domain, pstring, mx, ok, failed, details))
