@@ -16,7 +16,8 @@ import stat
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from hashlib import blake2b
-from typing import Any
+from json import dumps as json_dumps
+from typing import Any, Final
 
 from tlsrpt_tui.core.loader import (
     GZIP_MAGIC,
@@ -43,22 +44,30 @@ Detail = tuple[str, str | None, str | None, str | None, str | None, str | None, 
 # (policy_type, policy_domain, policy_string, mx_host, successful, failed, details)
 NPolicy = tuple[str, str, tuple[str, ...], tuple[str, ...], int, int, list[Detail]]
 
-# What a worker sends back (all plain tuples and lists):
-#   PolicyOut  = (policy_type, sts_mode, repr(mx_host), successful, failed, first)
-#   FailureOut = (result_type, receiving_mx_hostname, receiving_ip, sending_mta_ip,
-#                 receiving_mx_helo, additional_information, failure_reason_code, count,
-#                 haystack)
-#   UnitOut    = (domain, successful, failed, haystack, [PolicyOut], [FailureOut],
-#                 [(result_type, count)])
+# What a worker sends back: rows in the index's column order, as lists, so the parent
+# process only fills in the ids it hands out (None until then) before inserting them.
+#   UnitRow    = [id, report, sig, domain, reporter, day, successful, failed, lead,
+#                 result-type counts as JSON or None]
+#   PolicyRow  = [id, unit, sig, domain, reporter, day, policy_type, sts_mode,
+#                 repr(mx_host), successful, failed, first]
+#   FailureRow = [id, unit, domain, reporter, day, result_type, receiving_mx_hostname,
+#                 receiving_ip, sending_mta_ip, receiving_mx_helo, additional_information,
+#                 failure_reason_code, count, haystack]
+#   UnitOut    = (haystack, UnitRow, [PolicyRow], [FailureRow])
 #   ReportOut  = (key, key_hash, reporter, report_id, day_ordinal, part, [UnitOut])
 #   FileOut    = ([ReportOut], [(part, message)])
-PolicyOut = tuple[str, str | None, str, int, int, int]
-FailureOut = tuple[
-    str, str | None, str | None, str | None, str | None, str | None, str | None, int, str
-]
-UnitOut = tuple[str, int, int, str, list[PolicyOut], list[FailureOut], list[tuple[str, int]]]
+UnitOut = tuple[str, list[Any], list[list[Any]], list[list[Any]]]
 ReportOut = tuple[str, int, str, str, int, str | None, list[UnitOut]]
 FileOut = tuple[list[ReportOut], list[tuple[str | None, str]]]
+
+#: Column positions in the rows above.
+U_DOMAIN: Final = 3
+U_OK: Final = 6
+U_FAILED: Final = 7
+U_RTC: Final = 9
+P_TYPE: Final = 6
+P_OK: Final = 9
+P_FAILED: Final = 10
 
 
 class _Irregular(Exception):
@@ -112,7 +121,7 @@ def report_out(
                 unit[0] = ok
             if failed > unit[1]:
                 unit[1] = failed
-        unit[2].append((ptype, sts_mode_of(pstring), mx, ok, failed))
+        unit[2].append((ptype, _mode_of(pstring), mx, ok, failed))
         if details:
             in_block: dict[tuple[Any, ...], int] = {}
             by_type: dict[str, int] = {}
@@ -128,19 +137,28 @@ def report_out(
             for result_type, count in by_type.items():
                 if count > rtc.get(result_type, -1):
                     rtc[result_type] = count
+    day = start.date().toordinal()
+    org_clean = clean(org)
     out_units: list[UnitOut] = []
+    lead = 1
     for domain, (ok, failed, pols, merged, rtc) in units.items():
+        domain_clean = clean(domain)
         words = [domain, org]
         words.extend(p[0] for p in pols)
         words.extend(host for p in pols for host in p[2])
-        failures: list[FailureOut] = []
+        failures: list[list[Any]] = []
         for dkey, count in merged.items():
             rt, smta, rmx, helo, rip, info, reason = dkey
             parts = (domain, org, rt, rmx, rip, smta, helo, info, reason)
             haystack = "\n".join(p for p in parts if p).lower()
             words.append(haystack)
             failures.append(
-                (
+                [
+                    None,
+                    None,
+                    domain_clean,
+                    org_clean,
+                    day,
                     clean(rt),
                     _clean_opt(rmx),
                     _clean_opt(rip),
@@ -150,39 +168,37 @@ def report_out(
                     _clean_opt(reason),
                     count,
                     clean(haystack),
-                )
+                ]
             )
-        policy_out: list[PolicyOut] = []
+        policy_rows: list[list[Any]] = []
         seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
         for ptype, mode, mx, p_ok, p_failed in pols:
             # ``first``: policy rows count a report once per (type, mode, MX) group.
             group = (ptype, mode, mx)
             first = group not in seen
             seen.add(group)
-            policy_out.append(
-                (clean(ptype), _clean_opt(mode), clean(repr(mx)), p_ok, p_failed, int(first))
+            policy_rows.append(
+                [
+                    None,
+                    None,
+                    None,
+                    domain_clean,
+                    org_clean,
+                    day,
+                    clean(ptype),
+                    _clean_opt(mode),
+                    _mx_text(mx),
+                    p_ok,
+                    p_failed,
+                    int(first),
+                ]
             )
-        out_units.append(
-            (
-                clean(domain),
-                ok,
-                failed,
-                clean("\n".join(words).lower()),
-                policy_out,
-                failures,
-                [(clean(rt), count) for rt, count in rtc.items()],
-            )
-        )
+        counts = json_dumps({clean(rt): n for rt, n in rtc.items()}) if rtc else None
+        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts]
+        lead = 0
+        out_units.append((clean("\n".join(words).lower()), unit_row, policy_rows, failures))
     key = clean(report_key_of(org, report_id, start, units))
-    return (
-        key,
-        key_hash(key),
-        clean(org),
-        clean(report_id),
-        start.date().toordinal(),
-        _clean_opt(part),
-        out_units,
-    )
+    return (key, key_hash(key), org_clean, clean(report_id), day, _clean_opt(part), out_units)
 
 
 def policies_of(report: Report) -> list[NPolicy]:
@@ -249,6 +265,55 @@ def _fast_detail(raw: Any, notes: list[str]) -> Detail:
     )
 
 
+#: Reports of one day share their date-range strings: parse each pair once per worker.
+_DATES: dict[tuple[Any, Any], datetime] = {}
+
+
+def _start_of(start: Any, end: Any) -> datetime:
+    """The loader's reading of a date-range's start (the end only has to be valid)."""
+    if type(start) is not str or type(end) is not str:
+        raise _Irregular
+    key = (start, end)
+    parsed = _DATES.get(key)
+    if parsed is None:
+        notes: list[str] = []
+        pair = {"start-datetime": start, "end-datetime": end}
+        try:
+            parsed = _parse_datetime(pair, "start-datetime", "", notes)
+            _parse_datetime(pair, "end-datetime", "", notes)
+        except ReportError:
+            raise _Irregular from None
+        if len(_DATES) > 4096:
+            _DATES.clear()
+        _DATES[key] = parsed
+    return parsed
+
+
+#: (policy-string) -> STS mode and (mx-host) -> its text in the index, per worker.
+_MODES: dict[tuple[str, ...], str | None] = {}
+_MX_TEXT: dict[tuple[str, ...], str] = {}
+
+
+def _mode_of(policy_string: tuple[str, ...]) -> str | None:
+    try:
+        return _MODES[policy_string]
+    except KeyError:
+        if len(_MODES) > 4096:
+            _MODES.clear()
+        mode = _MODES[policy_string] = sts_mode_of(policy_string)
+        return mode
+
+
+def _mx_text(hosts: tuple[str, ...]) -> str:
+    try:
+        return _MX_TEXT[hosts]
+    except KeyError:
+        if len(_MX_TEXT) > 4096:
+            _MX_TEXT.clear()
+        text = _MX_TEXT[hosts] = clean(repr(hosts))
+        return text
+
+
 def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
     """What :func:`parse_report` would make of a clean report, or :class:`_Irregular`."""
     if type(obj) is not dict:
@@ -265,11 +330,7 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
     date_range = obj.get("date-range")
     if type(date_range) is not dict:
         raise _Irregular
-    try:
-        start = _parse_datetime(date_range, "start-datetime", "", notes)
-        _parse_datetime(date_range, "end-datetime", "", notes)
-    except ReportError:
-        raise _Irregular from None
+    start = _start_of(date_range.get("start-datetime"), date_range.get("end-datetime"))
     raw_policies = obj.get("policies")
     if type(raw_policies) is not list or not raw_policies:
         raise _Irregular

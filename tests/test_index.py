@@ -1,0 +1,569 @@
+"""The SQLite index gives the same answers as reading every file, however it got there."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gzip
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlsrpt_tui.cli import main as cli_main
+from tlsrpt_tui.commands.summary import summary_document
+from tlsrpt_tui.core.archive import load_archive
+from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
+from tlsrpt_tui.demo.generator import generate_archive
+from tlsrpt_tui.locations import demo_archive
+from tlsrpt_tui.store import extract, sqlite
+from tlsrpt_tui.store.memory import MemoryStore
+from tlsrpt_tui.store.queries import Filter
+from tlsrpt_tui.store.sqlite import (
+    IndexCancelled,
+    SqliteStore,
+    index_path,
+    open_index,
+    summarize_with_index,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("generated")
+    generate_archive(folder, reports=240, domains=6, reporters=8, start=date(2026, 3, 1), seed=7)
+    return folder
+
+
+@pytest.fixture
+def archive(tmp_path: Path, generated: Path) -> Path:
+    """The demo archive (every oddity there is) plus generated reports, to change freely."""
+    root = tmp_path / "archive"
+    shutil.copytree(demo_archive(), root / "demo")
+    shutil.copytree(generated, root / "generated")
+    return root
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def filters_for(memory: MemoryStore) -> Iterator[Filter]:
+    overview = memory.overview(Filter())
+    domains = [row.key for row in memory.nav_rows("domain", Filter())]
+    reporters = [row.key for row in memory.nav_rows("reporter", Filter())]
+    types = list(memory.result_types(Filter()))
+    yield Filter()
+    for text in ("google", "MX", "mx1.", "203.0.113", "sts", "tlsa", "expired", "zz-nothing", "."):
+        yield Filter(text=text)
+    for domain in domains[:3] + domains[-1:]:
+        yield Filter(domain=domain)
+        yield Filter(domain=domain, text="microsoft")
+    for reporter in reporters[:2] + reporters[-1:]:
+        yield Filter(reporter=reporter)
+        yield Filter(reporter=reporter, domain=domains[0])
+    for result_type in types[:3]:
+        yield Filter(result_type=result_type)
+        yield Filter(result_type=result_type, domain=domains[0])
+        yield Filter(result_type=result_type, text="mx")
+    if overview.first_day and overview.last_day:
+        middle = overview.first_day + (overview.last_day - overview.first_day) / 2
+        yield Filter(since=middle)
+        yield Filter(until=middle, text="google")
+        yield Filter(since=overview.first_day, until=overview.first_day)
+        yield Filter(since=overview.last_day + timedelta(days=1))
+
+
+def unordered(rows: list[Any]) -> list[str]:
+    return sorted(repr(r) for r in rows)
+
+
+def assert_same(paths: list[Path], store: SqliteStore) -> None:
+    """Every query of the index answers what the in-memory store answers."""
+    archive = load_archive(paths)
+    memory = MemoryStore(archive)
+    for flt in filters_for(memory):
+        assert store.overview(flt) == memory.overview(flt), flt
+        for pivot in ("domain", "reporter"):
+            expected = memory.nav_rows(pivot, flt)
+            assert store.nav_rows(pivot, flt) == expected, (pivot, flt)
+            # The explorer's trend window: the last 14 days up to the last day shown.
+            last = max((p.day for row in expected for p in row.daily), default=date.min)
+            window = [
+                dataclasses.replace(
+                    row, daily=tuple(p for p in row.daily if p.day > last - timedelta(days=14))
+                )
+                for row in expected
+            ]
+            assert store.nav_rows(pivot, flt, trend_days=14) == window, (pivot, flt)
+        # Rows tied on the sort key keep arrival order in memory: compare as sets, and
+        # check the index keeps the documented order.
+        policies = store.policy_rows(flt)
+        assert unordered(policies) == unordered(memory.policy_rows(flt)), flt
+        keys = [(-r.failed, r.domain, r.policy_type, r.reporter) for r in policies]
+        assert keys == sorted(keys)
+        failures = store.failure_rows(flt)
+        assert unordered(failures) == unordered(memory.failure_rows(flt)), flt
+        keys2 = [(-r.count, r.result_type, r.domain) for r in failures]
+        assert keys2 == sorted(keys2)
+        assert store.result_types(flt) == memory.result_types(flt), flt
+        assert list(store.result_types(flt).items()) == list(memory.result_types(flt).items())
+        reports = store.report_rows(flt, limit=100_000)
+        assert unordered(reports) == unordered(memory.report_rows(flt, limit=100_000)), flt
+        keys3 = [(r.day, r.reporter) for r in reports]
+        assert keys3 == sorted(keys3, reverse=True)
+        assert len(store.report_rows(flt, limit=7)) == min(7, len(reports))
+    assert [(e.source, e.error) for e in store.errors()] == [
+        (e.source, e.error) for e in memory.errors()
+    ]
+    assert store.summary() == summary_document(archive)
+    for row in memory.report_rows(Filter(), limit=5):
+        assert store.report(row.key) == memory.report(row.key)
+
+
+def reopen(paths: list[Path], **kwargs: Any) -> SqliteStore:
+    return open_index(paths, limits=DEFAULT_LIMITS, **kwargs)
+
+
+def counting_extract(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the files the index reads (in-process: small batches never use a pool)."""
+    read: list[str] = []
+    original = extract.extract_batch  # what sqlite calls, until patched below
+
+    def spy(batch: list[tuple[str, str]], limits: Limits) -> list[extract.FileOut]:
+        read.extend(display for _path, display in batch)
+        return original(batch, limits)
+
+    monkeypatch.setattr(sqlite, "extract_batch", spy)
+    return read
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def test_cold_index_answers_like_memory(archive: Path) -> None:
+    store = reopen([archive], jobs=1)
+    assert store.last_refresh.added == store.last_refresh.files > 700
+    assert_same([archive], store)
+    store.close()
+
+
+def test_process_pool_build_matches(archive: Path) -> None:
+    store = reopen([archive], jobs=2)
+    assert_same([archive], store)
+    store.close()
+
+
+def test_several_roots_and_overlaps(archive: Path, tmp_path: Path, write: Any) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(demo_archive() / "2026", other / "2026")  # same names as under demo/
+    single = next((archive / "generated").rglob("*.json.gz"))
+    paths = [archive / "demo", other, archive, single]
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+
+
+def test_summary_with_and_without_index(archive: Path) -> None:
+    expected = summary_document(load_archive([archive]))
+    assert summarize_with_index([archive], jobs=1, use_cache=False) == expected
+    assert summarize_with_index([archive], jobs=2, use_cache=True) == expected  # cold
+    assert summarize_with_index([archive], jobs=2, use_cache=True) == expected  # warm
+    (archive / "generated").joinpath("late.json").write_text("{}")
+    assert summarize_with_index([archive], jobs=1) == summary_document(load_archive([archive]))
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def _report_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.json.gz") if p.is_file())
+
+
+def test_incremental_changes_match_a_fresh_read(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [archive]
+    reopen(paths, jobs=1).close()
+    read = counting_extract(monkeypatch)
+    files = _report_files(archive / "generated")
+
+    # Nothing changed: nothing is read.
+    store = reopen(paths, jobs=1)
+    assert read == [] and store.last_refresh.changes == 0
+    store.close()
+
+    # Added, changed in place (same name), deleted, duplicated.
+    new = archive / "generated" / "2026" / "extra" / "copy-of-first.json.gz"
+    new.parent.mkdir(parents=True)
+    shutil.copy(files[0], new)  # a duplicate that sorts after the original
+    report = json.loads(gzip.decompress(files[1].read_bytes()))
+    report["policies"][0]["summary"]["total-failure-session-count"] += 1000
+    files[1].write_bytes(gzip.compress(json.dumps(report).encode()))
+    os.utime(files[1], ns=(1, 1))  # a new mtime even on a coarse clock
+    files[2].unlink()
+    store = reopen(paths, jobs=1)
+    stats = store.last_refresh
+    assert (stats.added, stats.changed, stats.removed) == (1, 1, 1)
+    assert sorted(read) == sorted(
+        [str(new.relative_to(archive)), str(files[1].relative_to(archive))]
+    )
+    assert_same(paths, store)
+    store.close()
+
+    # The first copy of a duplicated report goes: the other copy takes over.
+    files[0].unlink()
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+
+    # A copy that sorts before the one in the index becomes the first copy.
+    early = archive / "generated" / "0000-early.json.gz"
+    shutil.copy(new, early)
+    other = archive / "demo" / "aaa-dup.json"
+    other.write_bytes(gzip.decompress(files[3].read_bytes()))  # same report, earlier, plain
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    row = next(
+        r
+        for r in store.report_rows(Filter(), limit=10_000)
+        if "0000-early.json.gz" in str(r.sources)
+    )
+    assert row.sources[0].endswith("0000-early.json.gz") and len(row.sources) == 2
+    store.close()
+
+    # Every file of a folder deleted; a file turned into garbage.
+    shutil.rmtree(archive / "generated" / "2026" / "extra")
+    files[4].write_bytes(b"\x1f\x8bnot really gzip")
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+
+
+def test_apply_changes_for_the_watcher(archive: Path) -> None:
+    paths = [archive]
+    store = reopen(paths, jobs=1)
+    files = _report_files(archive / "generated")
+    report = json.loads(gzip.decompress(files[0].read_bytes()))
+    report["report-id"] = "brand-new-report"
+    added = archive / "generated" / "new" / "fresh.json.gz"
+    added.parent.mkdir()
+    added.write_bytes(gzip.compress(json.dumps(report).encode()))
+    dup = archive / "generated" / "new" / "dup.json.gz"
+    shutil.copy(files[5], dup)
+    files[6].unlink()
+    new = store.apply_changes([added, dup, files[6], archive / "elsewhere.json"])
+    assert [r.report_id for r in new] == ["brand-new-report"]
+    assert_same(paths, store)
+    # A deleted folder, a hidden file and a file outside the archive change nothing else.
+    shutil.rmtree(added.parent)
+    (archive / "generated" / ".hidden.json").write_text("{}")
+    assert store.apply_changes([added.parent, archive / "generated" / ".hidden.json"]) == []
+    assert_same(paths, store)
+    store.close()
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def test_corrupt_index_is_rebuilt(archive: Path) -> None:
+    paths = [archive / "demo"]
+    reopen(paths, jobs=1).close()
+    location = index_path(paths)
+    location.write_bytes(b"this is not a database at all" * 1000)
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.rebuilt
+    assert_same(paths, store)
+    store.close()
+    # Cut short (a full disk, a crash while copying the cache folder).
+    data = location.read_bytes()
+    location.write_bytes(data[: len(data) // 2])
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+    # Damaged in a way only a query notices: the store says so and drops the file.
+    with sqlite3.connect(location) as conn:
+        conn.execute("UPDATE files SET key = x'41' WHERE id = (SELECT max(file) FROM reports)")
+    store = reopen(paths, jobs=1, refresh=False)
+    with pytest.raises(sqlite.IndexDamaged):
+        for row in store.report_rows(Filter(), limit=100_000):
+            store.locate(row.key)
+    store.close()
+    assert not location.exists()
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.added == store.last_refresh.files
+    store.close()
+
+
+def test_old_version_or_other_limits_rebuild(archive: Path) -> None:
+    paths = [archive / "demo"]
+    reopen(paths, jobs=1).close()
+    location = index_path(paths)
+    with sqlite3.connect(location) as conn:
+        conn.execute("PRAGMA user_version=999")
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.rebuilt and store.last_refresh.added > 0
+    store.close()
+    store = open_index(paths, limits=Limits(max_decompressed_bytes=1000), jobs=1)
+    assert store.last_refresh.rebuilt
+    expected = summary_document(load_archive(paths, limits=Limits(max_decompressed_bytes=1000)))
+    assert store.summary() == expected
+    store.close()
+
+
+def test_deleting_the_index_loses_nothing(archive: Path) -> None:
+    paths = [archive]
+    reopen(paths, jobs=1).close()
+    sqlite.delete_index(index_path(paths))
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.added == store.last_refresh.files
+    assert store.summary() == summary_document(load_archive(paths))
+    store.close()
+
+
+def _integrity(paths: list[Path]) -> str:
+    with sqlite3.connect(index_path(paths)) as conn:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def test_interrupted_build_keeps_a_consistent_index(archive: Path) -> None:
+    paths = [archive]
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        if done >= 200:
+            cancel.set()
+
+    with pytest.raises(IndexCancelled):
+        open_index(paths, jobs=2, progress=progress, cancel=cancel)
+    assert _integrity(paths) == "ok"
+    with sqlite3.connect(index_path(paths)) as conn:
+        kept = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+    assert 0 < kept < len(list(archive.rglob("*")))
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 100:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        open_index(paths, jobs=1, progress=interrupt)
+    assert _integrity(paths) == "ok"
+    store = reopen(paths, jobs=1)
+    assert 0 < store.last_refresh.added < store.last_refresh.files
+    assert_same(paths, store)
+    store.close()
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from tlsrpt_tui.store.sqlite import open_index, summarize_with_index
+paths = [Path(p) for p in sys.argv[1:]]
+for _ in range(3):
+    summarize_with_index(paths, jobs=1)
+    open_index(paths, jobs=1).close()
+"""
+
+
+def test_concurrent_writers_do_not_corrupt(archive: Path, cache: Path) -> None:
+    paths = [archive]
+    env = {**os.environ, "TLSRPT_TUI_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(archive)], env=env) for _ in range(3)
+    ]
+    files = _report_files(archive / "generated")
+    for i, path in enumerate(files[:40]):  # change the archive while they run
+        if i % 2:
+            path.unlink()
+        else:
+            shutil.copy(path, path.with_name("copy-" + path.name))
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert _integrity(paths) == "ok"
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+
+
+def test_index_command(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["index", str(archive / "demo"), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "471 files (471 new" in out
+    assert cli_main(["index", str(archive / "demo"), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["added"] == 0 and document["files"] == 471
+    assert cli_main(["index", str(archive / "demo"), "--rebuild", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli_main(["index", str(archive / "missing")]) == 2
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def _mutations(rng: random.Random) -> list[Callable[[dict[str, Any]], None]]:
+    odd_values: list[Any] = [
+        None, 0, -1, 2**60, 1.5, True, "", " ", "x" * 9000, [], {}, ["a", 1], "\ud800x",
+        "MX: Mail.Example.COM.", '["a","b"]', "[1]", "2026-01-01T00:00:00", "2026-13-01T00:00:00Z",
+    ]  # fmt: skip
+
+    def pick(obj: Any) -> tuple[Any, Any] | None:
+        """A random (container, key) inside obj."""
+        spots: list[tuple[Any, Any]] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    spots.append((node, key))
+                    walk(value)
+            elif isinstance(node, list):
+                for index, value in enumerate(node):
+                    spots.append((node, index))
+                    walk(value)
+
+        walk(obj)
+        return rng.choice(spots) if spots else None
+
+    def set_odd(obj: dict[str, Any]) -> None:
+        spot = pick(obj)
+        if spot:
+            spot[0][spot[1]] = copy.deepcopy(rng.choice(odd_values))
+
+    def delete(obj: dict[str, Any]) -> None:
+        spot = pick(obj)
+        if spot and isinstance(spot[0], dict):
+            del spot[0][spot[1]]
+
+    def duplicate_block(obj: dict[str, Any]) -> None:
+        if isinstance(obj.get("policies"), list) and obj["policies"]:
+            obj["policies"].append(copy.deepcopy(rng.choice(obj["policies"])))
+
+    def case(obj: dict[str, Any]) -> None:
+        spot = pick(obj)
+        if spot and isinstance(spot[0][spot[1]], str):
+            spot[0][spot[1]] = " " + spot[0][spot[1]].upper() + ". "
+
+    return [set_odd, delete, duplicate_block, case]
+
+
+def _corpus_reports() -> list[dict[str, Any]]:
+    reports = []
+    for path in sorted(demo_archive().rglob("*")):
+        if path.is_file():
+            try:
+                data = path.read_bytes()
+                if data.startswith(b"\x1f\x8b"):
+                    data = gzip.decompress(data)
+                obj = json.loads(data)
+            except (ValueError, OSError, EOFError):
+                continue
+            if isinstance(obj, dict):
+                reports.append(obj)
+    return reports
+
+
+def test_fast_path_agrees_with_the_loader(tmp_path: Path) -> None:
+    rng = random.Random(20260101)
+    mutations = _mutations(rng)
+    reports = _corpus_reports()
+    assert len(reports) > 50
+    fast = 0
+    for index in range(1500):
+        obj = copy.deepcopy(rng.choice(reports))
+        for _ in range(rng.choice((0, 1, 1, 2, 3))):
+            rng.choice(mutations)(obj)
+        target = tmp_path / f"r{index % 10}.json{'.gz' if index % 2 else ''}"
+        payload = json.dumps(obj if index % 7 else [obj, obj]).encode("utf-8", "surrogatepass")
+        target.write_bytes(gzip.compress(payload) if index % 2 else payload)
+        expected, _reports = extract.slow_file(str(target), target.name, DEFAULT_LIMITS)
+        try:
+            got = extract._fast_file(str(target), DEFAULT_LIMITS)
+        except Exception:
+            got = None
+        if got is not None:
+            fast += 1
+            assert got == expected, obj
+        assert extract.extract_file(str(target), target.name, DEFAULT_LIMITS) == expected
+    assert fast > 500  # most reports take the fast path
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def test_scan_walks_like_collect_files(tmp_path: Path) -> None:
+    from tlsrpt_tui.core.archive import collect_files
+    from tlsrpt_tui.store.scan import scan_roots
+
+    root = tmp_path / "scan"
+    for name in (
+        "b.json", "a.json", ".hidden.json", "#draft.json", "partial.json.part", "x.TMP",
+        "backup~", "sub/c.json", "sub/deeper/d.json", "Sub2/e.json", "z/.git/f.json",
+        "box/cur/1", "box/new/2", "box/tmp/3", "notmaildir/tmp/4", "ünï.json",
+    ):  # fmt: skip
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    (root / os.fsdecode(b"bad\xffname.json")).write_text("{}")
+    (root / "loop").symlink_to(root)  # a folder reached twice is walked once
+    (root / "fifo").mkdir()
+    os.mkfifo(root / "fifo" / "pipe.json")
+    for roots in (
+        [root],
+        [root / "sub"],
+        [root / "sub", root, root / "b.json"],
+        [root / "b.json"],
+        [Path(os.path.relpath(root))],
+    ):
+        scan = scan_roots(roots)
+        expected = collect_files(roots)
+        assert [scan.given(e) for e in scan.entries] == [str(p) for p, _ in expected]
+        assert [scan.display(e) for e in scan.entries] == [shown for _, shown in expected]
+        assert [scan.todo(e)[1] for e in scan.entries] == [shown for _, shown in expected]
+        assert [scan.location(e) for e in scan.entries] == [os.path.abspath(p) for p, _ in expected]
+        keys = [e[0] for e in scan.entries]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+def test_queries_go_on_while_a_refresh_runs(archive: Path) -> None:
+    paths = [archive]
+    store = reopen(paths, jobs=1)
+    before = store.overview(Filter())
+    extra = archive / "generated" / "more"
+    shutil.copytree(archive / "generated" / "2026", extra)  # duplicates: same reports
+    (extra / "new.json").write_text(
+        json.dumps(
+            json.loads(gzip.decompress(_report_files(archive / "generated")[0].read_bytes()))
+        ).replace('"report-id": "', '"report-id": "other-')
+    )
+    seen: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if done and not seen:  # the refresh is under way in another thread
+            reader = threading.Thread(target=lambda: seen.append(store.overview(Filter())))
+            reader.start()
+            reader.join(timeout=10)
+            assert not reader.is_alive(), "a query waited for the refresh"
+
+    stats = store.refresh(progress=progress)
+    assert seen and stats.added > 200
+    assert store.overview(Filter()).reports == before.reports + 1
+    assert_same(paths, store)
+    store.close()

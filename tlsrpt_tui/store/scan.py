@@ -1,0 +1,301 @@
+"""Walk the archive like :func:`tlsrpt_tui.core.archive.collect_files`, with sizes and times.
+
+The index needs every candidate file's size and modification time to tell what changed,
+and an ordering key that sorts exactly like the scan (so "the first copy of a report"
+means the same thing with and without the index, whatever order files were indexed in).
+
+A file's key is bytes: the root's position, then ``\\x02 name \\x00`` for each folder and
+``\\x01 name \\x00`` for the file. Within a folder the scan yields files before
+sub-folders, each group by name, and walks sub-folders depth first: byte order of these
+keys is that order. All files under a folder share the folder's key as a prefix.
+
+The walk is the hot loop of a warm open (one ``stat`` per file, nothing else), so it
+keeps per-file data small: paths are built only for the files that need reading.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from tlsrpt_tui.core.archive import TEMPORARY_SUFFIXES, display_name, printable_path
+
+FILE_MARK = b"\x01"
+DIR_MARK = b"\x02"
+END = b"\x00"
+_FS = sys.getfilesystemencoding()
+_ERRORS = sys.getfilesystemencodeerrors()
+_S_ISDIR = stat.S_ISDIR
+_S_ISREG = stat.S_ISREG
+_HIDDEN = frozenset({"", ".", "#"})
+
+#: One candidate file: (key, size, mtime in ns, folder number, name, collides).
+#: ``name`` is None when the root itself is the file. ``collides``: same relative
+#: name as a file under an earlier root, so collect_files shows the path as given.
+Entry = tuple[bytes, int, int, int, str | None, bool]
+KEY: Final = 0
+SIZE: Final = 1
+MTIME: Final = 2
+FOLDER: Final = 3
+NAME: Final = 4
+COLLIDES: Final = 5
+
+
+class Scan:
+    """The result of a walk: entries in key order, and the folders they are in."""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = list(roots)
+        self.tops = [str(root) for root in self.roots]
+        self.is_dir = [root.is_dir() for root in self.roots]
+        #: (path as given, absolute path, root index) per folder (or file root)
+        self.folders: list[tuple[str, str, int]] = []
+        self.entries: list[Entry] = []
+        self.count = 0
+        self._prefixes: dict[int, tuple[str | None, str]] = {}
+
+    def given(self, entry: Entry) -> str:
+        """The path as collect_files spells it."""
+        folder = self.folders[entry[FOLDER]][0]
+        name = entry[NAME]
+        if name is None:
+            return folder
+        return folder + name if folder.endswith(os.sep) else folder + os.sep + name
+
+    def location(self, entry: Entry) -> str:
+        """The absolute path, to read the file."""
+        folder = self.folders[entry[FOLDER]][1]
+        name = entry[NAME]
+        if name is None:
+            return folder
+        return folder + name if folder.endswith(os.sep) else folder + os.sep + name
+
+    def todo(self, entry: Entry) -> tuple[bytes, str, int, int, str]:
+        """(key, display, size, mtime, absolute path): what indexing a file needs.
+
+        The hot path of a cold build: folder parts are worked out once per folder.
+        """
+        name = entry[NAME]
+        if name is None or entry[COLLIDES]:
+            return (
+                entry[KEY],
+                self.display(entry),
+                entry[SIZE],
+                entry[MTIME],
+                self.location(entry),
+            )
+        prefixes = self._prefixes.get(entry[FOLDER])
+        if prefixes is None:
+            given, absolute, index = self.folders[entry[FOLDER]]
+            sep = os.sep
+            shown = ""
+            if self.is_dir[index]:
+                relative = given[len(self.tops[index]) :].lstrip(sep)
+                shown = printable_path(relative) + sep if relative else ""
+            prefixes = self._prefixes[entry[FOLDER]] = (
+                shown if self.is_dir[index] else None,
+                absolute if absolute.endswith(sep) else absolute + sep,
+            )
+        shown_prefix, absolute_prefix = prefixes
+        if shown_prefix is None:
+            display = self.display(entry)
+        else:
+            display = shown_prefix + (name if name.isascii() else printable_path(name))
+        return (entry[KEY], display, entry[SIZE], entry[MTIME], absolute_prefix + name)
+
+    def display(self, entry: Entry) -> str:
+        """The name collect_files shows for this file."""
+        given = self.given(entry)
+        if entry[COLLIDES]:
+            return printable_path(str(Path(given)))
+        index = self.folders[entry[FOLDER]][2]
+        if not self.is_dir[index]:
+            return display_name(Path(given), self.roots[index])
+        # Every path of the walk is str(root) + separator + relative parts.
+        return printable_path(given[len(self.tops[index]) :].lstrip(os.sep))
+
+
+def root_prefix(index: int) -> bytes:
+    return b"%05d" % index
+
+
+def name_bytes(name: str) -> bytes:
+    return name.encode(_FS, _ERRORS)
+
+
+def dir_key(prefix: bytes, parts: Sequence[str]) -> bytes:
+    return prefix + b"".join(DIR_MARK + name_bytes(p) + END for p in parts)
+
+
+def file_key(prefix: bytes, folders: Sequence[str], name: str) -> bytes:
+    return dir_key(prefix, folders) + FILE_MARK + name_bytes(name) + END
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key starting with ``prefix``."""
+    return prefix + b"\xff"
+
+
+def key_location(key: bytes, roots: Sequence[Path]) -> str:
+    """The absolute path of the file a key names (the index stores keys, not paths)."""
+    index = int(key[:5])
+    root = os.path.abspath(roots[index])
+    names = [os.fsdecode(part[1:]) for part in key[5:].split(END) if part]
+    if not names or not os.path.isdir(root):
+        return root
+    return os.path.join(root, *names)
+
+
+def scan_roots(roots: Sequence[Path]) -> Scan:
+    """Every candidate file under ``roots`` in collect_files order (which is key order)."""
+    scan = Scan(roots)
+    if len(roots) == 1:  # the common case, at full speed
+        for batch in walk_folders(scan, roots[0], root_prefix(0), 0):
+            scan.entries.extend(batch)
+        scan.count = len(scan.entries)
+        return scan
+    for _ in iter_scan(scan):
+        pass
+    return scan
+
+
+def iter_scan(scan: Scan, *, keep: bool = True) -> Iterator[Entry]:
+    """Walk ``scan.roots``, yielding each entry (and keeping it in ``scan.entries``,
+    or only counting it in ``scan.count`` when not ``keep``)."""
+    roots = scan.roots
+    multi = len(roots) > 1
+    if not multi:
+        for batch in walk_folders(scan, roots[0], root_prefix(0), 0):
+            if keep:
+                scan.entries.extend(batch)
+            scan.count += len(batch)
+            yield from batch
+        return
+    seen_files: set[str] = set()
+    seen_names: set[bytes] = set()
+    entries = scan.entries
+    for index, root in enumerate(roots):
+        for entry in walk(scan, root, root_prefix(index), index):
+            if multi:
+                location = scan.location(entry)
+                if location in seen_files:
+                    continue  # the same file under two of the paths given
+                seen_files.add(location)
+                relative = entry[KEY][5:]
+                if relative in seen_names:
+                    entry = (*entry[:COLLIDES], True)
+                seen_names.add(relative)
+            if keep:
+                entries.append(entry)
+            scan.count += 1
+            yield entry
+
+
+def walk(
+    scan: Scan,
+    root: Path,
+    prefix: bytes,
+    index: int,
+    folders: Sequence[str] = (),
+    start: Path | None = None,
+) -> Iterator[Entry]:
+    """The files :func:`iter_report_files` yields under ``start`` (default ``root``).
+
+    ``folders`` are the parts of ``start`` relative to ``root``, for the keys.
+    """
+    for batch in walk_folders(scan, root, prefix, index, folders, start):
+        yield from batch
+
+
+def walk_folders(
+    scan: Scan,
+    root: Path,
+    prefix: bytes,
+    index: int,
+    folders: Sequence[str] = (),
+    start: Path | None = None,
+) -> Iterator[list[Entry]]:
+    """:func:`walk`, a folder's files at a time."""
+    top = start if start is not None else root
+    given_top = str(top)
+    absolute_top = os.path.abspath(given_top)
+    if not top.is_dir():
+        try:
+            info = os.stat(given_top)
+        except OSError:
+            return
+        scan.folders.append((given_top, absolute_top, index))
+        key = file_key(prefix, folders[:-1], top.name) if start is not None else (
+            prefix + FILE_MARK + name_bytes(top.name) + END
+        )  # fmt: skip
+        yield [(key, info.st_size, info.st_mtime_ns, len(scan.folders) - 1, None, False)]
+        return
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[str, str, bytes]] = [(given_top, absolute_top, dir_key(prefix, folders))]
+    folders_out = scan.folders
+    sep = os.sep
+    # Locals, not globals, in the loop below.
+    os_stat, isdir, isreg = os.stat, _S_ISDIR, _S_ISREG
+    hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
+    fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
+    while stack:
+        given, absolute, key = stack.pop()
+        try:
+            fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            ident = (info.st_dev, info.st_ino)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            try:
+                names = sorted(os.listdir(fd))
+            except OSError:
+                continue
+            is_maildir = "cur" in names and "new" in names and "tmp" in names
+            folders_out.append((given, absolute, index))
+            number = len(folders_out) - 1
+            subdirs: list[tuple[str, str, bytes]] = []
+            found: list[Entry] = []
+            add = found.append
+            for name in names:
+                # is_candidate_name, inlined (once per file of the archive; the tests
+                # check the scan against collect_files)
+                if name[:1] in hidden or name.lower().endswith(temporary):
+                    continue
+                try:
+                    st = os_stat(name, dir_fd=fd)  # follows symlinks, like DirEntry.is_dir()
+                except OSError:
+                    continue
+                mode = st.st_mode
+                if isreg(mode):
+                    add(
+                        (
+                            key + file_mark + name.encode(fs, errors) + end,
+                            st.st_size,
+                            st.st_mtime_ns,
+                            number,
+                            name,
+                            False,
+                        )
+                    )
+                elif isdir(mode) and not (is_maildir and name == "tmp"):
+                    # (a Maildir's tmp/ holds messages still being delivered)
+                    subdirs.append(
+                        (
+                            given + name if given.endswith(sep) else given + sep + name,
+                            absolute + name if absolute.endswith(sep) else absolute + sep + name,
+                            key + dir_mark + name.encode(fs, errors) + end,
+                        )
+                    )
+            stack.extend(reversed(subdirs))
+            if found:
+                yield found
+        finally:
+            os.close(fd)

@@ -1,0 +1,2261 @@
+"""A persistent SQLite index of an archive, answering the views' queries.
+
+The index lives in the user cache folder, one database per set of archive roots. It
+holds, per file, its size and modification time, and per distinct report the facts
+the views aggregate (:mod:`tlsrpt_tui.store.extract`); opening an archive re-reads
+only files that are new or changed, and forgets deleted ones. It is only a cache:
+deleting it loses nothing, and a corrupt or outdated one is rebuilt.
+
+* Cold builds parse in a process pool while the scan goes on; the parent writes rows
+  in batches, committing each batch with the rows of the files it covers, so an
+  interrupted build leaves a consistent, partial index that the next open completes.
+* Refreshes run under an exclusive lock on a side file, so two instances on the same
+  archive take turns; readers use WAL snapshots and are never blocked.
+* A report seen in several files counts once, with the facts of its first copy in
+  scan order, exactly as :class:`tlsrpt_tui.core.archive.Archive` de-duplicates.
+* Next to the facts (``units``: one per report and policy domain, ``policies``,
+  ``failures``) the index keeps what the views sum: per domain and day, per reporter
+  and day, per policy type, per result type, and per *signature* -- a distinct
+  (domain, reporter, haystack), the text a filter searches -- so the overview and the
+  navigation pane read a few thousand rows whatever the archive's size, and a text
+  filter scans the distinct haystacks, not every report.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import chain, islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+from tlsrpt_tui import __version__
+from tlsrpt_tui.core.archive import collect_files, is_candidate_name
+from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
+from tlsrpt_tui.core.model import LoadError, Report, Source
+from tlsrpt_tui.locations import cache_dir
+from tlsrpt_tui.store.extract import (
+    P_FAILED,
+    P_OK,
+    P_TYPE,
+    U_DOMAIN,
+    U_FAILED,
+    U_OK,
+    U_RTC,
+    FileOut,
+    ReportOut,
+    clean,
+    extract_batch,
+    key_hash,
+    out_of_report,
+    slow_file,
+    worker_init,
+)
+from tlsrpt_tui.store.queries import (
+    DailyPoint,
+    FailureRow,
+    Filter,
+    NavRow,
+    Overview,
+    Pivot,
+    PolicyRow,
+    ReportRow,
+)
+from tlsrpt_tui.store.scan import (
+    KEY,
+    MTIME,
+    SIZE,
+    Entry,
+    Scan,
+    dir_key,
+    file_key,
+    iter_scan,
+    key_location,
+    prefix_end,
+    root_prefix,
+    walk,
+)
+
+#: Bump when the tables change; an index of another version is rebuilt.
+SCHEMA_VERSION = 3
+#: Bump when extraction changes what it stores for the same file.
+EXTRACT_VERSION = 1
+#: Files per batch handed to a worker (and per commit, at most a few batches).
+BATCH_FILES = 256
+#: Fewer files than this are parsed in-process: a pool costs more than it saves.
+POOL_MIN_FILES = 400
+
+ProgressCallback = Callable[[int, int], None]
+T = TypeVar("T")
+#: A file to index: (key, display name, size, mtime, path to read).
+Todo = tuple[bytes, str, int, int, str]
+
+_SCHEMA = """
+CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files(
+    id INTEGER PRIMARY KEY, key BLOB NOT NULL, display TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime INTEGER NOT NULL);
+CREATE TABLE reports(
+    id INTEGER PRIMARY KEY, khash INTEGER NOT NULL, key TEXT NOT NULL,
+    reporter TEXT NOT NULL, report_id TEXT NOT NULL, day INTEGER NOT NULL,
+    file INTEGER, seq INTEGER, part TEXT, u0 INTEGER, u1 INTEGER, p0 INTEGER,
+    p1 INTEGER, f0 INTEGER, f1 INTEGER);
+CREATE TABLE copies(
+    id INTEGER PRIMARY KEY, report INTEGER NOT NULL, file INTEGER NOT NULL,
+    seq INTEGER NOT NULL, part TEXT);
+CREATE TABLE sigs(
+    id INTEGER PRIMARY KEY, domain TEXT NOT NULL, reporter TEXT NOT NULL,
+    hay TEXT NOT NULL, units INTEGER NOT NULL DEFAULT 0, leads INTEGER NOT NULL DEFAULT 0,
+    successful INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
+    first INTEGER, last INTEGER);
+CREATE TABLE units(
+    id INTEGER PRIMARY KEY, report INTEGER NOT NULL, sig INTEGER NOT NULL,
+    domain TEXT NOT NULL, reporter TEXT NOT NULL, day INTEGER NOT NULL,
+    successful INTEGER NOT NULL, failed INTEGER NOT NULL, lead INTEGER NOT NULL, rtc TEXT);
+CREATE TABLE policies(
+    id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, sig INTEGER NOT NULL,
+    domain TEXT NOT NULL, reporter TEXT NOT NULL, day INTEGER NOT NULL,
+    policy_type TEXT NOT NULL, sts_mode TEXT, mx TEXT NOT NULL,
+    successful INTEGER NOT NULL, failed INTEGER NOT NULL, first INTEGER NOT NULL);
+CREATE TABLE failures(
+    id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, domain TEXT NOT NULL,
+    reporter TEXT NOT NULL, day INTEGER NOT NULL, result_type TEXT NOT NULL,
+    mx_hostname TEXT, receiving_ip TEXT, sending_ip TEXT, helo TEXT, info TEXT,
+    reason TEXT, count INTEGER NOT NULL, haystack TEXT NOT NULL);
+CREATE TABLE errors(
+    id INTEGER PRIMARY KEY, file INTEGER NOT NULL, seq INTEGER NOT NULL, part TEXT,
+    message TEXT NOT NULL);
+CREATE TABLE daily_domain(
+    domain TEXT NOT NULL, day INTEGER NOT NULL, successful INTEGER NOT NULL,
+    failed INTEGER NOT NULL, units INTEGER NOT NULL, PRIMARY KEY (domain, day))
+    WITHOUT ROWID;
+CREATE TABLE daily_reporter(
+    reporter TEXT NOT NULL, day INTEGER NOT NULL, successful INTEGER NOT NULL,
+    failed INTEGER NOT NULL, leads INTEGER NOT NULL, PRIMARY KEY (reporter, day))
+    WITHOUT ROWID;
+CREATE TABLE policy_types(
+    domain TEXT NOT NULL, policy_type TEXT NOT NULL, successful INTEGER NOT NULL,
+    failed INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (domain, policy_type))
+    WITHOUT ROWID;
+CREATE TABLE type_totals(
+    domain TEXT NOT NULL, result_type TEXT NOT NULL, count INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (domain, result_type)) WITHOUT ROWID;
+CREATE TABLE cache(name TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+#: The tables holding a report's facts, with its id range columns in ``reports``.
+_FACT_RANGES = (("units", "u0", "u1"), ("policies", "p0", "p1"), ("failures", "f0", "f1"))
+
+#: Indexes a refresh that changes anything needs (finding a report by key, a file's
+#: rows). A cold build does without them (its dictionary knows every key).
+_MAINTENANCE_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_key ON files(key)",
+    "CREATE INDEX IF NOT EXISTS reports_khash ON reports(khash)",
+    "CREATE INDEX IF NOT EXISTS reports_file ON reports(file)",
+    "CREATE INDEX IF NOT EXISTS copies_file ON copies(file)",
+    "CREATE INDEX IF NOT EXISTS copies_report ON copies(report)",
+    "CREATE INDEX IF NOT EXISTS errors_file ON errors(file)",
+    "CREATE INDEX IF NOT EXISTS units_sig ON units(sig, day, successful, failed, lead)",
+)
+#: Indexes the explorer's queries use (not needed by ``summary``). The unit indexes
+#: cover the aggregate queries, which then never touch the table itself.
+_QUERY_INDEXES = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_key ON files(key)",
+    "CREATE INDEX IF NOT EXISTS reports_khash ON reports(khash)",
+    "CREATE INDEX IF NOT EXISTS copies_report ON copies(report)",
+    "CREATE INDEX IF NOT EXISTS reports_order ON reports(day DESC, reporter DESC, id)",
+    "CREATE INDEX IF NOT EXISTS reports_reporter ON reports(reporter, day DESC, id)",
+    "CREATE INDEX IF NOT EXISTS units_domain"
+    " ON units(domain, day, sig, successful, failed, lead, report)",
+    "CREATE INDEX IF NOT EXISTS units_reporter"
+    " ON units(reporter, day, sig, successful, failed, lead, report)",
+    "CREATE INDEX IF NOT EXISTS units_sig ON units(sig, day, successful, failed, lead)",
+    "CREATE INDEX IF NOT EXISTS units_day"
+    " ON units(day, sig, domain, reporter, successful, failed, lead)",
+    "CREATE INDEX IF NOT EXISTS units_more ON units(report) WHERE lead = 0",
+    "CREATE INDEX IF NOT EXISTS policies_domain ON policies(domain)",
+    "CREATE INDEX IF NOT EXISTS policies_reporter ON policies(reporter)",
+    "CREATE INDEX IF NOT EXISTS failures_domain ON failures(domain, day)",
+    "CREATE INDEX IF NOT EXISTS failures_reporter ON failures(reporter, day)",
+    "CREATE INDEX IF NOT EXISTS failures_type ON failures(result_type, unit)",
+)
+
+#: SQLite result codes that mean the file is damaged: CORRUPT, FORMAT, NOTADB.
+_CORRUPT_CODES = frozenset({11, 24, 26})
+#: What a damaged index raises while being read, besides sqlite3.DatabaseError.
+_CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, UnicodeError)
+
+
+class IndexCancelled(Exception):
+    """Indexing stopped because the cancel event was set (what was done is kept)."""
+
+
+class IndexDamaged(Exception):
+    """The index file turned out damaged while answering; it was deleted, reopen it."""
+
+
+class _Stale(Exception):
+    """The index was written by another version or with other limits."""
+
+
+@dataclass
+class RefreshStats:
+    """What one refresh found and did."""
+
+    files: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    new_reports: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> int:
+        return self.added + self.changed + self.removed
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@dataclass
+class ProgressMeter:
+    """Turns (done, total) calls into a line with files/s and the time left."""
+
+    label: str = "indexing"
+    started: float = field(default_factory=time.perf_counter)
+
+    def line(self, done: int, total: int) -> str:
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        rate = done / elapsed
+        text = f"{self.label}: {done:,}/{total:,} files"
+        if done and elapsed > 0.2:
+            text += f", {rate:,.0f} files/s"
+            if total > done and rate > 0:
+                left = int((total - done) / rate)
+                text += f", ETA {left // 60}:{left % 60:02d}"
+        return text
+
+
+def terminal_progress(
+    label: str = "indexing", stream: Any = None
+) -> tuple[ProgressCallback, Callable[[], None]]:
+    """A progress callback printing one updating line (only on a terminal), and a finisher."""
+    out = stream if stream is not None else sys.stderr
+    meter = ProgressMeter(label)
+    shown = [False, 0.0]
+    enabled = hasattr(out, "isatty") and out.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if not enabled or not total:
+            return
+        now = time.perf_counter()
+        if done < total and now - float(shown[1]) < 0.1:
+            return
+        shown[0], shown[1] = True, now
+        out.write("\r\033[K" + meter.line(done, total))
+        out.flush()
+
+    def finish() -> None:
+        if enabled and shown[0]:
+            out.write("\r\033[K")
+            out.flush()
+
+    return progress, finish
+
+
+# --------------------------------------------------------------------------- location
+
+
+def index_path(paths: Sequence[Path]) -> Path:
+    """Where the index of these archive roots lives (one per set of roots, in order)."""
+    resolved = "\0".join(str(Path(p).resolve()) for p in paths)
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()
+    return cache_dir() / "index" / f"{digest}.sqlite3"
+
+
+def _format_tag(limits: Limits) -> str:
+    return (
+        f"schema={SCHEMA_VERSION};extract={EXTRACT_VERSION};app={__version__};"
+        f"max_file={limits.max_file_bytes};max_decompressed={limits.max_decompressed_bytes}"
+    )
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """Whether an error means the index file itself is damaged (so: rebuild it)."""
+    if isinstance(exc, _CONTENT_ERRORS):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _CORRUPT_CODES
+    text = str(exc).lower()
+    return any(word in text for word in ("malformed", "not a database", "decode"))
+
+
+def delete_index(path: Path) -> None:
+    """Remove an index file and its companions (the lock file stays)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+
+
+@contextmanager
+def _exclusive(lock_path: Path, cancel: threading.Event | None) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (waiting for another instance's refresh)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking only
+            yield
+            return
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if cancel is not None and cancel.is_set():
+                    raise IndexCancelled from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=60000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-32000")
+    conn.execute("PRAGMA secure_delete=OFF")
+    return conn
+
+
+def _open_checked(path: Path, tag: str) -> tuple[sqlite3.Connection, bool]:
+    """Open (creating or rebuilding as needed) the index; returns (conn, rebuilt)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rebuilt = False
+    for attempt in range(3):
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = _connect(path)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if version == 0 and tables == 0:
+                conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+                conn.execute("INSERT INTO meta VALUES ('format', ?)", (tag,))
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                return conn, rebuilt
+            if version != SCHEMA_VERSION:
+                raise _Stale
+            row = conn.execute("SELECT value FROM meta WHERE name='format'").fetchone()
+            if row is None or row[0] != tag:
+                raise _Stale
+            _light_check(conn)
+            return conn, rebuilt
+        except (sqlite3.DatabaseError, _Stale) as exc:
+            if conn is not None:
+                conn.close()
+            if not isinstance(exc, _Stale) and not _is_corrupt(exc):
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
+                continue
+            delete_index(path)
+            rebuilt = True
+    raise sqlite3.DatabaseError(f"cannot open or rebuild the index {path}")
+
+
+def _light_check(conn: sqlite3.Connection) -> None:
+    """Touch the first and last pages of every table: a truncated file fails here.
+
+    (A full ``PRAGMA quick_check`` reads the whole file: too slow for every open.)
+    """
+    for table in ("files", "reports", "copies", "sigs", "units", "policies", "failures", "errors"):
+        conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _fork_is_safe() -> bool:
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    import multiprocessing  # (only a cold build needs these: keep warm opens quick)
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = multiprocessing.get_all_start_methods()
+    if _fork_is_safe():
+        method = "fork"
+    elif "forkserver" in methods:
+        method = "forkserver"
+    else:
+        method = "spawn"
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=worker_init,
+    )
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise IndexCancelled
+
+
+def extract_in_order(
+    items: Iterable[T],
+    job: Callable[[T], tuple[str, str]],
+    limits: Limits,
+    jobs: int,
+    cancel: threading.Event | None = None,
+) -> Iterator[list[tuple[T, FileOut]]]:
+    """Consecutive batches of (item, rows of its file), in the order of ``items``.
+
+    ``job(item)`` is (path, display name). ``items`` may be a generator (the scan of
+    a cold build): it is consumed as batches are handed out, so parsing starts at
+    once. With ``jobs > 1`` and enough files, batches are parsed in a process pool
+    with a bounded number in flight (memory stays flat; cancelling stops within a
+    batch).
+    """
+    source = iter(items)
+    head = list(islice(source, POOL_MIN_FILES))
+    source = chain(head, source)
+    if jobs <= 1 or len(head) < POOL_MIN_FILES:
+        while batch := list(islice(source, 64)):
+            _check(cancel)
+            yield list(zip(batch, extract_batch([job(x) for x in batch], limits), strict=True))
+        return
+    pending: deque[tuple[list[T], Future[list[FileOut]]]] = deque()
+    pool = _pool(jobs)
+    try:
+
+        def submit() -> None:
+            batch = list(islice(source, BATCH_FILES))
+            if batch:
+                work = [job(x) for x in batch]
+                pending.append((batch, pool.submit(extract_batch, work, limits)))
+
+        for _ in range(jobs * 3):
+            submit()
+        while pending:
+            batch, future = pending.popleft()
+            while True:
+                _check(cancel)
+                try:
+                    outs = future.result(timeout=0.1)
+                    break
+                except TimeoutError:
+                    continue
+            submit()
+            yield list(zip(batch, outs, strict=True))
+    finally:
+        for _, future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class _Writer:
+    """Adds files' rows to the index and removes them, keeping first copies primary.
+
+    A report's first copy (in scan order) is its ``reports`` row, whose facts are in
+    the fact tables; further copies are ``copies`` rows. ``file`` is NULL while a
+    report waits for its next copy to be promoted. The aggregate tables follow every
+    change of the fact tables (:func:`_aggregate`).
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, roots: Sequence[Path], *, bulk: bool, lazy: bool = False
+    ) -> None:
+        self.conn = conn
+        self.roots = roots
+        self.bulk = bulk
+        self.new_reports = 0
+        self.next: dict[str, int] = {}
+        self.sigs: dict[tuple[str, str, str], int] = {}
+        self.known: dict[int, int] = {}
+        self.exact: dict[str, int] = {}
+        self.batch_keys: dict[int, str] = {}
+        self.ready = False
+        if not lazy:
+            self._prepare()
+
+    def _prepare(self) -> None:
+        """Read the next ids and the signatures (not needed when nothing changed)."""
+        if self.ready:
+            return
+        self.ready = True
+        conn = self.conn
+        for table in ("files", "reports", "units", "policies", "failures"):
+            top = conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+            self.next[table] = (top or 0) + 1
+        # Signatures: (domain, reporter, haystack) -> id. Few, so all in memory.
+        if conn.execute("SELECT 1 FROM meta WHERE name='stale'").fetchone() is None:
+            conn.execute("DELETE FROM sigs WHERE units = 0")  # (counts are up to date)
+        self.sigs = {
+            (domain, reporter, hay): sid
+            for sid, domain, reporter, hay in conn.execute(
+                "SELECT id, domain, reporter, hay FROM sigs"
+            )
+        }
+        top = conn.execute("SELECT max(id) FROM sigs").fetchone()[0]
+        self.next["sigs"] = (top or 0) + 1
+        # ``known``: key hash -> report id for reports added in this session (all of
+        # them in bulk mode, where the table was empty); keys whose hash collides go to
+        # ``exact``.
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def _lookup(self, key: str, khash: int) -> int | None:
+        rid = self.exact.get(key)
+        if rid is not None:
+            return rid
+        rid = self.known.get(khash)
+        if rid is not None:
+            stored = self.batch_keys.get(rid)
+            if stored is None:
+                row = self.conn.execute("SELECT key FROM reports WHERE id=?", (rid,)).fetchone()
+                stored = row[0] if row else None
+            if stored == key:
+                return rid
+        if self.bulk:
+            return None
+        row = self.conn.execute(
+            "SELECT id FROM reports WHERE khash=? AND key=?", (khash, key)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _remember(self, key: str, khash: int, rid: int) -> None:
+        if khash in self.known:
+            self.exact[key] = rid
+        else:
+            self.known[khash] = rid
+
+    # -- adding ----------------------------------------------------------------------
+
+    def add(self, items: Sequence[tuple[bytes, str, int, int, FileOut]]) -> list[tuple[int, int]]:
+        """Add files: (key, display, size, mtime, rows) each, in key order.
+
+        Returns (item index, report index) of the reports that were new to the index.
+        """
+        files_rows: list[tuple[Any, ...]] = []
+        error_rows: list[tuple[Any, ...]] = []
+        report_rows: list[tuple[Any, ...]] = []
+        later: list[tuple[int, bytes, int, int, ReportOut]] = []
+        created: list[tuple[int, int]] = []
+        facts = _Facts(self)
+        known = self.known
+        batch_keys: dict[int, str] = {}
+        self.batch_keys = batch_keys
+        fid = self.next["files"]
+        rid_next = self.next["reports"]
+        for index, (fkey, display, size, mtime, (reports, errors)) in enumerate(items):
+            files_rows.append((fid, fkey, display, size, mtime))
+            for seq, (part, message) in enumerate(errors):
+                error_rows.append((fid, seq, part, message))
+            for seq, rep in enumerate(reports):
+                key, khash = rep[0], rep[1]
+                if self.bulk and khash not in known and not self.exact:
+                    rid = None
+                else:
+                    rid = self._lookup(key, khash)
+                if rid is None:
+                    rid = rid_next
+                    rid_next += 1
+                    self._remember(key, khash, rid)
+                    batch_keys[rid] = key
+                    created.append((index, seq))
+                    report_rows.append(
+                        (rid, khash, key, rep[2], rep[3], rep[4], fid, seq, rep[5],
+                         *facts.add(rid, rep))
+                    )  # fmt: skip
+                else:
+                    later.append((rid, fkey, fid, seq, rep))
+            fid += 1
+        self.next["files"] = fid
+        self.next["reports"] = rid_next
+        conn = self.conn
+        conn.executemany("INSERT INTO files VALUES (?,?,?,?,?)", files_rows)
+        conn.executemany(
+            "INSERT INTO errors(file, seq, part, message) VALUES (?,?,?,?)", error_rows
+        )
+        conn.executemany(f"INSERT INTO reports VALUES ({_marks(15)})", report_rows)
+        facts.write()
+        for rid, fkey, file_id, seq, rep in later:
+            self._another_copy(rid, fkey, file_id, seq, rep)
+        self.new_reports += len(created)
+        return created
+
+    def _another_copy(self, rid: int, fkey: bytes, fid: int, seq: int, rep: ReportOut) -> None:
+        """A further copy of a known report: it becomes primary if it comes first."""
+        conn = self.conn
+        row = conn.execute(
+            "SELECT r.file, f.key, r.seq, r.part FROM reports r LEFT JOIN files f ON f.id = r.file"
+            " WHERE r.id = ?",
+            (rid,),
+        ).fetchone()
+        if row[0] is None:
+            first = conn.execute(
+                "SELECT f.key, c.seq FROM copies c JOIN files f ON f.id = c.file"
+                " WHERE c.report = ? ORDER BY f.key, c.seq LIMIT 1",
+                (rid,),
+            ).fetchone()
+            if first is not None and (first[0], first[1]) < (fkey, seq):
+                self._copy(rid, fid, seq, rep[5])  # promoted after the batch
+                return
+        elif (fkey, seq) < (row[1], row[2]):
+            self._copy(rid, row[0], row[2], row[3])
+            self.drop_facts([rid])
+        else:
+            self._copy(rid, fid, seq, rep[5])
+            return
+        self._set_primary(rid, fid, seq, rep[5], rep)
+
+    def _set_primary(self, rid: int, fid: int, seq: int, part: str | None, rep: ReportOut) -> None:
+        facts = _Facts(self)
+        ranges = facts.add(rid, rep)
+        facts.write()
+        self.conn.execute(
+            "UPDATE reports SET file=?, seq=?, part=?, u0=?, u1=?, p0=?, p1=?, f0=?, f1=?"
+            " WHERE id=?",
+            (fid, seq, part, *ranges, rid),
+        )
+
+    def _copy(self, rid: int, fid: int, seq: int, part: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO copies(report, file, seq, part) VALUES (?,?,?,?)", (rid, fid, seq, part)
+        )
+
+    def sig(self, domain: str, reporter: str, hay: str, new: list[tuple[Any, ...]]) -> int:
+        key = (domain, reporter, hay)
+        sid = self.sigs.get(key)
+        if sid is None:
+            sid = self.sigs[key] = self.next["sigs"]
+            self.next["sigs"] = sid + 1
+            new.append((sid, domain, reporter, hay))
+        return sid
+
+    # -- removing ----------------------------------------------------------------------
+
+    def drop_facts(self, rids: Iterable[int]) -> None:
+        """Delete reports' facts and mark them as waiting for a copy to be promoted."""
+        conn = self.conn
+        dropped = False
+        for rid in rids:
+            row = conn.execute(
+                "SELECT u0, u1, p0, p1, f0, f1 FROM reports WHERE id=?", (rid,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                continue
+            _aggregate(conn, row[0], row[1], row[2], row[3], -1)
+            for (table, _lo, _hi), lo, hi in zip(_FACT_RANGES, row[::2], row[1::2], strict=True):
+                if hi >= lo:
+                    conn.execute(f"DELETE FROM {table} WHERE id BETWEEN ? AND ?", (lo, hi))
+            conn.execute(
+                "UPDATE reports SET file=NULL, seq=NULL, part=NULL, u0=NULL, u1=NULL, p0=NULL,"
+                " p1=NULL, f0=NULL, f1=NULL WHERE id=?",
+                (rid,),
+            )
+            dropped = True
+        if dropped:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('pending', '1')")
+
+    def remove(self, fids: Sequence[int]) -> None:
+        """Forget files: their errors and copies (reports lose their facts if primary)."""
+        conn = self.conn
+        lost: list[int] = []
+        for chunk in _chunks(fids):
+            marks = _marks(len(chunk))
+            lost.extend(
+                r for (r,) in conn.execute(f"SELECT id FROM reports WHERE file IN ({marks})", chunk)
+            )
+            conn.execute(f"DELETE FROM copies WHERE file IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM errors WHERE file IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
+        self.drop_facts(lost)
+
+    def promote(self, limits: Limits) -> None:
+        """Reports whose first copy went: the next copy becomes primary, or they go."""
+        conn = self.conn
+        flag = conn.execute("SELECT 1 FROM meta WHERE name='pending'").fetchone()
+        if flag is None:
+            return
+        self._prepare()
+        wanted: dict[int, list[tuple[int, int, int, str | None, str]]] = {}
+        files: dict[int, tuple[str, str]] = {}
+        for rid, key in conn.execute("SELECT id, key FROM reports WHERE file IS NULL").fetchall():
+            row = conn.execute(
+                "SELECT c.id, c.seq, c.part, f.id, f.key, f.display FROM copies c"
+                " JOIN files f ON f.id = c.file WHERE c.report = ? ORDER BY f.key, c.seq LIMIT 1",
+                (rid,),
+            ).fetchone()
+            if row is None:
+                conn.execute("DELETE FROM reports WHERE id=?", (rid,))
+                continue
+            cid, seq, part, fid, fkey, display = row
+            files[fid] = (key_location(fkey, self.roots), display)
+            wanted.setdefault(fid, []).append((rid, cid, seq, part, key))
+        unresolved = False
+        for fid, entries in wanted.items():
+            location, display = files[fid]
+            reports, _errors = extract_batch([(location, display)], limits)[0]
+            for rid, cid, seq, part, key in entries:
+                if seq >= len(reports) or reports[seq][0] != key:
+                    # The file changed since the scan: read it again next time.
+                    conn.execute("UPDATE files SET size=-1 WHERE id=?", (fid,))
+                    unresolved = True
+                    continue
+                conn.execute("DELETE FROM copies WHERE id=?", (cid,))
+                self._set_primary(rid, fid, seq, part, reports[seq])
+        if not unresolved:
+            conn.execute("DELETE FROM meta WHERE name='pending'")
+
+
+class _Facts:
+    """Fact rows of reports about to be inserted, with their fresh ids."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self.writer = writer
+        self.units: list[list[Any]] = []
+        self.policies: list[list[Any]] = []
+        self.failures: list[list[Any]] = []
+        self.sigs: list[tuple[Any, ...]] = []
+        self.first_unit = writer.next["units"]
+        self.first_policy = writer.next["policies"]
+
+    def add(self, rid: int, rep: ReportOut) -> tuple[int, ...]:
+        """Queue one report's facts; returns its id ranges (units, policies, failures).
+
+        The rows come from the worker complete but for the ids, set here in place.
+        """
+        reporter = rep[2]
+        nxt = self.writer.next
+        known_sigs = self.writer.sigs
+        u0 = uid = nxt["units"]
+        p0 = pid = nxt["policies"]
+        f0 = fid = nxt["failures"]
+        units, policies, failures = self.units, self.policies, self.failures
+        for haystack, unit, unit_policies, unit_failures in rep[6]:
+            domain = unit[3]
+            sid = known_sigs.get((domain, reporter, haystack))
+            if sid is None:
+                sid = self.writer.sig(domain, reporter, haystack, self.sigs)
+            unit[0] = uid
+            unit[1] = rid
+            unit[2] = sid
+            units.append(unit)
+            for row in unit_policies:
+                row[0] = pid
+                row[1] = uid
+                row[2] = sid
+                policies.append(row)
+                pid += 1
+            for row in unit_failures:
+                row[0] = fid
+                row[1] = uid
+                failures.append(row)
+                fid += 1
+            uid += 1
+        nxt["units"], nxt["policies"], nxt["failures"] = uid, pid, fid
+        return (u0, uid - 1, p0, pid - 1, f0, fid - 1)
+
+    def write(self) -> None:
+        conn = self.writer.conn
+        conn.executemany("INSERT INTO sigs(id, domain, reporter, hay) VALUES (?,?,?,?)", self.sigs)
+        conn.executemany(f"INSERT INTO units VALUES ({_marks(10)})", self.units)
+        conn.executemany(f"INSERT INTO policies VALUES ({_marks(12)})", self.policies)
+        conn.executemany(f"INSERT INTO failures VALUES ({_marks(14)})", self.failures)
+        if self.writer.bulk:
+            # A cold build sums everything once at the end (_rebuild_aggregates).
+            if self.units:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stale', '1')")
+        elif self.units:
+            _aggregate(
+                conn,
+                self.first_unit,
+                self.writer.next["units"] - 1,
+                self.first_policy,
+                self.writer.next["policies"] - 1,
+                1,
+            )
+
+
+def _rebuild_aggregates(conn: sqlite3.Connection) -> None:
+    """Sum every aggregate table again from the facts (after a cold build)."""
+    if conn.execute("SELECT 1 FROM meta WHERE name='stale'").fetchone() is None:
+        return
+    with _transaction(conn):
+        conn.execute("DELETE FROM daily_domain")
+        conn.execute(
+            "INSERT INTO daily_domain SELECT domain, day, sum(successful), sum(failed), count(*)"
+            " FROM units GROUP BY domain, day"
+        )
+        conn.execute("DELETE FROM daily_reporter")
+        conn.execute(
+            "INSERT INTO daily_reporter SELECT reporter, day, sum(successful), sum(failed),"
+            " sum(lead) FROM units GROUP BY reporter, day"
+        )
+        conn.execute(
+            "UPDATE sigs SET units = 0, leads = 0, successful = 0, failed = 0, first = NULL,"
+            " last = NULL"
+        )
+        conn.execute(
+            "UPDATE sigs SET units = d.units, leads = d.leads, successful = d.successful,"
+            " failed = d.failed, first = d.first, last = d.last"
+            " FROM (SELECT sig, count(*) AS units, sum(lead) AS leads,"
+            " sum(successful) AS successful, sum(failed) AS failed, min(day) AS first,"
+            " max(day) AS last FROM units GROUP BY sig) AS d WHERE sigs.id = d.sig"
+        )
+        conn.execute("DELETE FROM policy_types")
+        conn.execute(
+            "INSERT INTO policy_types SELECT domain, policy_type, sum(successful), sum(failed),"
+            " count(*) FROM policies GROUP BY domain, policy_type"
+        )
+        conn.execute("DELETE FROM type_totals")
+        conn.execute(
+            "INSERT INTO type_totals SELECT u.domain, j.key, sum(j.value), count(*)"
+            " FROM units u, json_each(u.rtc) j WHERE u.rtc IS NOT NULL GROUP BY u.domain, j.key"
+        )
+        conn.execute("DELETE FROM meta WHERE name='stale'")
+
+
+def _aggregate(conn: sqlite3.Connection, u0: int, u1: int, p0: int, p1: int, sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) units u0..u1 and policies p0..p1 from the
+    aggregate tables; SQLite does the arithmetic."""
+    conn.execute(
+        "INSERT INTO daily_domain SELECT domain, day, ?1 * sum(successful), ?1 * sum(failed),"
+        " ?1 * count(*) FROM units WHERE id BETWEEN ?2 AND ?3 GROUP BY domain, day"
+        " ON CONFLICT DO UPDATE SET successful = successful + excluded.successful,"
+        " failed = failed + excluded.failed, units = units + excluded.units",
+        (sign, u0, u1),
+    )
+    conn.execute(
+        "INSERT INTO daily_reporter SELECT reporter, day, ?1 * sum(successful),"
+        " ?1 * sum(failed), ?1 * sum(lead) FROM units WHERE id BETWEEN ?2 AND ?3"
+        " GROUP BY reporter, day"
+        " ON CONFLICT DO UPDATE SET successful = successful + excluded.successful,"
+        " failed = failed + excluded.failed, leads = leads + excluded.leads",
+        (sign, u0, u1),
+    )
+    conn.execute(
+        "UPDATE sigs SET units = sigs.units + d.units, leads = sigs.leads + d.leads,"
+        " successful = sigs.successful + d.successful, failed = sigs.failed + d.failed,"
+        " first = CASE WHEN ?1 > 0 THEN min(coalesce(sigs.first, d.first), d.first)"
+        " ELSE (SELECT min(day) FROM units WHERE sig = sigs.id AND id NOT BETWEEN ?2 AND ?3)"
+        " END,"
+        " last = CASE WHEN ?1 > 0 THEN max(coalesce(sigs.last, d.last), d.last)"
+        " ELSE (SELECT max(day) FROM units WHERE sig = sigs.id AND id NOT BETWEEN ?2 AND ?3)"
+        " END"
+        " FROM (SELECT sig, ?1 * count(*) AS units, ?1 * sum(lead) AS leads,"
+        " ?1 * sum(successful) AS successful, ?1 * sum(failed) AS failed,"
+        " min(day) AS first, max(day) AS last FROM units"
+        " WHERE id BETWEEN ?2 AND ?3 GROUP BY sig) AS d WHERE sigs.id = d.sig",
+        (sign, u0, u1),
+    )
+    if p1 >= p0:
+        conn.execute(
+            "INSERT INTO policy_types SELECT domain, policy_type, ?1 * sum(successful),"
+            " ?1 * sum(failed), ?1 * count(*) FROM policies WHERE id BETWEEN ?2 AND ?3"
+            " GROUP BY domain, policy_type"
+            " ON CONFLICT DO UPDATE SET successful = successful + excluded.successful,"
+            " failed = failed + excluded.failed, n = n + excluded.n",
+            (sign, p0, p1),
+        )
+    conn.execute(
+        "INSERT INTO type_totals SELECT u.domain, j.key, ?1 * sum(j.value), ?1 * count(*)"
+        " FROM units u, json_each(u.rtc) j WHERE u.id BETWEEN ?2 AND ?3 AND u.rtc IS NOT NULL"
+        " GROUP BY u.domain, j.key"
+        " ON CONFLICT DO UPDATE SET count = count + excluded.count, n = n + excluded.n",
+        (sign, u0, u1),
+    )
+    if sign < 0:
+        conn.execute("DELETE FROM daily_domain WHERE units = 0")
+        conn.execute("DELETE FROM daily_reporter WHERE leads = 0")
+        conn.execute("DELETE FROM policy_types WHERE n = 0")
+        conn.execute("DELETE FROM type_totals WHERE n = 0")
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _pair() -> dict[str, int]:
+    return {"successful": 0, "failed": 0}
+
+
+def build_summary(
+    files: int,
+    reports: int,
+    duplicates: int,
+    errors: list[dict[str, str]],
+    unit_sums: Iterable[tuple[str, str, int, int]],
+    policy_sums: Iterable[tuple[str, str, int, int]],
+    type_sums: Iterable[tuple[str, str, int]],
+) -> dict[str, Any]:
+    """The ``summary --format json`` document from per-(domain, x) sums."""
+    domains: dict[str, dict[str, Any]] = {}
+
+    def entry(domain: str) -> dict[str, Any]:
+        e = domains.get(domain)
+        if e is None:
+            e = domains[domain] = {
+                "successful": 0,
+                "failed": 0,
+                "result-types": {},
+                "reporters": {},
+                "policy-types": {},
+            }
+        return e
+
+    for domain, reporter, ok, failed in unit_sums:
+        e = entry(domain)
+        e["successful"] += ok
+        e["failed"] += failed
+        pair = e["reporters"].setdefault(reporter, _pair())
+        pair["successful"] += ok
+        pair["failed"] += failed
+    for domain, policy_type, ok, failed in policy_sums:
+        pair = entry(domain)["policy-types"].setdefault(policy_type, _pair())
+        pair["successful"] += ok
+        pair["failed"] += failed
+    for domain, result_type, count in type_sums:
+        types = entry(domain)["result-types"]
+        types[result_type] = types.get(result_type, 0) + count
+    return {
+        "files": files,
+        "reports": reports,
+        "duplicates": duplicates,
+        "errors": errors,
+        "domains": {
+            name: {
+                "successful": e["successful"],
+                "failed": e["failed"],
+                "result-types": dict(sorted(e["result-types"].items())),
+                "reporters": dict(sorted(e["reporters"].items())),
+                "policy-types": dict(sorted(e["policy-types"].items())),
+            }
+            for name, e in sorted(domains.items())
+        },
+    }
+
+
+def _describe(display: str, part: str | None) -> str:
+    return display if part is None else f"{display} [{part}]"
+
+
+def summarize_without_index(
+    paths: Sequence[Path],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """The summary document straight from the files (the ``--no-cache`` path)."""
+    work = [(str(path), shown) for path, shown in collect_files(paths)]
+    total = len(work)
+    seen: set[str] = set()
+    copies = 0
+    errors: list[dict[str, str]] = []
+    units: dict[tuple[str, str], list[int]] = {}
+    policies: dict[tuple[str, str], list[int]] = {}
+    types: dict[tuple[str, str], int] = {}
+    if progress:
+        progress(0, total)
+    done = 0
+    for batch in extract_in_order(work, _same, limits, jobs, cancel):
+        done += len(batch)
+        for (_path, shown), (reports, file_errors) in batch:
+            errors.extend({"path": _describe(shown, p), "error": m} for p, m in file_errors)
+            for rep in reports:
+                copies += 1
+                if rep[0] in seen:
+                    continue
+                seen.add(rep[0])
+                reporter = rep[2]
+                for _hay, unit, pols, _fails in rep[6]:
+                    domain = unit[U_DOMAIN]
+                    pair = units.setdefault((domain, reporter), [0, 0])
+                    pair[0] += unit[U_OK]
+                    pair[1] += unit[U_FAILED]
+                    for p in pols:
+                        pp = policies.setdefault((domain, p[P_TYPE]), [0, 0])
+                        pp[0] += p[P_OK]
+                        pp[1] += p[P_FAILED]
+                    if unit[U_RTC]:
+                        for result_type, count in json.loads(unit[U_RTC]).items():
+                            key = (domain, result_type)
+                            types[key] = types.get(key, 0) + count
+        if progress:
+            progress(done, total)
+    return build_summary(
+        total,
+        len(seen),
+        copies - len(seen),
+        errors,
+        ((d, r, s, f) for (d, r), (s, f) in units.items()),
+        ((d, t, s, f) for (d, t), (s, f) in policies.items()),
+        ((d, t, c) for (d, t), c in types.items()),
+    )
+
+
+# --------------------------------------------------------------------------- the store
+
+
+_MX_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _mx(text: str) -> tuple[str, ...]:
+    value = _MX_CACHE.get(text)
+    if value is None:
+        parsed = ast.literal_eval(text)
+        value = tuple(str(v) for v in parsed)
+        if len(_MX_CACHE) < 100_000:
+            _MX_CACHE[text] = value
+    return value
+
+
+_fromordinal = date.fromordinal
+
+
+class _Where:
+    """SQL conditions for a :class:`Filter` over one of the fact tables."""
+
+    def __init__(self) -> None:
+        self.conds: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, cond: str, *params: Any) -> None:
+        self.conds.append(cond)
+        self.params.extend(params)
+
+    @property
+    def sql(self) -> str:
+        return (" WHERE " + " AND ".join(self.conds)) if self.conds else ""
+
+
+#: The signatures (hence units) whose haystack holds the needle.
+_MATCHING_SIGS = "(SELECT id FROM sigs WHERE instr(hay, ?) > 0)"
+
+
+def _scope(flt: Filter, alias: str, *, with_type: bool, with_text: str | None) -> _Where:
+    """Domain, reporter and dates on ``alias``; result-type and text when asked.
+
+    ``with_text``: ``"sig"`` for tables with a signature column (units, policies: the
+    unit's haystack), ``"haystack"`` for failures (the row's own), None to skip it.
+    """
+    where = _Where()
+    if flt.domain is not None:
+        where.add(f"{alias}.domain = ?", flt.domain)
+    if flt.reporter is not None:
+        where.add(f"{alias}.reporter = ?", flt.reporter)
+    if flt.since is not None:
+        where.add(f"{alias}.day >= ?", flt.since.toordinal())
+    if flt.until is not None:
+        where.add(f"{alias}.day <= ?", flt.until.toordinal())
+    if with_type and flt.result_type is not None:
+        where.add(
+            f"{alias}.id IN (SELECT unit FROM failures WHERE result_type = ?)", flt.result_type
+        )
+    if with_text == "sig" and flt.needle:
+        where.add(f"{alias}.sig IN {_MATCHING_SIGS}", flt.needle)
+    elif with_text == "haystack" and flt.needle:
+        where.add(f"instr({alias}.haystack, ?) > 0", flt.needle)
+    return where
+
+
+def _unit_where(flt: Filter, alias: str = "u") -> _Where:
+    return _scope(flt, alias, with_type=True, with_text="sig")
+
+
+def _simple(flt: Filter) -> bool:
+    """Only dates: the daily aggregate tables answer."""
+    return (
+        not flt.needle and flt.result_type is None and flt.domain is None and flt.reporter is None
+    )
+
+
+def _sig_only(flt: Filter) -> bool:
+    """Text (and domain, reporter) only: the signatures' totals answer."""
+    return bool(flt.needle) and flt.result_type is None and flt.since is None and flt.until is None
+
+
+def _sig_where(flt: Filter) -> _Where:
+    """Signatures with units, holding the needle, of the domain and reporter asked."""
+    where = _Where()
+    where.add("s.units > 0")
+    if flt.needle:
+        where.add("instr(s.hay, ?) > 0", flt.needle)
+    if flt.domain is not None:
+        where.add("s.domain = ?", flt.domain)
+    if flt.reporter is not None:
+        where.add("s.reporter = ?", flt.reporter)
+    return where
+
+
+def _days(flt: Filter, column: str) -> _Where:
+    where = _Where()
+    if flt.since is not None:
+        where.add(f"{column} >= ?", flt.since.toordinal())
+    if flt.until is not None:
+        where.add(f"{column} <= ?", flt.until.toordinal())
+    return where
+
+
+class SqliteStore:
+    """:class:`~tlsrpt_tui.store.queries.ArchiveQueries` answered from the index.
+
+    Get one from :func:`open_index`. Beyond the protocol: ``nav_rows(...,
+    trend_days=N)`` (only the last N days of each row's trend: what the explorer
+    draws, and much cheaper under a text filter), :meth:`locate` (every copy of a
+    report on disk, for the raw view), :meth:`summary`, and :meth:`refresh` /
+    :meth:`apply_changes` to keep up with the archive.
+
+    Safe to use from several threads (queries are serialised; refreshes write on a
+    connection of their own, so queries go on meanwhile). Results of repeated queries
+    are remembered until the index changes (by this or another process). A damaged
+    index raises :class:`IndexDamaged` (the file is deleted: open it again).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        path: Path,
+        roots: Sequence[Path],
+        limits: Limits,
+        jobs: int,
+    ) -> None:
+        self.conn = conn
+        self.path = path
+        self.roots = list(roots)
+        self.limits = limits
+        self.jobs = jobs
+        self.lock = threading.RLock()
+        self.last_refresh = RefreshStats()
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._data_version = -1
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def _fresh(self) -> None:
+        """Forget remembered answers when another connection changed the index."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._memo.clear()
+            self._data_version = version
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Serialise access; a damaged index is deleted and reported as IndexDamaged."""
+        with self.lock:
+            try:
+                yield
+            except (sqlite3.DatabaseError, *_CONTENT_ERRORS) as exc:
+                if not _is_corrupt(exc):
+                    raise
+                self._damaged()
+                raise IndexDamaged(str(exc)) from exc
+
+    def _memoized(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._reading():
+            self._fresh()
+            if key in self._memo:
+                return self._memo[key]
+            value = compute()
+            if len(self._memo) > 256:
+                self._memo.clear()
+            self._memo[key] = value
+            return value
+
+    def _changed(self) -> None:
+        self._memo.clear()
+
+    def _damaged(self) -> None:
+        """Delete the damaged index (other instances keep their open copy)."""
+        with _exclusive(_lock_path(self.path), None):
+            delete_index(self.path)
+
+    # -- totals ----------------------------------------------------------------------------
+
+    def _totals(self) -> tuple[int, int, int, int]:
+        def compute() -> tuple[int, int, int, int]:
+            c = self.conn
+            files = c.execute("SELECT count(*) FROM files").fetchone()[0]
+            reports = c.execute("SELECT count(*) FROM reports").fetchone()[0]
+            copies = c.execute("SELECT count(*) FROM copies").fetchone()[0]
+            bad = c.execute("SELECT count(DISTINCT file) FROM errors").fetchone()[0]
+            return files, reports, copies, bad
+
+        value: tuple[int, int, int, int] = self._memoized(("totals",), compute)
+        return value
+
+    # -- ArchiveQueries ----------------------------------------------------------------
+
+    def overview(self, flt: Filter) -> Overview:
+        result: Overview = self._memoized(("overview", flt), lambda: self._overview(flt))
+        return result
+
+    def _overview(self, flt: Filter) -> Overview:
+        files, _reports, duplicates, bad = self._totals()
+        conn = self.conn
+        if _simple(flt):
+            days = _days(flt, "day")
+            ok, failed, domains, first, last = conn.execute(
+                "SELECT sum(successful), sum(failed), count(DISTINCT domain), min(day), max(day)"
+                f" FROM daily_domain{days.sql}",
+                days.params,
+            ).fetchone()
+            reports, reporters = conn.execute(
+                f"SELECT sum(leads), count(DISTINCT reporter) FROM daily_reporter{days.sql}",
+                days.params,
+            ).fetchone()
+        elif _sig_only(flt):
+            where = _sig_where(flt)
+            ok, failed, domains, reporters, first, last, leads, units = conn.execute(
+                "SELECT sum(successful), sum(failed), count(DISTINCT domain),"
+                " count(DISTINCT reporter), min(first), max(last), sum(leads), sum(units)"
+                f" FROM sigs s{where.sql}",
+                where.params,
+            ).fetchone()
+            if flt.domain is not None:
+                reports = units
+            else:
+                reports = (leads or 0) + sum(self._extra("reporter", flt).values())
+        else:
+            # One pass over the units (the nav pane's, remembered for it) and a look at
+            # the signatures for the other dimension.
+            pivot: Pivot = "reporter" if ("grid", "reporter", flt) in self._memo else "domain"
+            grid = self._grid(pivot, flt)
+            ok = sum(r[2] for r in grid)
+            failed = sum(r[3] for r in grid)
+            first = min((r[1] for r in grid), default=None)
+            last = max((r[1] for r in grid), default=None)
+            keys = len({r[0] for r in grid})
+            if flt.domain is not None:
+                reports = sum(r[4] for r in grid)
+            else:
+                reports = sum(r[5] for r in grid) + sum(self._extra("reporter", flt).values())
+            other = self._distinct("reporter" if pivot == "domain" else "domain", flt)
+            domains, reporters = (keys, other) if pivot == "domain" else (other, keys)
+        return Overview(
+            files=files,
+            reports=reports or 0,
+            duplicates=duplicates,
+            bad_files=bad,
+            reporters=reporters,
+            domains=domains,
+            first_day=None if first is None else _fromordinal(first),
+            last_day=None if last is None else _fromordinal(last),
+            successful=ok or 0,
+            failed=failed or 0,
+        )
+
+    def _distinct(self, column: str, flt: Filter) -> int:
+        """How many domains or reporters have a unit the filter keeps (via signatures)."""
+        if flt.result_type is not None:  # few units have failures: ask them directly
+            units = _unit_where(flt)
+            row = self.conn.execute(
+                f"SELECT count(DISTINCT u.{column}) FROM units u{units.sql}", units.params
+            ).fetchone()
+            return int(row[0])
+        where = _sig_where(flt)
+        inner = _scope(
+            Filter(since=flt.since, until=flt.until, result_type=flt.result_type),
+            "u",
+            with_type=True,
+            with_text=None,
+        )
+        if inner.conds:
+            where.add(
+                "EXISTS (SELECT 1 FROM units u WHERE u.sig = s.id AND"
+                f" {' AND '.join(inner.conds)})",
+                *inner.params,
+            )
+        row = self.conn.execute(
+            f"SELECT count(DISTINCT s.{column}) FROM sigs s{where.sql}", where.params
+        ).fetchone()
+        return int(row[0])
+
+    def _extra(self, pivot: Pivot, flt: Filter) -> dict[str, int]:
+        """Reports the filter keeps through a unit other than their lead unit, but not
+        through the lead unit (counted per lead, they would be missed), per key."""
+        if flt.domain is not None or not (flt.needle or flt.result_type is not None):
+            return {}
+        key = ("extra", pivot, flt)
+        if key in self._memo:
+            extra: dict[str, int] = self._memo[key]
+            return extra
+        where = _unit_where(flt)
+        lead = _unit_where(flt, "l")
+        index = " INDEXED BY units_more" if self._has_index("units_more") else ""
+        extra = dict(
+            self.conn.execute(
+                f"SELECT u.{pivot}, count(DISTINCT u.report) FROM units u{index}"
+                " JOIN reports r ON r.id = u.report"
+                f"{where.sql}{' AND' if where.conds else ' WHERE'} u.lead = 0"
+                " AND NOT EXISTS (SELECT 1 FROM units l WHERE l.id = r.u0"
+                f"{' AND ' + ' AND '.join(lead.conds) if lead.conds else ''}) GROUP BY 1",
+                [*where.params, *lead.params],
+            ).fetchall()
+        )
+        self._memo[key] = extra
+        return extra
+
+    def _has_index(self, name: str) -> bool:
+        key = ("index", name)
+        if key not in self._memo:
+            self._memo[key] = (
+                self.conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,)
+                ).fetchone()
+                is not None
+            )
+        return bool(self._memo[key])
+
+    def _grid(self, pivot: Pivot, flt: Filter, since: int | None = None) -> list[tuple[Any, ...]]:
+        """(key, day, ok, failed, units, leads) of the units kept, by key and day.
+
+        ``since``: only days from this ordinal on (the nav pane's trend window).
+        """
+        key = ("grid", pivot, flt, since)
+        rows = self._memo.get(key)
+        if rows is None:
+            rows = self._memo[key] = self._compute_grid(pivot, flt, since)
+        assert isinstance(rows, list)
+        return rows
+
+    def _compute_grid(self, pivot: Pivot, flt: Filter, since: int | None) -> list[tuple[Any, ...]]:
+        if since is not None and (flt.since is None or flt.since.toordinal() < since):
+            flt = flt.narrowed(since=_fromordinal(since))
+        if _simple(flt):
+            table, count = (
+                ("daily_domain", "units") if pivot == "domain" else ("daily_reporter", "leads")
+            )
+            days = _days(flt, "day")
+            return self.conn.execute(
+                f"SELECT {pivot}, day, successful, failed, {count}, {count}"
+                f" FROM {table}{days.sql} ORDER BY 1, 2",
+                days.params,
+            ).fetchall()
+        where = _unit_where(flt)
+        return self.conn.execute(
+            f"SELECT u.{pivot}, u.day, sum(u.successful), sum(u.failed), count(*), sum(u.lead)"
+            f" FROM units u{where.sql} GROUP BY 1, 2 ORDER BY 1, 2",
+            where.params,
+        ).fetchall()
+
+    def nav_rows(self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None) -> list[NavRow]:
+        """The navigation pane's rows.
+
+        ``trend_days``: keep only the last that many days in each row's ``daily`` (up to
+        the last day any row has); the totals are unchanged. What the explorer shows,
+        and much cheaper to answer while a text filter is typed on a large archive.
+        """
+        result: list[NavRow] = self._memoized(
+            ("nav", pivot, flt, trend_days), lambda: self._nav_rows(pivot, flt, trend_days)
+        )
+        return list(result)
+
+    def _nav_rows(self, pivot: Pivot, flt: Filter, trend_days: int | None) -> list[NavRow]:
+        by_units = pivot == "domain" or flt.domain is not None
+        extra = {} if by_units else self._extra(pivot, flt)
+        totals: dict[str, list[int]] = {}
+        if _simple(flt):
+            table, count = (
+                ("daily_domain", "units") if pivot == "domain" else ("daily_reporter", "leads")
+            )
+            days = _days(flt, "day")
+            for name, ok, failed, n, last in self.conn.execute(
+                f"SELECT {pivot}, sum(successful), sum(failed), sum({count}), max(day)"
+                f" FROM {table}{days.sql} GROUP BY 1",
+                days.params,
+            ):
+                totals[name] = [ok, failed, n, last]
+            last_day = max((t[3] for t in totals.values()), default=None)
+            since = None
+            if trend_days is not None and last_day is not None:
+                since = last_day - trend_days + 1
+            points = self._points(self._grid(pivot, flt, since))
+        elif _sig_only(flt):
+            where = _sig_where(flt)
+            for name, ok, failed, units, leads, last in self.conn.execute(
+                f"SELECT {pivot}, sum(successful), sum(failed), sum(units), sum(leads),"
+                f" max(last) FROM sigs s{where.sql} GROUP BY 1",
+                where.params,
+            ):
+                totals[name] = [ok, failed, units if by_units else leads, last]
+            last_day = max((t[3] for t in totals.values()), default=None)
+            since = None
+            if trend_days is not None and last_day is not None:
+                since = last_day - trend_days + 1
+            points = self._points(self._grid(pivot, flt, since))
+        else:
+            grid = self._grid(pivot, flt)
+            for name, _day, ok, failed, units, leads in grid:
+                entry = totals.setdefault(name, [0, 0, 0, 0])
+                entry[0] += ok
+                entry[1] += failed
+                entry[2] += units if by_units else leads
+            points = self._points(grid)
+            if trend_days is not None and grid:
+                cut = _fromordinal(max(r[1] for r in grid) - trend_days + 1)
+                points = {k: [p for p in v if p.day >= cut] for k, v in points.items()}
+        rows = [
+            NavRow(
+                name,
+                ok,
+                failed,
+                reports + extra.get(name, 0),
+                tuple(points.get(name, ())),
+            )
+            for name, (ok, failed, reports, *_rest) in totals.items()
+        ]
+        rows.sort(key=lambda r: (-r.failed, -r.failure_rate, r.key))
+        return rows
+
+    @staticmethod
+    def _points(grid: list[tuple[Any, ...]]) -> dict[str, list[DailyPoint]]:
+        points: dict[str, list[DailyPoint]] = {}
+        for name, day, ok, failed, _units, _leads in grid:
+            points.setdefault(name, []).append(DailyPoint(_fromordinal(day), ok, failed))
+        return points
+
+    def policy_rows(self, flt: Filter) -> list[PolicyRow]:
+        result: list[PolicyRow] = self._memoized(("policies", flt), lambda: self._policy_rows(flt))
+        return list(result)
+
+    def _policy_rows(self, flt: Filter) -> list[PolicyRow]:
+        # A policy row counts when its unit matches: same domain, reporter, day and
+        # signature (haystack) as the unit, and the unit's id for the result-type.
+        where = _scope(flt, "p", with_type=False, with_text="sig")
+        if flt.result_type is not None:
+            where.add(
+                "p.unit IN (SELECT unit FROM failures WHERE result_type = ?)", flt.result_type
+            )
+        source = "policies p"
+        cursor = self.conn.execute(
+            "SELECT p.domain, p.policy_type, p.sts_mode, p.reporter, p.mx,"
+            " sum(p.successful), sum(p.failed), sum(p.first), min(p.day), max(p.day)"
+            f" FROM {source}{where.sql}"
+            " GROUP BY p.domain, p.policy_type, p.sts_mode, p.reporter, p.mx",
+            where.params,
+        )
+        rows = [
+            PolicyRow(
+                domain=domain,
+                policy_type=policy_type,
+                sts_mode=mode,
+                reporter=reporter,
+                successful=ok,
+                failed=failed,
+                mx_hosts=_mx(mx),
+                reports=reports,
+                first_day=_fromordinal(first),
+                last_day=_fromordinal(last),
+            )
+            for domain, policy_type, mode, reporter, mx, ok, failed, reports, first, last in cursor
+        ]
+        rows.sort(
+            key=lambda r: (
+                -r.failed,
+                r.domain,
+                r.policy_type,
+                r.reporter,
+                r.sts_mode or "",
+                r.mx_hosts,
+            )
+        )
+        return rows
+
+    def _failure_where(self, flt: Filter) -> _Where:
+        # A failure row counts when its unit matches the filter; for the text, when the
+        # row itself mentions it (its haystack holds the unit's domain and reporter too).
+        where = _scope(flt, "f", with_type=False, with_text="haystack")
+        if flt.result_type is not None:
+            where.add("f.result_type = ?", flt.result_type)
+        return where
+
+    def failure_rows(self, flt: Filter) -> list[FailureRow]:
+        result: list[FailureRow] = self._memoized(
+            ("failures", flt), lambda: self._failure_rows(flt)
+        )
+        return list(result)
+
+    def _failure_rows(self, flt: Filter) -> list[FailureRow]:
+        where = self._failure_where(flt)
+        cursor = self.conn.execute(
+            "SELECT f.result_type, f.domain, f.mx_hostname, f.receiving_ip, f.sending_ip,"
+            " f.helo, f.info, f.reason, sum(f.count), min(f.day), max(f.day),"
+            " json_group_array(DISTINCT f.reporter)"
+            f" FROM failures f{where.sql} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+            where.params,
+        )
+        loads = json.loads
+        rows = [
+            FailureRow(
+                result_type=r[0],
+                domain=r[1],
+                receiving_mx_hostname=r[2],
+                receiving_ip=r[3],
+                sending_mta_ip=r[4],
+                receiving_mx_helo=r[5],
+                additional_information=r[6],
+                failure_reason_code=r[7],
+                count=r[8],
+                first_day=_fromordinal(r[9]),
+                last_day=_fromordinal(r[10]),
+                reporters=tuple(sorted(loads(r[11]))),
+            )
+            for r in cursor
+        ]
+        rows.sort(
+            key=lambda r: (
+                -r.count,
+                r.result_type,
+                r.domain,
+                r.receiving_mx_hostname or "",
+                r.receiving_ip or "",
+                r.sending_mta_ip or "",
+                r.receiving_mx_helo or "",
+                r.additional_information or "",
+                r.failure_reason_code or "",
+            )
+        )
+        return rows
+
+    def result_types(self, flt: Filter) -> dict[str, int]:
+        result: dict[str, int] = self._memoized(("types", flt), lambda: self._result_types(flt))
+        return dict(result)
+
+    def _result_types(self, flt: Filter) -> dict[str, int]:
+        # Same order as summing failure_rows in their order: by total, then by the
+        # largest single row, then by name.
+        where = self._failure_where(flt)
+        rows = self.conn.execute(
+            "SELECT rt, sum(c), max(c) FROM (SELECT f.result_type AS rt, sum(f.count) AS c"
+            f" FROM failures f{where.sql} GROUP BY f.result_type, f.domain, f.mx_hostname,"
+            " f.receiving_ip, f.sending_ip, f.helo, f.info, f.reason) GROUP BY rt",
+            where.params,
+        ).fetchall()
+        rows.sort(key=lambda r: (-r[1], -r[2], r[0]))
+        return {rt: total for rt, total, _ in rows}
+
+    def report_rows(self, flt: Filter, limit: int = 500) -> list[ReportRow]:
+        result: list[ReportRow] = self._memoized(
+            ("reports", flt, limit), lambda: self._report_rows(flt, limit)
+        )
+        return list(result)
+
+    def _report_rows(self, flt: Filter, limit: int) -> list[ReportRow]:
+        conn = self.conn
+        where = _unit_where(flt)
+        inner = (" AND " + " AND ".join(where.conds)) if where.conds else ""
+        if flt.domain is None and flt.result_type is None and not flt.needle:
+            # Reporter and dates only: walk that reporter's reports newest first.
+            scope = _Where()
+            scope.add("r.file IS NOT NULL")
+            if flt.reporter is not None:
+                scope.add("r.reporter = ?", flt.reporter)
+            days = _days(flt, "r.day")
+            scope.conds.extend(days.conds)
+            scope.params.extend(days.params)
+            picked = conn.execute(
+                f"SELECT r.id FROM reports r{scope.sql} AND EXISTS (SELECT 1 FROM units u"
+                f" WHERE u.id BETWEEN r.u0 AND r.u1) ORDER BY r.day DESC, r.reporter DESC, r.id"
+                " LIMIT ?",
+                [*scope.params, limit],
+            ).fetchall()
+        elif flt.domain is not None or flt.reporter is not None or flt.result_type is not None:
+            picked = conn.execute(
+                f"SELECT u.report FROM units u{where.sql} GROUP BY u.report"
+                " ORDER BY u.day DESC, u.reporter DESC, u.report LIMIT ?",
+                [*where.params, limit],
+            ).fetchall()
+        else:
+            picked = conn.execute(
+                "SELECT r.id FROM reports r WHERE r.file IS NOT NULL AND EXISTS (SELECT 1 FROM"
+                f" units u WHERE u.id BETWEEN r.u0 AND r.u1{inner})"
+                " ORDER BY r.day DESC, r.reporter DESC, r.id LIMIT ?",
+                [*where.params, limit],
+            ).fetchall()
+        rids = [r for (r,) in picked]
+        if not rids:
+            return []
+        marks = _marks(len(rids))
+        head = {
+            rid: (key, reporter, report_id, day)
+            for rid, key, reporter, report_id, day in conn.execute(
+                f"SELECT id, key, reporter, report_id, day FROM reports WHERE id IN ({marks})", rids
+            )
+        }
+        units: dict[int, list[tuple[str, int, int]]] = {}
+        # ("+u.id": the result-type test filters these units, never drives the lookup)
+        inner = inner.replace("u.id IN (SELECT unit", "+u.id IN (SELECT unit")
+        for rid, domain, ok, failed in conn.execute(
+            # CROSS JOIN: reports first, then each one's units by id range.
+            "SELECT r.id, u.domain, u.successful, u.failed FROM reports r"
+            " CROSS JOIN units u ON u.id BETWEEN r.u0 AND r.u1"
+            f" WHERE r.id IN ({marks}){inner}",
+            [*rids, *where.params],
+        ):
+            units.setdefault(rid, []).append((domain, ok, failed))
+        sources: dict[int, list[str]] = {}
+        for rid, _key, _seq, display, part in conn.execute(
+            "SELECT r.id, f.key, r.seq, f.display, r.part FROM reports r"
+            f" JOIN files f ON f.id = r.file WHERE r.id IN ({marks})"
+            " UNION ALL SELECT c.report, f.key, c.seq, f.display, c.part FROM copies c"
+            f" JOIN files f ON f.id = c.file WHERE c.report IN ({marks})"
+            " ORDER BY 1, 2, 3",
+            [*rids, *rids],
+        ):
+            sources.setdefault(rid, []).append(_describe(display, part))
+        rows = []
+        for rid in rids:
+            key, reporter, report_id, day = head[rid]
+            parts = units.get(rid, [])
+            rows.append(
+                ReportRow(
+                    key=key,
+                    reporter=reporter,
+                    report_id=report_id,
+                    day=_fromordinal(day),
+                    domains=tuple(sorted(d for d, _, _ in parts)),
+                    successful=sum(s for _, s, _ in parts),
+                    failed=sum(f for _, _, f in parts),
+                    sources=tuple(sources.get(rid, ())),
+                )
+            )
+        return rows
+
+    def locate(self, key: str) -> list[tuple[Path, Source]]:
+        """Every copy of a report: (file on disk, source as shown), first copy first."""
+        with self._reading():
+            row = self.conn.execute(
+                "SELECT id FROM reports WHERE khash = ? AND key = ?", (key_hash(key), key)
+            ).fetchone()
+            if row is None:
+                return []
+            rows = self.conn.execute(
+                "SELECT f.key, r.seq, f.display, r.part FROM reports r"
+                " JOIN files f ON f.id = r.file WHERE r.id = ?"
+                " UNION ALL SELECT f.key, c.seq, f.display, c.part FROM copies c"
+                " JOIN files f ON f.id = c.file WHERE c.report = ? ORDER BY 1, 2",
+                (row[0], row[0]),
+            ).fetchall()
+            return [
+                (Path(key_location(fkey, self.roots)), Source(display, part))
+                for fkey, _, display, part in rows
+            ]
+
+    def report(self, key: str) -> Report | None:
+        """The report itself, read again from the file of its first readable copy."""
+        for location, source in self.locate(key):
+            result = load_file(location, display_path=source.path, limits=self.limits)
+            for report in result.reports:
+                if report.source.part == source.part and out_of_report(report)[0] == key:
+                    return report
+        return None
+
+    def errors(self) -> list[LoadError]:
+        def compute() -> list[LoadError]:
+            return [
+                LoadError(Source(display, part), message)
+                for display, part, message in self.conn.execute(
+                    "SELECT f.display, e.part, e.message FROM errors e"
+                    " JOIN files f ON f.id = e.file ORDER BY f.key, e.seq"
+                )
+            ]
+
+        result: list[LoadError] = self._memoized(("errors",), compute)
+        return list(result)
+
+    # -- summary -----------------------------------------------------------------------
+
+    def summary(self, *, remember: bool = False) -> dict[str, Any]:
+        """The ``summary --format json`` document.
+
+        With ``remember`` (only while holding the archive's lock) the document is kept
+        in the index until the index changes.
+        """
+        with self._reading():
+            conn = self.conn
+            conn.execute("BEGIN")  # one snapshot for every query below
+            try:
+                return self._summary(remember)
+            finally:
+                conn.execute("COMMIT")
+
+    def _summary(self, remember: bool) -> dict[str, Any]:
+        conn = self.conn
+        row = conn.execute("SELECT value FROM cache WHERE name='summary'").fetchone()
+        if row is not None:
+            cached: dict[str, Any] = json.loads(row[0])
+            return cached
+        files, reports, duplicates, _bad = self._totals()
+        errors = [
+            {"path": _describe(display, part), "error": message}
+            for display, part, message in conn.execute(
+                "SELECT f.display, e.part, e.message FROM errors e"
+                " JOIN files f ON f.id = e.file ORDER BY f.key, e.seq"
+            )
+        ]
+        document = build_summary(
+            files,
+            reports,
+            duplicates,
+            errors,
+            conn.execute(
+                "SELECT domain, reporter, sum(successful), sum(failed) FROM sigs"
+                " WHERE units > 0 GROUP BY domain, reporter"
+            ),
+            conn.execute("SELECT domain, policy_type, successful, failed FROM policy_types"),
+            conn.execute("SELECT domain, result_type, count FROM type_totals"),
+        )
+        if remember:
+            conn.execute(
+                "INSERT OR REPLACE INTO cache VALUES ('summary', ?)",
+                (json.dumps(document, ensure_ascii=False),),
+            )
+        return document
+
+    # -- keeping up to date --------------------------------------------------------------
+
+    def refresh(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        query_indexes: bool = True,
+    ) -> RefreshStats:
+        """Re-scan the archive and index what changed (under the archive's lock).
+
+        Runs on a connection of its own: queries from other threads go on meanwhile
+        (they see each batch as it is committed). Raises :class:`IndexCancelled`.
+        """
+        with _exclusive(_lock_path(self.path), cancel):
+            conn = _connect(self.path)
+            try:
+                stats = _refresh(
+                    conn,
+                    self.roots,
+                    self.limits,
+                    self.jobs,
+                    progress=progress,
+                    cancel=cancel,
+                    query_indexes=query_indexes,
+                )
+            finally:
+                conn.close()
+        with self.lock:
+            self._changed()
+            self.last_refresh = stats
+        return stats
+
+    def apply_changes(self, paths: Iterable[Path]) -> list[Report]:
+        """Index files the watcher saw change (added, modified, deleted, or folders).
+
+        Returns the reports that are new to the archive, for notifications. Like
+        :meth:`refresh`, on a connection of its own.
+        """
+        with _exclusive(_lock_path(self.path), None):
+            conn = _connect(self.path)
+            try:
+                new = _apply_changes(conn, self.roots, self.limits, self.jobs, list(paths))
+            finally:
+                conn.close()
+        with self.lock:
+            self._changed()
+        return new
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+def _ensure_indexes(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+    existing = {
+        name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+    }
+    missing = [s for s in statements if s.split()[5] not in existing]
+    if not missing:
+        return
+    conn.execute("PRAGMA threads=4")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in missing:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if any("units" in s for s in missing):
+        conn.execute("PRAGMA analysis_limit=2000")
+        conn.execute("ANALYZE")
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, *, keep_cache: bool = False) -> Iterator[None]:
+    """One write transaction; remembered answers go unless nothing changed."""
+    conn.execute("BEGIN IMMEDIATE")
+    start = conn.total_changes
+    try:
+        yield
+        if not keep_cache or conn.total_changes != start:
+            conn.execute("DELETE FROM cache")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _ingest(
+    conn: sqlite3.Connection,
+    writer: _Writer,
+    todo: Iterable[Todo],
+    total: Callable[[], int],
+    limits: Limits,
+    jobs: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    *,
+    collect: bool = False,
+) -> list[tuple[int, int]]:
+    """Parse and add files; returns (file number, report number) of new reports (with
+    ``collect``; a cold build of a million files would not want that list).
+
+    ``total()`` is how many files there are to do (it may grow while a cold build
+    scans and parses at once).
+    """
+    if progress:
+        progress(0, total())
+    created: list[tuple[int, int]] = []
+    pending: list[tuple[bytes, str, int, int, FileOut]] = []
+    last_commit = time.perf_counter()
+    done = 0
+
+    def flush() -> None:
+        nonlocal pending, last_commit
+        batch, pending = pending, []
+        if not batch:
+            return
+        with _transaction(conn):
+            base = done - len(batch)
+            added = writer.add(batch)
+            if collect:
+                created.extend((base + i, seq) for i, seq in added)
+        last_commit = time.perf_counter()
+
+    try:
+        for batch in extract_in_order(todo, _todo_job, limits, jobs, cancel):
+            for (key, display, size, mtime, _path), out in batch:
+                pending.append((key, display, size, mtime, out))
+            done += len(batch)
+            if len(pending) >= 2048 or time.perf_counter() - last_commit > 0.5:
+                flush()
+            if progress:
+                progress(done, max(done, total()))
+    except (IndexCancelled, KeyboardInterrupt):
+        flush()  # keep what was parsed: the next refresh starts from there
+        raise
+    flush()
+    return created
+
+
+def _same(item: tuple[str, str]) -> tuple[str, str]:
+    return item
+
+
+def _todo_job(item: Todo) -> tuple[str, str]:
+    return item[4], item[1]
+
+
+def _refresh(
+    conn: sqlite3.Connection,
+    roots: Sequence[Path],
+    limits: Limits,
+    jobs: int,
+    *,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    query_indexes: bool,
+) -> RefreshStats:
+    started = time.perf_counter()
+    scan = Scan(roots)
+    stats = RefreshStats()
+    bulk = _is_empty(conn) and conn.execute("SELECT 1 FROM reports LIMIT 1").fetchone() is None
+    if bulk:
+        writer = _Writer(conn, roots, bulk=True)
+
+        # A cold build: parse while the scan goes on.
+        def everything() -> Iterator[Todo]:
+            for entry in iter_scan(scan, keep=False):
+                yield scan.todo(entry)
+
+        _ingest(conn, writer, everything(), lambda: scan.count, limits, jobs, progress, cancel)
+        stats.files = stats.added = scan.count
+    else:
+        for _ in iter_scan(scan):
+            pass
+        entries = scan.entries
+        stats.files = len(entries)
+        remove, todo, renamed = _differences(conn, scan, stats)
+        writer = _Writer(conn, roots, bulk=False, lazy=not (remove or todo))
+        if remove or todo:
+            _ensure_indexes(conn, _MAINTENANCE_INDEXES)
+        if remove or renamed:
+            with _transaction(conn):
+                for chunk in _chunks(remove):
+                    writer.remove(
+                        [
+                            fid
+                            for (fid,) in conn.execute(
+                                f"SELECT id FROM files WHERE key IN ({_marks(len(chunk))})", chunk
+                            )
+                        ]
+                    )
+                conn.executemany("UPDATE files SET display=? WHERE key=?", renamed)
+        _ingest(conn, writer, todo, lambda: len(todo), limits, jobs, progress, cancel)
+    with _transaction(conn, keep_cache=True):
+        writer.promote(limits)
+    _rebuild_aggregates(conn)
+    if query_indexes:
+        _ensure_indexes(conn, _QUERY_INDEXES)
+    stats.new_reports = writer.new_reports
+    if stats.changes and not bulk and stats.changes * 10 > stats.files:
+        conn.execute("PRAGMA optimize")
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _has_index(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,))
+    return row.fetchone() is not None
+
+
+def _todo(scan: Scan, entry: Entry) -> Todo:
+    return scan.todo(entry)
+
+
+def _differences(
+    conn: sqlite3.Connection, scan: Scan, stats: RefreshStats
+) -> tuple[list[bytes], list[Todo], list[tuple[str, bytes]]]:
+    """(keys of files to forget, files to read, (display, key) to rename)."""
+    entries = scan.entries
+    # Files are numbered in scan order by a cold build: compare in that order first (no
+    # sort), in key order if the index has one, and by key when either differs.
+    ordered = _has_index(conn, "files_key")
+    rows = conn.execute("SELECT key, size, mtime FROM files" + (" ORDER BY key" if ordered else ""))
+    same = True
+    position = 0
+    for key, size, mtime in rows:
+        entry = entries[position] if position < len(entries) else None
+        if entry is None or entry[KEY] != key or entry[SIZE] != size or entry[MTIME] != mtime:
+            same = False
+            break
+        position += 1
+    same = same and position == len(entries)
+    renamed: list[tuple[str, bytes]] = []
+    if len(scan.roots) > 1:  # which names collide depends on the other roots' files
+        shown = dict(conn.execute("SELECT key, display FROM files").fetchall())
+        for entry in entries:
+            display = scan.display(entry)
+            if shown.get(entry[KEY], display) != display:
+                renamed.append((display, entry[KEY]))
+    if same:
+        return [], [], renamed  # nothing changed: the common case
+    old = {
+        key: (size, mtime)
+        for key, size, mtime in conn.execute("SELECT key, size, mtime FROM files")
+    }
+    remove: list[bytes] = []
+    todo: list[Todo] = []
+    for entry in entries:
+        key = entry[KEY]
+        before = old.pop(key, None)
+        if before is not None and before == (entry[SIZE], entry[MTIME]):
+            continue
+        if before is not None:
+            remove.append(key)
+            stats.changed += 1
+        else:
+            stats.added += 1
+        todo.append(_todo(scan, entry))
+    remove.extend(old)
+    stats.removed = len(old)
+    return remove, todo, renamed
+
+
+def _root_of(path: Path, roots: Sequence[Path]) -> tuple[int, list[str]] | None:
+    """(root index, parts relative to it) of a path under one of the roots."""
+    absolute = os.path.abspath(path)
+    for index, root in enumerate(roots):
+        top = os.path.abspath(root)
+        if absolute == top:
+            return index, []
+        if absolute.startswith(top.rstrip(os.sep) + os.sep):
+            return index, absolute[len(top.rstrip(os.sep)) + 1 :].split(os.sep)
+    return None
+
+
+def _apply_changes(
+    conn: sqlite3.Connection,
+    roots: Sequence[Path],
+    limits: Limits,
+    jobs: int,
+    paths: Sequence[Path],
+) -> list[Report]:
+    scan = Scan(roots)
+    scopes: list[tuple[bytes, bytes]] = []  # key ranges to compare with the index
+    for path in paths:
+        located = _root_of(path, roots)
+        if located is None:
+            continue
+        index, parts = located
+        root = roots[index]
+        prefix = root_prefix(index)
+        if not root.is_dir():
+            scopes.append((prefix, prefix_end(prefix)))
+            scan.entries.extend(walk(scan, root, prefix, index))
+            continue
+        if not parts or not all(is_candidate_name(p) for p in parts):
+            continue
+        if _in_maildir_tmp(root, parts):
+            continue
+        folder_key = dir_key(prefix, parts)
+        single = file_key(prefix, parts[:-1], parts[-1])
+        scopes.append((folder_key, prefix_end(folder_key)))
+        scopes.append((single, single + b"\x00"))
+        target = root.joinpath(*parts)
+        if target.is_dir():
+            scan.entries.extend(walk(scan, root, prefix, index, parts, target))
+        elif target.is_file():
+            try:
+                info = target.stat()
+            except OSError:
+                continue
+            parent = str(root.joinpath(*parts[:-1])) if parts[:-1] else str(root)
+            scan.folders.append((parent, os.path.abspath(parent), index))
+            folder = len(scan.folders) - 1
+            scan.entries.append((single, info.st_size, info.st_mtime_ns, folder, parts[-1], False))
+    found = {entry[KEY]: entry for entry in scan.entries}
+    known: dict[bytes, tuple[int, int, int]] = {}
+    for low, high in scopes:
+        for fid, key, size, mtime in conn.execute(
+            "SELECT id, key, size, mtime FROM files WHERE key >= ? AND key < ?", (low, high)
+        ):
+            known[key] = (fid, size, mtime)
+    remove = [old[0] for key, old in known.items() if key not in found]
+    todo: list[Todo] = []
+    for key in sorted(found):
+        entry = found[key]
+        old = known.get(key)
+        if old is not None and old[1] == entry[SIZE] and old[2] == entry[MTIME]:
+            continue
+        if old is not None:
+            remove.append(old[0])
+        todo.append(_todo(scan, entry))
+    if not remove and not todo:
+        return []
+    writer = _Writer(conn, roots, bulk=False)
+    _ensure_indexes(conn, _MAINTENANCE_INDEXES)
+    if remove:
+        with _transaction(conn):
+            writer.remove(remove)
+    created = _ingest(conn, writer, todo, lambda: len(todo), limits, jobs, None, None, collect=True)
+    with _transaction(conn, keep_cache=True):
+        writer.promote(limits)
+    _rebuild_aggregates(conn)
+    # The reports themselves, for the notification (only the files that brought new ones).
+    new: list[Report] = []
+    by_file: dict[int, list[int]] = {}
+    for item, seq in created:
+        by_file.setdefault(item, []).append(seq)
+    for item, seqs in by_file.items():
+        _key, display, _size, _mtime, location = todo[item]
+        _out, reports = slow_file(location, display, limits)
+        new.extend(reports[s] for s in seqs if s < len(reports))
+    return new
+
+
+def _in_maildir_tmp(root: Path, parts: Sequence[str]) -> bool:
+    folder = root
+    for part in parts[:-1]:
+        if part == "tmp" and all((folder / name).is_dir() for name in ("cur", "new", "tmp")):
+            return True
+        folder = folder / part
+    return False
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _opened(
+    paths: Sequence[Path],
+    *,
+    limits: Limits,
+    jobs: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    refresh: bool,
+    query_indexes: bool,
+    then: Callable[[SqliteStore], Any] | None = None,
+) -> tuple[SqliteStore, Any]:
+    """Open (creating, rebuilding, refreshing) under the lock; run ``then`` still locked."""
+    roots = [Path(p) for p in paths]
+    path = index_path(roots)
+    tag = _format_tag(limits)
+    for attempt in range(2):
+        with _exclusive(_lock_path(path), cancel):
+            conn, rebuilt = _open_checked(path, tag)
+            store = SqliteStore(conn, path=path, roots=roots, limits=limits, jobs=jobs)
+            try:
+                if refresh or _is_empty(conn):
+                    stats = _refresh(
+                        conn,
+                        roots,
+                        limits,
+                        jobs,
+                        progress=progress,
+                        cancel=cancel,
+                        query_indexes=query_indexes,
+                    )
+                    stats.rebuilt = rebuilt
+                    store.last_refresh = stats
+                elif query_indexes:
+                    _ensure_indexes(conn, _QUERY_INDEXES)
+                return store, (then(store) if then is not None else None)
+            except (sqlite3.DatabaseError, *_CONTENT_ERRORS) as exc:
+                conn.close()
+                if not _is_corrupt(exc) or attempt:
+                    raise
+                delete_index(path)  # damaged: build it again from the files
+            except BaseException:
+                conn.close()
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def open_index(
+    paths: Sequence[Path],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    refresh: bool = True,
+    query_indexes: bool = True,
+) -> SqliteStore:
+    """Open the archive's index, bringing it up to date first (unless ``refresh=False``).
+
+    ``progress(done, total)`` is called as files are read (``total`` may grow while a
+    cold build still scans; :class:`ProgressMeter` turns it into files/s and an ETA).
+    ``jobs`` is the number of parser processes for many files. Raises
+    :class:`IndexCancelled` when ``cancel`` is set, and lets KeyboardInterrupt through;
+    either way what was read is kept for next time. With ``refresh=False`` an
+    existing index is used as it is, for a first screen at once (an empty one is still
+    built); call :meth:`SqliteStore.refresh` afterwards, in a worker thread.
+    """
+    store, _ = _opened(
+        paths,
+        limits=limits,
+        jobs=jobs,
+        progress=progress,
+        cancel=cancel,
+        refresh=refresh,
+        query_indexes=query_indexes,
+    )
+    return store
+
+
+def _is_empty(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
+
+def summarize_with_index(
+    paths: list[Path],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    progress: ProgressCallback | None = None,
+    use_cache: bool = True,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """What ``summary_document(load_archive(paths))`` returns, through the index.
+
+    ``use_cache=False`` reads every file and leaves the index alone.
+    """
+    if not use_cache:
+        return summarize_without_index(
+            paths, limits=limits, jobs=jobs, progress=progress, cancel=cancel
+        )
+    store, document = _opened(
+        paths,
+        limits=limits,
+        jobs=jobs,
+        progress=progress,
+        cancel=cancel,
+        refresh=True,
+        query_indexes=False,
+        then=lambda st: st.summary(remember=True),
+    )
+    store.close()
+    result: dict[str, Any] = document
+    return result
+
+
+__all__ = [
+    "IndexCancelled",
+    "IndexDamaged",
+    "ProgressMeter",
+    "RefreshStats",
+    "SqliteStore",
+    "clean",
+    "delete_index",
+    "index_path",
+    "open_index",
+    "summarize_with_index",
+    "summarize_without_index",
+    "terminal_progress",
+]
