@@ -213,3 +213,12 @@ def write(tmp_path: Path) -> Writer:
 
 def gz_report(**overrides: Any) -> bytes:
     return gzip.compress(report_bytes(build_report(**overrides)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the real user's settings, data or index cache."""
+    base = tmp_path_factory.mktemp("user-dirs")
+    for name in ("CONFIG", "DATA", "CACHE"):
+        if f"TLSRPT_TUI_{name}_DIR" not in os.environ:
+            monkeypatch.setenv(f"TLSRPT_TUI_{name}_DIR", str(base / name.lower()))

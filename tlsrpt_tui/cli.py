@@ -10,37 +10,44 @@ from collections.abc import Sequence
 
 from tlsrpt_tui import __version__
 
-#: Subcommand modules under ``tlsrpt_tui.commands``; each provides ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "summary",
-    "index",
-    "check",
-    "explain",
-    "probe",
-    "fetch",
-    "import_",
-    "receive",
-)
+#: Subcommand name -> module under ``tlsrpt_tui.commands``; each provides ``register``.
+#: Only the module of the command being run is imported (probe and ingest pull in
+#: aiohttp and dnspython, which a `summary` from cron should not pay for).
+COMMANDS: dict[str, str] = {
+    "summary": "summary",
+    "index": "index",
+    "check": "check",
+    "explain": "explain",
+    "probe": "probe",
+    "fetch": "fetch",
+    "import": "import_",
+    "receive": "receive",
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(COMMANDS.values())
 
 
-def build_command_parser() -> tuple[argparse.ArgumentParser, set[str]]:
+def build_command_parser(
+    only: str | None = None,
+) -> tuple[argparse.ArgumentParser, set[str]]:
     parser = argparse.ArgumentParser(
         prog="tlsrpt-tui",
         description="Headless commands of tlsrpt-tui.",
     )
     parser.add_argument("--version", action="version", version=f"tlsrpt-tui {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"tlsrpt_tui.commands.{name}")
+    names = [only] if only is not None else list(COMMANDS)
+    for name in names:
+        module = importlib.import_module(f"tlsrpt_tui.commands.{COMMANDS[name]}")
         module.register(subparsers)
     return parser, set(subparsers.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser, commands = build_command_parser()
+    commands = set(COMMANDS)
     try:
         if args_list and args_list[0] in commands:
+            parser, _ = build_command_parser(args_list[0])
             args = parser.parse_args(args_list)
             status: int = args.func(args)
             return status

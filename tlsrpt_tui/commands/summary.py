@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="output format (default: table on a terminal, json otherwise)",
     )
-    add_loading_options(parser)
+    add_loading_options(parser, cache=True)
     parser.set_defaults(func=run)
 
 
@@ -50,7 +50,13 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_loading_options(parser: argparse.ArgumentParser) -> None:
+def add_loading_options(parser: argparse.ArgumentParser, *, cache: bool = False) -> None:
+    if cache:
+        parser.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="read every file and leave the index in the cache folder alone",
+        )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -96,6 +102,24 @@ def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
     return archive
 
 
+def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
+    """The summary through the persistent index (only new or changed files are read)."""
+    from tlsrpt_tui.store.sqlite import summarize_with_index, terminal_progress
+
+    limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
+    progress, finish = terminal_progress("reading reports")
+    try:
+        return summarize_with_index(
+            paths,
+            limits=limits,
+            jobs=jobs_for(args),
+            progress=progress,
+            use_cache=not args.no_cache,
+        )
+    finally:
+        finish()
+
+
 def summary_document(archive: Archive) -> dict[str, Any]:
     return {
         "files": archive.files,
@@ -117,8 +141,7 @@ def run(args: argparse.Namespace) -> int:
     paths = resolve_paths(args)
     if paths is None:
         return 2
-    archive = load_for_cli(args, paths)
-    document = summary_document(archive)
+    document = summary_via_index(args, paths)
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
         json.dump(document, sys.stdout, indent=2, ensure_ascii=False)

@@ -977,6 +977,11 @@ def _describe(display: str, part: str | None) -> str:
     return display if part is None else f"{display} [{part}]"
 
 
+def _error_entry(display: str, part: str | None, message: str) -> dict[str, str]:
+    """As ``summary`` shows an error: the path alone, the part with the message."""
+    return {"path": display, "error": message if part is None else f"{part}: {message}"}
+
+
 def summarize_without_index(
     paths: Sequence[Path],
     *,
@@ -1000,7 +1005,7 @@ def summarize_without_index(
     for batch in extract_in_order(work, _same, limits, jobs, cancel):
         done += len(batch)
         for (_path, shown), (reports, file_errors) in batch:
-            errors.extend({"path": _describe(shown, p), "error": m} for p, m in file_errors)
+            errors.extend(_error_entry(shown, p, m) for p, m in file_errors)
             for rep in reports:
                 copies += 1
                 if rep[0] in seen:
@@ -1732,7 +1737,7 @@ class SqliteStore:
             return cached
         files, reports, duplicates, _bad = self._totals()
         errors = [
-            {"path": _describe(display, part), "error": message}
+            _error_entry(display, part, message)
             for display, part, message in conn.execute(
                 "SELECT f.display, e.part, e.message FROM errors e"
                 " JOIN files f ON f.id = e.file ORDER BY f.key, e.seq"
