@@ -216,7 +216,9 @@ def gz_report(**overrides: Any) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tests never read or write the real user's settings, data or index cache."""
     base = tmp_path_factory.mktemp("user-dirs")
     for name in ("CONFIG", "DATA", "CACHE"):
