@@ -125,6 +125,8 @@ def assert_same(paths: list[Path], store: SqliteStore) -> None:
         keys2 = [(-r.count, r.result_type, r.domain) for r in failures]
         assert keys2 == sorted(keys2)
         assert store.result_types(flt) == memory.result_types(flt), flt
+        assert store.daily(flt) == memory.daily(flt), flt
+        assert store.result_type_daily(flt) == memory.result_type_daily(flt), flt
         assert list(store.result_types(flt).items()) == list(memory.result_types(flt).items())
         reports = store.report_rows(flt, limit=100_000)
         assert unordered(reports) == unordered(memory.report_rows(flt, limit=100_000)), flt

@@ -242,12 +242,13 @@ class MemoryStore:
         rows.sort(key=lambda r: (-r.failed, r.domain, r.policy_type, r.reporter))
         return rows
 
-    def failure_rows(self, flt: Filter) -> list[FailureRow]:
+    def _matching_failures(self, flt: Filter) -> Iterator[tuple[Unit, FailureFact]]:
+        """Failure rows of the matching units that the filter keeps.
+
+        With text, a row stays when the text names its unit's domain or reporter, or
+        appears in the row itself (its result-type, MX, IPs, information).
+        """
         needle = flt.needle
-        groups: dict[
-            tuple[str, str, str | None, str | None, str | None, str | None, str | None, str | None],
-            _Acc,
-        ] = {}
         for unit in self._matching(flt):
             unit_matches = not needle or needle in unit.domain or needle in unit.reporter.lower()
             for f in unit.failures:
@@ -255,20 +256,28 @@ class MemoryStore:
                     continue
                 if not unit_matches and needle not in failure_haystack(f):
                     continue
-                gkey = (
-                    f.result_type,
-                    f.domain,
-                    f.receiving_mx_hostname,
-                    f.receiving_ip,
-                    f.sending_mta_ip,
-                    f.receiving_mx_helo,
-                    f.additional_information,
-                    f.failure_reason_code,
-                )
-                acc = groups.get(gkey)
-                if acc is None:
-                    acc = groups[gkey] = _Acc(f.day)
-                acc.add(0, f.count, f.day, unit.key, f.reporter)
+                yield unit, f
+
+    def failure_rows(self, flt: Filter) -> list[FailureRow]:
+        groups: dict[
+            tuple[str, str, str | None, str | None, str | None, str | None, str | None, str | None],
+            _Acc,
+        ] = {}
+        for unit, f in self._matching_failures(flt):
+            gkey = (
+                f.result_type,
+                f.domain,
+                f.receiving_mx_hostname,
+                f.receiving_ip,
+                f.sending_mta_ip,
+                f.receiving_mx_helo,
+                f.additional_information,
+                f.failure_reason_code,
+            )
+            acc = groups.get(gkey)
+            if acc is None:
+                acc = groups[gkey] = _Acc(f.day)
+            acc.add(0, f.count, f.day, unit.key, f.reporter)
         rows = [
             FailureRow(
                 result_type=k[0],
@@ -307,10 +316,8 @@ class MemoryStore:
     def result_type_daily(self, flt: Filter) -> dict[str, dict[date, int]]:
         """Failed sessions per result-type per day (failure-details counts)."""
         series: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-        for unit in self._matching(flt):
-            for f in unit.failures:
-                if flt.result_type is None or f.result_type == flt.result_type:
-                    series[f.result_type][f.day] += f.count
+        for _unit, f in self._matching_failures(flt):
+            series[f.result_type][f.day] += f.count
         return {k: dict(v) for k, v in sorted(series.items())}
 
     def report_rows(self, flt: Filter, limit: int = 500) -> list[ReportRow]:

@@ -1567,6 +1567,30 @@ class SqliteStore:
         )
         return rows
 
+    def daily(self, flt: Filter) -> list[DailyPoint]:
+        """Sessions per report day over the selection (the sum of its navigation rows)."""
+        days: dict[date, list[int]] = {}
+        for row in self.nav_rows("domain", flt):
+            for point in row.daily:
+                pair = days.setdefault(point.day, [0, 0])
+                pair[0] += point.successful
+                pair[1] += point.failed
+        return [DailyPoint(d, s, f) for d, (s, f) in sorted(days.items())]
+
+    def result_type_daily(self, flt: Filter) -> dict[str, dict[date, int]]:
+        """Failed sessions per result-type per day (failure-details counts)."""
+        where = self._failure_where(flt)
+        with self._reading():
+            cursor = self.conn.execute(
+                f"SELECT f.result_type, f.day, sum(f.count) FROM failures f{where.sql}"
+                " GROUP BY 1, 2",
+                where.params,
+            )
+            series: dict[str, dict[date, int]] = {}
+            for result_type, day, count in cursor:
+                series.setdefault(result_type, {})[_fromordinal(day)] = count
+        return dict(sorted(series.items()))
+
     def result_types(self, flt: Filter) -> dict[str, int]:
         result: dict[str, int] = self._memoized(("types", flt), lambda: self._result_types(flt))
         return dict(result)
