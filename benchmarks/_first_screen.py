@@ -7,8 +7,8 @@ screen with every pane filled, the store class the explorer used, and with ``--k
 p50/p95 milliseconds from a key press to the updated screen (cursor moves in the
 navigation pane and filter keystrokes).
 
-HOOK for the explorer: it needs ``tlsrpt_tui.ui.app.ExplorerApp(paths, watch=False)``
-and an ``app.loading`` flag that turns False once the archive is loaded.
+The explorer runs as users run it: on the persistent index (``use_index=True``),
+with ``app.loading`` turning False once the index is up to date.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def percentile(values: list[float], q: float) -> float:
 async def measure(archive: Path, keys: int) -> dict[str, object]:
     from tlsrpt_tui.ui.app import ExplorerApp
 
-    app = ExplorerApp([archive], watch=False)
+    app = ExplorerApp([archive], watch=False, use_index=True)
     result: dict[str, object] = {}
     async with app.run_test(size=(180, 50)) as pilot:
         while getattr(app, "loading", False):

@@ -1,3 +1,5 @@
 from tlsrpt_tui.cli import main
 
-raise SystemExit(main())
+# Guarded: multiprocessing's forkserver/spawn children import the main module.
+if __name__ == "__main__":
+    raise SystemExit(main())

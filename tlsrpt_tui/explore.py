@@ -35,6 +35,11 @@ def build_parser(commands: Sequence[str]) -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo", action="store_true", help="open the bundled demo archive")
     parser.add_argument("--no-watch", action="store_true", help="do not watch for new reports")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every file into memory; do not use or update the index in the cache folder",
+    )
     parser.add_argument("--version", action="version", version=f"tlsrpt-tui {__version__}")
     return parser
 
@@ -74,6 +79,7 @@ def main(argv: Sequence[str], *, commands: Sequence[str] = ()) -> int:
         notice=notice,
         save_settings_on_exit=True,
         label="demo archive" if args.demo and not args.paths else None,
+        use_index=not args.no_cache,
     )
     app.run()
     return 0

@@ -32,9 +32,7 @@ STS_RESULT_TYPES: tuple[str, ...] = (
     "sts-policy-invalid",
     "sts-webpki-invalid",
 )
-RFC_RESULT_TYPES: tuple[str, ...] = (
-    NEGOTIATION_RESULT_TYPES + DANE_RESULT_TYPES + STS_RESULT_TYPES
-)
+RFC_RESULT_TYPES: tuple[str, ...] = NEGOTIATION_RESULT_TYPES + DANE_RESULT_TYPES + STS_RESULT_TYPES
 
 UNKNOWN_DOMAIN = "(unknown)"
 

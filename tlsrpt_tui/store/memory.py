@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 from tlsrpt_tui.core.aggregate import FailureFact, PolicyFact, facts_of
 from tlsrpt_tui.core.archive import Archive
-from tlsrpt_tui.core.model import LoadError, Report
+from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.store.queries import (
     DailyPoint,
     FailureRow,
@@ -189,7 +190,28 @@ class MemoryStore:
             failed=failed,
         )
 
-    def nav_rows(self, pivot: Pivot, flt: Filter) -> list[NavRow]:
+    def nav_rows(self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None) -> list[NavRow]:
+        """Rows of the navigation pane; ``trend_days`` keeps only the last days of each trend
+        (up to the last day of the rows)."""
+        rows = self._nav_rows(pivot, flt)
+        if trend_days is None:
+            return rows
+        last = max((p.day for row in rows for p in row.daily), default=None)
+        if last is None:
+            return rows
+        first = last - timedelta(days=trend_days - 1)
+        return [
+            NavRow(
+                r.key,
+                r.successful,
+                r.failed,
+                r.reports,
+                tuple(p for p in r.daily if p.day >= first),
+            )
+            for r in rows
+        ]
+
+    def _nav_rows(self, pivot: Pivot, flt: Filter) -> list[NavRow]:
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         keys: dict[str, set[str]] = defaultdict(set)
         daily: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -344,6 +366,16 @@ class MemoryStore:
 
     def report(self, key: str) -> Report | None:
         return self._reports.get(key)
+
+    def locate(self, key: str) -> list[tuple[Path, Source]]:
+        """Every copy of a report: (file on disk, source as shown), first copy first."""
+        report = self._reports.get(key)
+        if report is None:
+            return []
+        return [
+            (self.archive.locations.get(source.path, Path(source.path)), source)
+            for source in self.archive.copies.get(report.identity, [report.source])
+        ]
 
     def errors(self) -> list[LoadError]:
         return list(self.archive.errors)

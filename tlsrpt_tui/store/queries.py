@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Literal, Protocol
 
-from tlsrpt_tui.core.model import LoadError, Report
+from tlsrpt_tui.core.model import LoadError, Report, Source
 
 Pivot = Literal["domain", "reporter"]
 
@@ -134,7 +135,9 @@ class ReportRow:
 class ArchiveQueries(Protocol):
     def overview(self, flt: Filter) -> Overview: ...
 
-    def nav_rows(self, pivot: Pivot, flt: Filter) -> list[NavRow]: ...
+    def nav_rows(
+        self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None
+    ) -> list[NavRow]: ...
 
     def policy_rows(self, flt: Filter) -> list[PolicyRow]: ...
 
@@ -143,6 +146,8 @@ class ArchiveQueries(Protocol):
     def report_rows(self, flt: Filter, limit: int = 500) -> list[ReportRow]: ...
 
     def report(self, key: str) -> Report | None: ...
+
+    def locate(self, key: str) -> list[tuple[Path, Source]]: ...
 
     def errors(self) -> list[LoadError]: ...
 

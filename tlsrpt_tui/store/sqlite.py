@@ -403,6 +403,26 @@ def _fork_is_safe() -> bool:
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
+def prepare_workers() -> None:
+    """Start multiprocessing's helper processes now, while ``sys.stderr`` is a real file.
+
+    Call before a UI takes over the terminal. Textual replaces ``sys.stderr`` with an
+    object whose ``fileno()`` is -1; a pool started later from a worker thread (which
+    must use forkserver, not fork) would then fail with "bad value(s) in fds_to_keep"
+    when multiprocessing hands stderr to its resource tracker.
+    """
+    import multiprocessing
+    from multiprocessing import forkserver, resource_tracker
+
+    try:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            forkserver.ensure_running()
+        else:
+            resource_tracker.ensure_running()
+    except (OSError, ValueError):
+        pass  # the index then builds in-process or the explorer reads files itself
+
+
 def _pool(jobs: int) -> ProcessPoolExecutor:
     import multiprocessing  # (only a cold build needs these: keep warm opens quick)
     from concurrent.futures import ProcessPoolExecutor

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -29,12 +31,15 @@ from tlsrpt_tui.core.archive import (
     iter_report_files,
 )
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
-from tlsrpt_tui.core.model import LoadResult, Report
+from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions
 from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
-from tlsrpt_tui.store.queries import FailureRow, Filter, Pivot
-from tlsrpt_tui.ui.messages import FilesChanged, LoadProgress, ResultsLoaded
+
+if TYPE_CHECKING:
+    from tlsrpt_tui.store.sqlite import SqliteStore
+from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Pivot
+from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
 from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 from tlsrpt_tui.ui.screens.date_range import DateRange, DateRangeScreen
@@ -44,10 +49,12 @@ from tlsrpt_tui.ui.screens.report import ReportScreen
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
 from tlsrpt_tui.ui.widgets.overview import OverviewBar
 from tlsrpt_tui.ui.widgets.probe_view import probe_text
-from tlsrpt_tui.ui.widgets.tables import FailureTable, NavTable, PolicyTable
+from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, PolicyTable
 
 #: Below this width the panes stack and the guidance opens full screen.
 NARROW_WIDTH = 100
+#: How far back the health rules look (30-day baselines plus their own windows).
+HEALTH_LOOKBACK = timedelta(days=40)
 #: How often the initial scan hands a batch of parsed files to the UI.
 BATCH_SECONDS = 0.25
 
@@ -85,6 +92,7 @@ class ExplorerApp(App[None]):
         save_settings_on_exit: bool = False,
         label: str | None = None,
         probe_options: ProbeOptions | None = None,
+        use_index: bool = False,
     ) -> None:
         super().__init__()
         # Absolute: the watcher reports absolute paths, matched against these roots.
@@ -95,7 +103,18 @@ class ExplorerApp(App[None]):
         self.save_on_exit = save_settings_on_exit
         self.limits = Limits(max_decompressed_bytes=self.settings.max_decompressed_mb * 1024 * 1024)
         self.archive = Archive()
-        self.store = MemoryStore(self.archive)
+        self.memory = MemoryStore(self.archive)
+        #: What the panes ask: the in-memory store, or the SQLite index once it is open.
+        self.store: ArchiveQueries = self.memory
+        #: With the index, files are parsed in a process pool and cached between runs.
+        self.use_index = use_index
+        self.index: SqliteStore | None = None
+        if use_index:
+            from tlsrpt_tui.store.sqlite import prepare_workers
+
+            prepare_workers()
+        self.cancel_loading = threading.Event()
+        self.load_error: str | None = None
         #: Policy the user drilled into (Enter on a policy row): narrows the failures.
         self.drilled: tuple[str, str] | None = None
         #: The entry last shown in the guide: `g` reopens it ("and back").
@@ -160,7 +179,23 @@ class ExplorerApp(App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="scan")
     def load_archive(self) -> None:
-        """Parse every file off the event loop, handing batches to the UI as they come."""
+        """Read the archive off the event loop: through the index, or file by file."""
+        if self.use_index:
+            try:
+                self.load_through_index()
+                return
+            except Exception as exc:  # a broken cache must never cost the user the archive
+                self.load_error = f"{type(exc).__name__}: {exc}"
+                self.call_from_thread(
+                    self.notify,
+                    f"The index could not be used ({self.load_error}); reading every file.",
+                    severity="warning",
+                    markup=False,
+                )
+        self.load_into_memory()
+
+    def load_into_memory(self) -> None:
+        """Parse every file, handing batches to the UI as they come."""
         worker = get_current_worker()
         files = collect_files(self.paths)
         total = len(files)
@@ -182,6 +217,41 @@ class ExplorerApp(App[None]):
         self.post_message(ResultsLoaded(batch, final=True))
         self.post_message(LoadProgress(total, total, total / max(elapsed, 1e-6)))
 
+    def load_through_index(self) -> None:
+        """Open the cached index at once (what it knew last time), then bring it up to date."""
+        from tlsrpt_tui.store.sqlite import IndexCancelled, open_index
+
+        started = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            self.post_message(LoadProgress(done, total, rate))
+
+        jobs = os.cpu_count() or 1
+        try:
+            index = open_index(
+                self.paths,
+                limits=self.limits,
+                jobs=jobs,
+                progress=progress,
+                cancel=self.cancel_loading,
+                refresh=False,
+            )
+            self.call_from_thread(self.use_store, index, False)
+            index.refresh(progress=progress, cancel=self.cancel_loading)
+        except IndexCancelled:
+            return
+        self.call_from_thread(self.use_store, index, True)
+
+    def use_store(self, index: SqliteStore, final: bool) -> None:
+        self.index = index
+        self.store = index
+        if final:
+            self.loading = False
+            self.timings["loaded"] = time.perf_counter()
+            self.evaluate_health()
+        self.refresh_all()
+
     def on_load_progress(self, message: LoadProgress) -> None:
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=max(message.total, 1), progress=message.done)
@@ -193,7 +263,7 @@ class ExplorerApp(App[None]):
     def on_results_loaded(self, message: ResultsLoaded) -> None:
         for result, location in message.batch:
             self.archive.add(result, Path(location))
-        self.store.resync()
+        self.memory.resync()
         if message.final:
             self.loading = False
             self.timings["loaded"] = time.perf_counter()
@@ -207,7 +277,7 @@ class ExplorerApp(App[None]):
 
     def watch_loading(self, loading: bool) -> None:
         self.query_one("#progress-row").display = loading
-        if not loading and not self.archive.reports:
+        if not loading and not self.store.overview(Filter()).reports:
             self.show_empty_notice()
 
     def show_empty_notice(self) -> None:
@@ -243,6 +313,10 @@ class ExplorerApp(App[None]):
                     # raise no event of their own: scan the folder.
                     touched.update(await asyncio.to_thread(list_files, path))
                 touched.add(path)
+            if self.index is not None:
+                new = await asyncio.to_thread(self.index.apply_changes, sorted(touched))
+                self.post_message(IndexChanged(new))
+                continue
             # Files already known keep the name the scan gave them (names can collide
             # across roots, and the scan then used the path as given).
             known = {str(location): shown for shown, location in self.archive.locations.items()}
@@ -267,12 +341,20 @@ class ExplorerApp(App[None]):
         new: list[Report] = []
         for result, location in message.loaded:
             new.extend(self.archive.add(result, Path(location)))
-        self.store.resync()
+        self.memory.resync()
         self.refresh_all()
         self.evaluate_health()
         if new:
             self.notify_new(new)
         if self.archive.reports:
+            self.query_one("#notice", Static).display = bool(self.notice)
+
+    def on_index_changed(self, message: IndexChanged) -> None:
+        self.refresh_all()
+        self.evaluate_health()
+        if message.new_reports:
+            self.notify_new(message.new_reports)
+        if self.store.overview(Filter()).reports:
             self.query_one("#notice", Static).display = bool(self.notice)
 
     def notify_new(self, reports: list[Report]) -> None:
@@ -289,9 +371,20 @@ class ExplorerApp(App[None]):
     def evaluate_health(self) -> None:
         from tlsrpt_tui.core.health import evaluate
 
-        reports = list(self.archive.reports.values())
-        result = evaluate(reports, thresholds=self.settings.thresholds)
+        result = evaluate(self.health_reports(), thresholds=self.settings.thresholds)
         self.call_from_thread(self.show_alerts_count, list(result.alerts))
+
+    def health_reports(self) -> list[Report]:
+        """The reports the health rules look at: all in memory; the recent ones from the
+        index (the rules look back at most ~38 days, and re-reading years would be slow)."""
+        if self.index is None:
+            return list(self.archive.reports.values())
+        last = self.store.overview(Filter()).last_day
+        if last is None:
+            return []
+        rows = self.store.report_rows(Filter(since=last - HEALTH_LOOKBACK), limit=10**9)
+        reports = (self.store.report(row.key) for row in rows)
+        return [r for r in reports if r is not None]
 
     def show_alerts_count(self, alerts: list[Any]) -> None:
         self.alerts = alerts
@@ -346,7 +439,7 @@ class ExplorerApp(App[None]):
         overview = self.store.overview(self.base_filter)
         self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
         self.nav.last_day = overview.last_day
-        self.nav.show(self.store.nav_rows(self.pivot, self.nav_filter()))
+        self.nav.show(self.store.nav_rows(self.pivot, self.nav_filter(), trend_days=TREND_DAYS))
         self.refresh_detail()
 
     def refresh_detail(self) -> None:
@@ -579,23 +672,14 @@ class ExplorerApp(App[None]):
 
     def raw_report(self, key: str) -> tuple[Any, list[str]]:
         """The raw JSON of a report (first readable copy) and every file it was seen in."""
-        report = self.store.report(key)
-        if report is None:
-            return None, []
-        copies = self.archive.copies.get(report.identity, [report.source])
-        for source in copies:
-            location = self.archive.locations.get(source.path)
-            if location is None:
-                continue
+        copies = self.store.locate(key)
+        shown = [source.describe() for _, source in copies]
+        for location, source in copies:
             try:
-                from tlsrpt_tui.core.model import Source
-
-                return read_raw(Source(str(location), source.part), limits=self.limits), [
-                    s.describe() for s in copies
-                ]
+                return read_raw(Source(str(location), source.part), limits=self.limits), shown
             except Exception:  # the file changed or vanished since it was read
                 continue
-        return None, [s.describe() for s in copies]
+        return None, shown
 
     def action_copy_row(self) -> None:
         focused = self.focused
@@ -653,6 +737,7 @@ class ExplorerApp(App[None]):
         self.settings.theme = theme
 
     def on_unmount(self) -> None:
+        self.cancel_loading.set()
         if self.save_on_exit:
             with contextlib.suppress(OSError):
                 save_settings(self.settings)

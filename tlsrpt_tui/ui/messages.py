@@ -37,3 +37,10 @@ class FilesChanged(Message):
 @dataclass
 class ReportsArrived(Message):
     new_reports: list[Report]
+
+
+@dataclass
+class IndexChanged(Message):
+    """The index took in what the watcher saw; ``new_reports`` are new to the archive."""
+
+    new_reports: list[Report]

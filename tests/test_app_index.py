@@ -1,0 +1,87 @@
+"""The explorer on the persistent index (the default outside tests): same journey."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from test_app import archive, report, write_gz  # noqa: F401  (archive is a fixture)
+
+from tlsrpt_tui.ui.app import ExplorerApp
+from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
+from tlsrpt_tui.ui.screens.report import ReportScreen
+
+
+async def until(pilot: Any, condition: Any, tries: int = 150) -> bool:
+    for _ in range(tries):
+        if condition():
+            return True
+        await pilot.pause(0.1)
+    return bool(condition())
+
+
+async def test_index_journey_raw_view_and_bad_files(archive: Path) -> None:  # noqa: F811
+    app = ExplorerApp([archive], watch=False, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: not app.loading)
+        await pilot.pause()
+        assert app.index is not None and app.store is app.index
+        assert [r.key for r in app.nav.rows_data] == ["example.com", "example.net"]
+        await pilot.press("enter", "enter")
+        row = app.failures.current
+        assert row is not None and row.result_type == "certificate-expired"
+        assert "mx2.example.com:25" in app.guidance.plain
+        await pilot.press("escape", "escape")
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReportScreen)
+        assert '"organization-name": "Google Inc."' in app.screen.current_json
+        assert any("2026/11/01/a.json.gz" in s for s in app.screen.sources)
+        await pilot.press("escape", "b")
+        await pilot.pause()
+        assert isinstance(app.screen, BadFilesScreen)
+        assert [e.source.path for e in app.screen.errors] == ["broken.json.gz"]
+
+
+async def test_index_second_start_is_warm_and_watching_works(archive: Path) -> None:  # noqa: F811
+    first = ExplorerApp([archive], watch=False, use_index=True)
+    async with first.run_test() as pilot:
+        assert await until(pilot, lambda: not first.loading)
+    app = ExplorerApp([archive], watch=True, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: not app.loading)
+        assert {r.key for r in app.nav.rows_data} == {"example.com", "example.net"}
+        await pilot.pause(0.5)  # let the watcher start
+        blob = gzip.compress(
+            json.dumps(report(org="Mail.ru", domain="shop.example", day=3)).encode()
+        )
+        new = archive / "2026/11/03/new.json.gz"
+        new.parent.mkdir(parents=True)
+        new.write_bytes(blob)
+        assert await until(pilot, lambda: any(r.key == "shop.example" for r in app.nav.rows_data))
+        new.unlink()
+        assert await until(
+            pilot, lambda: not any(r.key == "shop.example" for r in app.nav.rows_data)
+        )
+
+
+async def test_cold_build_uses_the_process_pool_under_the_ui(tmp_path: Path) -> None:
+    """Enough files for the process pool: it must start from the UI's worker thread
+    (Textual's stderr has no file descriptor) and give the same answers as memory."""
+    from tlsrpt_tui.demo.generator import generate_archive
+    from tlsrpt_tui.store import sqlite
+
+    root = tmp_path / "big"
+    generate_archive(root, reports=sqlite.POOL_MIN_FILES + 100, domains=8, reporters=5, seed=3)
+    app = ExplorerApp([root], watch=False, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: not app.loading, tries=600)
+        assert app.load_error is None
+        assert app.index is not None
+        ov = app.store.overview(app.base_filter)
+    memory = ExplorerApp([root], watch=False)
+    async with memory.run_test(size=(120, 40)) as pilot:
+        await memory.workers.wait_for_complete()
+        assert memory.store.overview(memory.base_filter) == ov
