@@ -85,3 +85,13 @@ async def test_cold_build_uses_the_process_pool_under_the_ui(tmp_path: Path) -> 
     async with memory.run_test(size=(120, 40)) as pilot:
         await memory.workers.wait_for_complete()
         assert memory.store.overview(memory.base_filter) == ov
+
+
+async def test_alerts_over_the_index_come_from_a_child_process() -> None:
+    from tlsrpt_tui.locations import demo_archive
+
+    app = ExplorerApp([demo_archive()], watch=False, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: bool(app.alerts), tries=300)
+        assert {"failure-rate", "silent-reporter"} <= {a.rule for a in app.alerts}
+        assert app.load_error is None

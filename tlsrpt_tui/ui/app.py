@@ -8,7 +8,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -53,8 +52,6 @@ from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, Pol
 
 #: Below this width the panes stack and the guidance opens full screen.
 NARROW_WIDTH = 100
-#: How far back the health rules look (30-day baselines plus their own windows).
-HEALTH_LOOKBACK = timedelta(days=40)
 #: How often the initial scan hands a batch of parsed files to the UI.
 BATCH_SECONDS = 0.25
 
@@ -222,10 +219,15 @@ class ExplorerApp(App[None]):
         from tlsrpt_tui.store.sqlite import IndexCancelled, open_index
 
         started = time.perf_counter()
+        last_post = [0.0]
 
         def progress(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - started, 1e-6)
-            self.post_message(LoadProgress(done, total, rate))
+            # At most ~10 messages a second: a message per file would flood the UI.
+            now = time.perf_counter()
+            if done != total and now - last_post[0] < 0.1:
+                return
+            last_post[0] = now
+            self.post_message(LoadProgress(done, total, done / max(now - started, 1e-6)))
 
         jobs = os.cpu_count() or 1
         try:
@@ -369,22 +371,28 @@ class ExplorerApp(App[None]):
 
     @work(thread=True, exclusive=True, group="health", exit_on_error=False, description="health")
     def evaluate_health(self) -> None:
+        """Alerts: from memory directly; over the index in a child process (it re-reads
+        the recent reports' files, which must not slow the UI down)."""
         from tlsrpt_tui.core.health import evaluate
 
-        result = evaluate(self.health_reports(), thresholds=self.settings.thresholds)
-        self.call_from_thread(self.show_alerts_count, list(result.alerts))
-
-    def health_reports(self) -> list[Report]:
-        """The reports the health rules look at: all in memory; the recent ones from the
-        index (the rules look back at most ~38 days, and re-reading years would be slow)."""
         if self.index is None:
-            return list(self.archive.reports.values())
-        last = self.store.overview(Filter()).last_day
-        if last is None:
-            return []
-        rows = self.store.report_rows(Filter(since=last - HEALTH_LOOKBACK), limit=10**9)
-        reports = (self.store.report(row.key) for row in rows)
-        return [r for r in reports if r is not None]
+            reports = list(self.archive.reports.values())
+            alerts = list(evaluate(reports, thresholds=self.settings.thresholds).alerts)
+        else:
+            alerts = self.alerts_in_child()
+        self.call_from_thread(self.show_alerts_count, alerts)
+
+    def alerts_in_child(self) -> list[Any]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from tlsrpt_tui.store.health_job import recent_alerts
+
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+            future = pool.submit(recent_alerts, self.paths, self.limits, self.settings.thresholds)
+            return future.result()
 
     def show_alerts_count(self, alerts: list[Any]) -> None:
         self.alerts = alerts
