@@ -44,6 +44,14 @@ async def guide(pilot: Any) -> None:
     await pilot.press("g")
 
 
+async def trends(pilot: Any) -> None:
+    await pilot.press("t")
+
+
+async def alerts(pilot: Any) -> None:
+    await pilot.press("a")
+
+
 async def help_screen(pilot: Any) -> None:
     await pilot.press("question_mark")
 
@@ -54,6 +62,8 @@ SHOTS: list[tuple[str, tuple[int, int], Steps]] = [
     ("reporters", (120, 40), pivot),
     ("raw-report", (120, 40), raw),
     ("guide", (120, 40), guide),
+    ("trends", (120, 40), trends),
+    ("alerts", (120, 40), alerts),
     ("help", (120, 40), help_screen),
     ("explorer-80x24", (80, 24), nothing),
     ("explorer-200x60", (200, 60), nothing),

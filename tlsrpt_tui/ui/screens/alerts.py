@@ -32,13 +32,13 @@ class AlertsScreen(ModalScreen[Alert | None]):
                 yield Static("No alerts: nothing changed that needs attention.", markup=False)
             table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="alerts")
             for label, width in (
-                ("Severity", 9),
+                ("Severity", 10),
                 ("Rule", 16),
-                ("Policy domain", 18),
-                ("Reporter", 16),
-                ("Result type", 22),
+                ("Policy domain", 16),
+                ("Detail", 52),
                 ("Since", 10),
-                ("Detail", 70),
+                ("Result type", 22),
+                ("Reporter", 20),
             ):
                 table.add_column(label, width=width)
             for alert in self.alerts:
@@ -50,12 +50,38 @@ class AlertsScreen(ModalScreen[Alert | None]):
                     ),
                     Text(alert.rule),
                     safe(alert.policy_domain or "-", limit=60),
-                    safe(alert.reporter or "-", limit=60),
-                    safe(alert.result_type or "-", limit=60),
-                    Text(alert.since.date().isoformat() if alert.since else "-"),
                     safe(alert.detail, limit=300),
+                    Text(alert.since.date().isoformat() if alert.since else "-"),
+                    safe(alert.result_type or "-", limit=60),
+                    safe(alert.reporter or "-", limit=60),
                 )
             yield table
+            yield Static("", id="alert-detail", markup=False)
+
+    def on_mount(self) -> None:
+        self.show_detail(0)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail(event.cursor_row)
+
+    def show_detail(self, index: int) -> None:
+        if not 0 <= index < len(self.alerts):
+            return
+        alert = self.alerts[index]
+        text = Text.assemble((f"{alert.rule} ", "bold"), (f"({alert.severity}) ", "dim"))
+        text.append_text(safe(alert.detail))
+        for label, value in (
+            ("policy domain", alert.policy_domain),
+            ("reporter", alert.reporter),
+            ("result-type", alert.result_type),
+            ("MX host", alert.mx_host),
+            ("since", alert.since.isoformat() if alert.since else None),
+        ):
+            if value:
+                text.append(f"\n{label}: ", style="dim")
+                text.append_text(safe(value))
+        text.append("\nEnter: show the rows behind this alert", style="dim italic")
+        self.query_one("#alert-detail", Static).update(text)
 
     def action_open(self) -> None:
         table = self.query_one("#alerts", DataTable)
