@@ -388,3 +388,21 @@ async def test_burst_of_files_is_batched(tmp_path: Path) -> None:
         assert app.store.overview(app.base_filter).reports == 301
         # A few watcher batches, not one refresh per file.
         assert app.refreshes - before <= 10
+
+
+async def test_raw_view_shows_how_an_imported_report_arrived(tmp_path: Path) -> None:
+    from tlsrpt_tui.cli import main
+    from tlsrpt_tui.locations import demo_archive
+
+    eml = next((demo_archive() / "mail").glob("*.eml"))
+    out = tmp_path / "landed"
+    status = main(["import", str(eml), "--dir", str(out), "--accept-unsigned"])
+    assert status == 0
+    app = ExplorerApp([out], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReportScreen)
+        # Unsigned mail, kept because of --accept-unsigned: the verdict says so.
+        assert any("DKIM none" in source for source in app.screen.sources), app.screen.sources
