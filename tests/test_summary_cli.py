@@ -276,3 +276,16 @@ def test_unprintable_text_never_breaks_output(
     assert status == 0
     assert not any("\ud800" <= char <= "\udfff" for char in out), "unpaired surrogate in output"
     assert "Evil\ufffdCorp" in out
+
+
+def test_summary_works_when_the_cache_folder_is_unusable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(blocker / "cache"))
+    status = main(["summary", str(demo_archive()), "--format", "json"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert json.loads(captured.out)["reports"] == 469
+    assert "index not used" in captured.err

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -108,14 +109,20 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
     limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
     progress, finish = terminal_progress("reading reports")
+    use_cache = not args.no_cache
     try:
-        return summarize_with_index(
-            paths,
-            limits=limits,
-            jobs=jobs_for(args),
-            progress=progress,
-            use_cache=not args.no_cache,
-        )
+        try:
+            return summarize_with_index(
+                paths, limits=limits, jobs=jobs_for(args), progress=progress, use_cache=use_cache
+            )
+        except (OSError, sqlite3.Error) as exc:
+            if not use_cache:
+                raise
+            # The index is only a cache: without it the answer is the same, just slower.
+            print(f"tlsrpt-tui: index not used ({plain(str(exc))})", file=sys.stderr)
+            return summarize_with_index(
+                paths, limits=limits, jobs=jobs_for(args), progress=progress, use_cache=False
+            )
     finally:
         finish()
 
