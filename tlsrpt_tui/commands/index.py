@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -65,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except (OSError, sqlite3.Error) as exc:
+        finish()
+        print(f"tlsrpt-tui: cannot write the index at {location}: {exc}", file=sys.stderr)
+        return 1
     finish()
     stats = store.last_refresh
     overview_reports = store.summary()["reports"]
