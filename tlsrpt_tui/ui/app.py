@@ -37,7 +37,7 @@ from tlsrpt_tui.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from tlsrpt_tui.store.sqlite import SqliteStore
-from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Pivot
+from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
 from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
 from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
@@ -435,7 +435,7 @@ class ExplorerApp(App[None]):
             flt = flt.narrowed(domain=domain, reporter=reporter)
         return flt
 
-    def refresh_overview(self) -> object:
+    def refresh_overview(self) -> Overview:
         overview = self.store.overview(self.base_filter)
         self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
         return overview
@@ -444,8 +444,7 @@ class ExplorerApp(App[None]):
         self.refreshes += 1
         if isinstance(self.screen, GuideScreen):
             self.screen.refresh_archive()
-        overview = self.store.overview(self.base_filter)
-        self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
+        overview = self.refresh_overview()
         self.nav.last_day = overview.last_day
         self.nav.show(self.store.nav_rows(self.pivot, self.nav_filter(), trend_days=TREND_DAYS))
         self.refresh_detail()
@@ -467,12 +466,7 @@ class ExplorerApp(App[None]):
         if row is None:
             self.guidance.show_empty()
             return
-        self.guidance.show(
-            row.result_type,
-            domain=row.domain,
-            mx=row.receiving_mx_hostname,
-            ip=row.receiving_ip,
-        )
+        self.guidance.show_row(row)
         if self.guidance.probe_text is None:
             cached = self.probe_cache.get(row.domain, self.probe_targets(row), self.probe_options)
             if cached is not None:
@@ -789,12 +783,7 @@ class GuidanceScreen(Screen[None]):
 
     def on_mount(self) -> None:
         pane = self.query_one(GuidancePane)
-        pane.show(
-            self.row.result_type,
-            domain=self.row.domain,
-            mx=self.row.receiving_mx_hostname,
-            ip=self.row.receiving_ip,
-        )
+        pane.show_row(self.row)
         pane.focus()
 
     def action_close(self) -> None:

@@ -28,15 +28,10 @@ class ResultsLoaded(Message):
 
 @dataclass
 class FilesChanged(Message):
-    """The watcher re-read or dropped files; ``new_reports`` are new to the archive."""
+    """The watcher re-read these files (with where each lives) and dropped those."""
 
     loaded: list[tuple[LoadResult, str]]
     removed: list[str]
-
-
-@dataclass
-class ReportsArrived(Message):
-    new_reports: list[Report]
 
 
 @dataclass

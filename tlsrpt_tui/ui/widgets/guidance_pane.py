@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tlsrpt_tui.core import guidance
+from tlsrpt_tui.store.queries import FailureRow
 from tlsrpt_tui.ui.safe import safe
 
 
@@ -127,6 +128,15 @@ class GuidancePane(VerticalScroll):
         self.probe_text = None
         self._refresh_body()
         self.scroll_home(animate=False)
+
+    def show_row(self, row: FailureRow) -> None:
+        """Guidance for a failure-details row, commands filled from its domain, MX and IP."""
+        self.show(
+            row.result_type,
+            domain=row.domain,
+            mx=row.receiving_mx_hostname,
+            ip=row.receiving_ip,
+        )
 
     def set_probe(self, text: Text | None) -> None:
         """Show live probe verdicts above the guidance (None removes them)."""
