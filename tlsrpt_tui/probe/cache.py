@@ -118,14 +118,10 @@ class ProbeCache:
         refresh: bool = False,
     ) -> CachedProbe:
         """A cached result younger than ``ttl``, or a new probe (always new with refresh)."""
-        hosts = tuple(mx_hosts)
-        options = options or ProbeOptions()
-        if not refresh:
-            cached = self.get(domain, hosts, options)
-            if cached is not None:
-                return cached
-        result = await run_probe(domain, hosts, options)
-        return self.put(result, hosts, options)
+        hosts, options, cached = self._lookup(domain, mx_hosts, options, refresh)
+        if cached is not None:
+            return cached
+        return self.put(await run_probe(domain, hosts, options), hosts, options)
 
     def probe_sync(
         self,
@@ -136,11 +132,19 @@ class ProbeCache:
         refresh: bool = False,
     ) -> CachedProbe:
         """Blocking :meth:`probe`, for thread workers."""
+        hosts, options, cached = self._lookup(domain, mx_hosts, options, refresh)
+        if cached is not None:
+            return cached
+        return self.put(run_probe_sync(domain, hosts, options), hosts, options)
+
+    def _lookup(
+        self,
+        domain: str,
+        mx_hosts: Iterable[str],
+        options: ProbeOptions | None,
+        refresh: bool,
+    ) -> tuple[tuple[str, ...], ProbeOptions, CachedProbe | None]:
+        """The arguments as :meth:`probe` uses them, and a fresh cached result if wanted."""
         hosts = tuple(mx_hosts)
         options = options or ProbeOptions()
-        if not refresh:
-            cached = self.get(domain, hosts, options)
-            if cached is not None:
-                return cached
-        result = run_probe_sync(domain, hosts, options)
-        return self.put(result, hosts, options)
+        return hosts, options, None if refresh else self.get(domain, hosts, options)
