@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
@@ -282,6 +282,18 @@ def _has_header(raw: bytes, name: bytes) -> bool:
 
 
 # --------------------------------------------------------------------------- DNS
+
+
+@contextlib.contextmanager
+def serving_keys(keys: Iterable[DkimKey]) -> Iterator[DnsServer]:
+    """A loopback DNS server answering the DKIM key look-ups of ``keys``."""
+    server = DnsServer().start()
+    for key in keys:
+        server.add_key(key)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class DnsServer:

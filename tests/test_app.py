@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -299,11 +298,6 @@ async def test_real_corpus_journey() -> None:
         await pilot.pause()
         assert isinstance(app.screen, ReportScreen)
         assert app.screen.current_json
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
 
 
 async def test_alerts_pane_drills_to_rows() -> None:

@@ -12,6 +12,7 @@ from ingest_helpers import (
     build_report_mail,
     corpus_emails,
     make_report,
+    serving_keys,
     to_crlf,
 )
 
@@ -38,11 +39,8 @@ def keys() -> dict[str, DkimKey]:
 
 @pytest.fixture(scope="module")
 def dns_server(keys: dict[str, DkimKey]) -> Iterator[DnsServer]:
-    server = DnsServer().start()
-    for key in keys.values():
-        server.add_key(key)
-    yield server
-    server.stop()
+    with serving_keys(keys.values()) as server:
+        yield server
 
 
 def verify(raw: bytes, dns_server: DnsServer, timeout: float = 2.0) -> DkimVerdict:
