@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Static
+from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from tlsrpt_tui.core import guidance
@@ -46,6 +46,7 @@ from tlsrpt_tui.ui.screens.guide import GuideScreen
 from tlsrpt_tui.ui.screens.help import HelpScreen
 from tlsrpt_tui.ui.screens.report import ReportScreen
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
+from tlsrpt_tui.ui.widgets.line_table import LineTable
 from tlsrpt_tui.ui.widgets.overview import OverviewBar
 from tlsrpt_tui.ui.widgets.probe_view import probe_text
 from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, PolicyTable
@@ -518,22 +519,22 @@ class ExplorerApp(App[None]):
             timeout=4,
         )
 
-    @on(DataTable.RowHighlighted, "#nav")
+    @on(LineTable.RowHighlighted, "#nav")
     def nav_moved(self) -> None:
         self.drilled = None
         self.refresh_detail()
 
-    @on(DataTable.RowHighlighted, "#failures")
+    @on(LineTable.RowHighlighted, "#failures")
     def failure_moved(self) -> None:
         self.refresh_guidance()
 
     # -- drilling ----------------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#nav")
+    @on(LineTable.RowSelected, "#nav")
     def nav_selected(self) -> None:
         self.policies.focus()
 
-    @on(DataTable.RowSelected, "#policies")
+    @on(LineTable.RowSelected, "#policies")
     def policy_selected(self) -> None:
         row = self.policies.current
         if row is not None:
@@ -541,7 +542,7 @@ class ExplorerApp(App[None]):
             self.refresh_failures()
         self.failures.focus()
 
-    @on(DataTable.RowSelected, "#failures")
+    @on(LineTable.RowSelected, "#failures")
     def failure_selected(self) -> None:
         row = self.failures.current
         if row is None:

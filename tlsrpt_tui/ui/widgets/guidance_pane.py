@@ -8,12 +8,11 @@ command cannot carry anything else).
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from tlsrpt_tui.core import guidance
 from tlsrpt_tui.store.queries import FailureRow
 from tlsrpt_tui.ui.safe import safe
+from tlsrpt_tui.ui.widgets.text_view import TextView
 
 
 def render_entry(
@@ -78,22 +77,16 @@ def render_entry(
     return Text("\n").join(parts)
 
 
-class GuidancePane(VerticalScroll):
+class GuidancePane(TextView, can_focus=True):
     """Scrollable guidance for the selected failure's result-type."""
 
-    can_focus = True
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.body = Static(id="guidance-body", markup=False)
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.key: tuple[str | None, ...] | None = None
         #: What the pane shows, as plain text (for copying and tests).
         self.plain = ""
         self.entry_text = Text("")
         self.probe_text: Text | None = None
-
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self.body
 
     def on_mount(self) -> None:
         self.border_title = "Guidance"
@@ -108,7 +101,7 @@ class GuidancePane(VerticalScroll):
             style="dim",
         )
         self.plain = text.plain
-        self.body.update(text)
+        self.update(text)
 
     def show(
         self,
@@ -148,4 +141,4 @@ class GuidancePane(VerticalScroll):
         if self.probe_text is not None:
             text = Text("\n").join([self.probe_text, Text(""), self.entry_text])
         self.plain = text.plain
-        self.body.update(text)
+        self.update(text)

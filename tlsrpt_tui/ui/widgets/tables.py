@@ -12,10 +12,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
 
 from tlsrpt_tui.store.queries import FailureRow, NavRow, Pivot, PolicyRow
 from tlsrpt_tui.ui.safe import compact, number, rate, safe, spark
+from tlsrpt_tui.ui.widgets.line_table import LineTable
 
 RowT = TypeVar("RowT")
 
@@ -24,8 +24,8 @@ MAX_ROWS = 2000
 TREND_DAYS = 14
 
 
-class RowTable(DataTable[Any], Generic[RowT]):
-    """A row-cursor DataTable backed by a list of typed rows."""
+class RowTable(LineTable, Generic[RowT]):
+    """A row-cursor table backed by a list of typed rows."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -35,8 +35,12 @@ class RowTable(DataTable[Any], Generic[RowT]):
     #: (label, sort key) pairs the user can cycle through with `s`.
     SORTS: ClassVar[Sequence[tuple[str, Callable[[Any], Any]]]] = ()
 
+    #: (label, width) of each column.
+    COLUMNS: ClassVar[Sequence[tuple[str, int]]] = ()
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
+        self.columns = list(self.COLUMNS)
         self.rows_data: list[RowT] = []
         self.all_rows: list[RowT] = []
         self.sort_index = 0
@@ -63,19 +67,18 @@ class RowTable(DataTable[Any], Generic[RowT]):
             rows = sorted(rows, key=self.SORTS[self.sort_index][1])
         self.truncated = max(0, len(rows) - MAX_ROWS)
         self.rows_data = rows[:MAX_ROWS]
-        self.clear()
-        for row in self.rows_data:
-            self.add_row(*self.render_row(row))
-        if self.truncated:
-            self.add_row(Text(f"… {self.truncated:,} more rows: use / to filter", style="dim"))
         target = 0
         if previous_key is not None:
             for index, row in enumerate(self.rows_data):
                 if self.key_of(row) == previous_key:
                     target = index
                     break
-        if self.rows_data:
-            self.move_cursor(row=target, animate=False)
+        self.set_rows(len(self.rows_data) + (1 if self.truncated else 0), cursor=target)
+
+    def row_cells(self, row: int) -> Sequence[Text]:
+        if row < len(self.rows_data):
+            return self.render_row(self.rows_data[row])
+        return [Text(f"… {self.truncated:,} more rows: use / to filter", style="dim")]
 
     def action_cycle_sort(self) -> None:
         if not self.SORTS:
@@ -103,11 +106,15 @@ class NavTable(RowTable[NavRow]):
         return row.key
 
     def set_pivot(self, pivot: Pivot) -> None:
-        self.clear(columns=True)
-        self.add_column("Policy domain" if pivot == "domain" else "Reporter", width=18)
-        self.add_column("Sessions", width=7)
-        self.add_column("Rate", width=6)
-        self.add_column(f"Last {TREND_DAYS}d", width=TREND_DAYS)
+        self.rows_data = []
+        self.set_columns(
+            [
+                ("Policy domain" if pivot == "domain" else "Reporter", 18),
+                ("Sessions", 7),
+                ("Rate", 6),
+                (f"Last {TREND_DAYS}d", TREND_DAYS),
+            ]
+        )
         self.border_title = "Policy domains" if pivot == "domain" else "Reporters"
 
     def render_row(self, row: NavRow) -> list[Text]:
@@ -139,18 +146,18 @@ class PolicyTable(RowTable[PolicyRow]):
         ("reporter", lambda r: (r.reporter, r.domain)),
     )
 
+    COLUMNS = (
+        ("Domain", 16),
+        ("Type", 9),
+        ("Mode", 7),
+        ("Reporter", 16),
+        ("OK", 6),
+        ("Failed", 6),
+        ("Rate", 6),
+        ("MX hosts", 30),
+    )
+
     def on_mount(self) -> None:
-        for label, width in (
-            ("Domain", 16),
-            ("Type", 9),
-            ("Mode", 7),
-            ("Reporter", 16),
-            ("OK", 6),
-            ("Failed", 6),
-            ("Rate", 6),
-            ("MX hosts", 30),
-        ):
-            self.add_column(label, width=width)
         self.border_title = "Policies"
 
     def key_of(self, row: PolicyRow) -> object:
@@ -238,19 +245,19 @@ class FailureTable(RowTable[FailureRow]):
         label = "result-type and MX" if self.grouped else "every distinct detail"
         self.notify(f"Failure details grouped by {label}", timeout=2)
 
+    COLUMNS = (
+        ("Result type", 22),
+        ("Receiving MX", 20),
+        ("Count", 6),
+        ("Last seen", 10),
+        ("MX IP", 15),
+        ("Sending IP", 15),
+        ("First seen", 10),
+        ("Domain", 16),
+        ("Additional information", 40),
+    )
+
     def on_mount(self) -> None:
-        for label, width in (
-            ("Result type", 22),
-            ("Receiving MX", 20),
-            ("Count", 6),
-            ("Last seen", 10),
-            ("MX IP", 15),
-            ("Sending IP", 15),
-            ("First seen", 10),
-            ("Domain", 16),
-            ("Additional information", 40),
-        ):
-            self.add_column(label, width=width)
         self.border_title = "Failure details"
 
     def key_of(self, row: FailureRow) -> object:

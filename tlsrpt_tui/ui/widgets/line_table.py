@@ -1,0 +1,334 @@
+"""A lean row-cursor table on Textual's line API.
+
+The explorer's tables are refilled on every cursor move in the pane to their left,
+so the cost of a refill is the cost of a key press. ``DataTable`` renders each cell
+through Rich's padding and wrapping machinery and drops its caches on every change;
+here a row is turned into segments once, when it is first drawn, and a refill only
+swaps the list of rows. Only the visible lines are ever rendered.
+
+Cells are single-line ``rich.text.Text`` values in fixed-width columns (long values
+are cut with an ellipsis); the header stays on top while the rows scroll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
+
+#: Blank cells either side of every column, as in DataTable.
+CELL_PADDING = 1
+
+
+def set_virtual_size(view: ScrollView, size: Size) -> None:
+    """Change what ``view`` scrolls over without a layout of the whole screen.
+
+    Setting ``virtual_size`` asks for a layout of every widget, and with it a
+    repaint of every scrollbar, twice per key press. A line-API view only needs its
+    own scrollbars updated; if one has to appear or disappear, that reactive asks
+    for the layout itself.
+    """
+    if size == view.virtual_size:
+        return
+    if not view.is_mounted or not view.container_size:
+        view.virtual_size = size
+        return
+    view.set_reactive(Widget.virtual_size, size)
+    view._scroll_update(size)  # scrollbar windows and visibility
+    if view.scroll_y > view.max_scroll_y or view.scroll_x > view.max_scroll_x:
+        view.scroll_to(
+            x=min(view.scroll_x, view.max_scroll_x),
+            y=min(view.scroll_y, view.max_scroll_y),
+            animate=False,
+            immediate=True,
+        )
+    view.refresh()
+
+
+class LineTable(ScrollView, can_focus=True):
+    """Rows of fixed-width cells with a row cursor, a fixed header and zebra stripes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "cursor_home", "Top", show=False),
+        Binding("end", "cursor_end", "Bottom", show=False),
+        Binding("left", "scroll_left", "Left", show=False),
+        Binding("right", "scroll_right", "Right", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "line-table--header",
+        "line-table--cursor",
+        "line-table--even-row",
+    }
+
+    DEFAULT_CSS = """
+    LineTable {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .line-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .line-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        &:dark > .line-table--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .line-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .line-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .line-table--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .line-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor moved to another row (by the user or ``move_cursor``)."""
+
+        def __init__(self, table: LineTable, cursor_row: int) -> None:
+            super().__init__()
+            self.table = table
+            self.cursor_row = cursor_row
+
+        @property
+        def control(self) -> LineTable:
+            return self.table
+
+    class RowSelected(Message):
+        """Enter (or a click on the highlighted row) chose a row."""
+
+        def __init__(self, table: LineTable, cursor_row: int) -> None:
+            super().__init__()
+            self.table = table
+            self.cursor_row = cursor_row
+
+        @property
+        def control(self) -> LineTable:
+            return self.table
+
+    cursor_row: reactive[int] = reactive(0, always_update=False, repaint=False)
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.columns: list[tuple[str, int]] = []
+        self._count = 0
+        #: Rendered rows (segments without background), filled as rows are drawn.
+        self._row_cache: dict[int, list[Segment]] = {}
+        self._header_cache: list[Segment] | None = None
+        #: Rich styles of the widget and its parts, looked up once per style change.
+        self._styles: dict[str, Style] | None = None
+
+    # -- content -------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return self._count
+
+    def row_cells(self, row: int) -> Sequence[Text]:
+        """The cells of row ``row``: asked only when the row is first drawn."""
+        raise NotImplementedError
+
+    @property
+    def table_width(self) -> int:
+        return sum(width + 2 * CELL_PADDING for _, width in self.columns)
+
+    def set_columns(self, columns: Sequence[tuple[str, int]]) -> None:
+        """Replace the columns (label, width in cells); rows are dropped."""
+        self.columns = list(columns)
+        self._header_cache = None
+        self.set_rows(0, cursor=0)
+
+    def set_rows(self, count: int, *, cursor: int = 0) -> None:
+        """Now ``count`` rows (see ``row_cells``); place the cursor without announcing it.
+
+        The caller knows what it changed and refreshes what depends on the cursor
+        itself; a RowHighlighted here would make it do that twice.
+        """
+        self._count = count
+        self._row_cache.clear()
+        self.set_reactive(LineTable.cursor_row, self._clamp(cursor))
+        set_virtual_size(self, Size(self.table_width, count + 1))
+        self._scroll_cursor_into_view()
+        self.refresh()
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Put the cursor on ``row`` (clamped); announces it if it moved."""
+        del animate  # accepted for DataTable compatibility; moves are never animated
+        self.cursor_row = self._clamp(row)
+
+    def _clamp(self, row: int) -> int:
+        return max(0, min(row, self._count - 1))
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._refresh_row(old)
+        self._refresh_row(new)
+        self._scroll_cursor_into_view()
+        self.post_message(self.RowHighlighted(self, new))
+
+    # -- geometry --------------------------------------------------------------------
+
+    @property
+    def _visible_rows(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = round(self.scroll_y)
+        cursor = self.cursor_row
+        if cursor < top:
+            self.scroll_to(y=cursor, animate=False, immediate=True)
+        elif cursor >= top + self._visible_rows:
+            self.scroll_to(y=cursor - self._visible_rows + 1, animate=False, immediate=True)
+
+    def _refresh_row(self, row: int) -> None:
+        line = row - round(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def on_resize(self) -> None:
+        self._scroll_cursor_into_view()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+
+    def on_focus(self) -> None:
+        self._styles = None
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._styles = None
+        self.refresh()
+
+    def _style(self, part: str) -> Style:
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = {"": base}
+            for name in ("header", "even-row", "cursor"):
+                self._styles[name] = self.get_component_rich_style(f"line-table--{name}")
+            self._styles["odd"] = base
+            self._styles["even"] = base + self._styles["even-row"]
+            self._styles["odd-cursor"] = base + self._styles["cursor"]
+            self._styles["even-cursor"] = self._styles["even"] + self._styles["cursor"]
+            self._styles["top"] = base + self._styles["header"]
+        return self._styles[part]
+
+    # -- rendering ---------------------------------------------------------------------
+
+    def _render_cells(self, cells: Sequence[Text]) -> list[Segment]:
+        console = self.app.console
+        segments: list[Segment] = []
+        pad = Segment(" " * CELL_PADDING)
+        for (_, width), cell in zip(self.columns, cells, strict=False):
+            text = cell.copy()
+            text.no_wrap = True
+            text.end = ""
+            if text.cell_len > width:
+                text.truncate(width, overflow="ellipsis")
+            justify = text.justify if text.justify in ("right", "center") else "left"
+            text.align(justify, width)
+            segments.append(pad)
+            # render() applies the spans only; the Text's own style goes underneath.
+            own = console.get_style(text.style) if text.style else None
+            segments.extend(Segment.apply_style(text.render(console), own))
+            segments.append(pad)
+        return segments
+
+    def _row_segments(self, row: int) -> list[Segment]:
+        segments = self._row_cache.get(row)
+        if segments is None:
+            segments = self._render_cells(self.row_cells(row))
+            self._row_cache[row] = segments
+        return segments
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = round(self.scroll_x)
+        if y == 0:
+            if self._header_cache is None:
+                self._header_cache = self._render_cells([Text(label) for label, _ in self.columns])
+            style = self._style("top")
+            segments = self._header_cache
+        else:
+            row = y - 1 + round(self.scroll_y)
+            if row >= self._count:
+                return Strip.blank(width, self._style(""))
+            part = "even" if row % 2 else "odd"
+            style = self._style(f"{part}-cursor" if row == self.cursor_row else part)
+            segments = self._row_segments(row)
+        strip = Strip(Segment.apply_style(segments, style), self.table_width)
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - self._visible_rows)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + self._visible_rows)
+
+    def action_cursor_home(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_cursor_end(self) -> None:
+        self.move_cursor(row=self._count - 1)
+
+    def action_select_cursor(self) -> None:
+        if self._count:
+            self.post_message(self.RowSelected(self, self.cursor_row))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        row = offset.y - 1 + round(self.scroll_y)
+        if not 0 <= row < self._count:
+            return
+        if row == self.cursor_row:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row=row)
