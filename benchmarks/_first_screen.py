@@ -3,12 +3,15 @@
     python benchmarks/_first_screen.py ARCHIVE [--keys N]
 
 Prints one JSON object: seconds from process launch (read from /proc) to the first
-screen with every pane filled, the store class the explorer used, and with ``--keys``
-p50/p95 milliseconds from a key press to the updated screen (cursor moves in the
-navigation pane and filter keystrokes).
+screen with every pane filled with the archive's data (``first_screen_s``: the app
+notes when it painted it), to the archive being up to date (``up_to_date_s``: every
+file checked, ``app.loading`` False), the store class the explorer used, and with
+``--keys`` p50/p95 milliseconds from a key press to the last screen update it caused
+(cursor moves in the navigation and policy panes, filter keystrokes).
 
-The explorer runs as users run it: on the persistent index (``use_index=True``),
-with ``app.loading`` turning False once the index is up to date.
+The explorer runs as users run it: on the persistent index (``use_index=True``). With
+an index present it draws the index as it was left at once and checks the files in
+the background; without one, the first screen waits for the index to be built.
 """
 
 from __future__ import annotations
@@ -97,10 +100,19 @@ async def measure(archive: Path, keys: int) -> dict[str, object]:
     result: dict[str, object] = {}
     async with app.run_test(size=(180, 50)) as pilot:
         clock = PaintClock(app)
+        timings = getattr(app, "timings", {})
+        while "first_screen" not in timings and getattr(app, "loading", False):
+            await asyncio.sleep(0.002)
+        if "first_screen" in timings:
+            # The panes drawn with the archive's data (from the index as it was left).
+            drawn_ago = time.perf_counter() - timings["first_screen"]
+            result["first_screen_s"] = since_launch() - drawn_ago
         while getattr(app, "loading", False):
             await asyncio.sleep(0.005)
         await pilot.pause()
-        result["first_screen_s"] = since_launch()
+        # Every file checked (and any new or changed one read): the archive is current.
+        result["up_to_date_s"] = since_launch()
+        result.setdefault("first_screen_s", result["up_to_date_s"])
         result["store"] = type(getattr(app, "store", None)).__name__
         if keys:
             moves = [await key_latency(app, pilot, clock, "down") for _ in range(keys)]

@@ -74,6 +74,10 @@ class Figure:
     def rss(self) -> float:
         return max(r.rss_mb for r in self.runs)
 
+    def reported(self, key: str) -> float:
+        """The best of a figure each run printed (its last stdout line is JSON)."""
+        return min(float(json.loads(r.stdout.strip().splitlines()[-1])[key]) for r in self.runs)
+
 
 def run(argv: list[str], *, env: dict[str, str] | None = None, timeout: float = 3600) -> Run:
     """Run a command; wall time from launch to exit and peak RSS of its process tree."""
@@ -280,9 +284,10 @@ def bench_size(
         warm_summary_s=warm.best,
         warm_summary_median_s=warm.median,
         warm_summary_rss_mb=warm.rss,
-        first_screen_cold_s=first_cold.best if first_cold else None,
+        first_screen_cold_s=first_cold.reported("first_screen_s") if first_cold else None,
         first_screen_cold_rss_mb=first_cold.rss if first_cold else None,
-        first_screen_warm_s=first_warm.best if first_warm else None,
+        first_screen_warm_s=first_warm.reported("first_screen_s") if first_warm else None,
+        up_to_date_warm_s=first_warm.reported("up_to_date_s") if first_warm else None,
         first_screen_warm_rss_mb=first_warm.rss if first_warm else None,
         ui_keys_ms=keys,
         ui_store=ui_note,
@@ -312,17 +317,27 @@ def bench_size(
         ),
     ]
     if first_cold and first_warm:
+        cold_first = first_cold.reported("first_screen_s")
+        warm_first = first_warm.reported("first_screen_s")
         rows.append(
-            ("explorer first screen, cold", fmt_s(first_cold.best), f"{first_cold.rss:.0f} MB", "")
+            ("explorer first screen, cold", fmt_s(cold_first), f"{first_cold.rss:.0f} MB", "")
         )
         rows.append(
             (
                 "explorer first screen, warm",
-                fmt_s(first_warm.best),
+                fmt_s(warm_first),
                 f"{first_warm.rss:.0f} MB",
-                f"target < {warm_target} s{verdict(first_warm.best < warm_target)}"
+                f"target < {warm_target} s{verdict(warm_first < warm_target)}"
                 if warm_target
                 else "",
+            )
+        )
+        rows.append(
+            (
+                "explorer warm, every file checked",
+                fmt_s(first_warm.reported("up_to_date_s")),
+                "",
+                "(checked in the background after the first screen)",
             )
         )
     else:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tlsrpt_tui.probe import ProbeOptions, ProbeUsageError, run_probe_sync, to_json, to_text
-from tlsrpt_tui.probe.runner import DEFAULT_TIMEOUT
+from tlsrpt_tui.probe.options import DEFAULT_TIMEOUT
 
 
 def _port(text: str) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tlsrpt_tui.probe.model import ProbeResult
-from tlsrpt_tui.probe.runner import ProbeOptions, normalise_host, run_probe, run_probe_sync
+from tlsrpt_tui.probe.options import ProbeOptions, normalise_host
 
 DEFAULT_TTL = 300.0
 
@@ -121,6 +121,8 @@ class ProbeCache:
         hosts, options, cached = self._lookup(domain, mx_hosts, options, refresh)
         if cached is not None:
             return cached
+        from tlsrpt_tui.probe.runner import run_probe  # the network stack, when needed
+
         return self.put(await run_probe(domain, hosts, options), hosts, options)
 
     def probe_sync(
@@ -135,6 +137,8 @@ class ProbeCache:
         hosts, options, cached = self._lookup(domain, mx_hosts, options, refresh)
         if cached is not None:
             return cached
+        from tlsrpt_tui.probe.runner import run_probe_sync
+
         return self.put(run_probe_sync(domain, hosts, options), hosts, options)
 
     def _lookup(

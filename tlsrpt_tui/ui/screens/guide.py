@@ -97,7 +97,7 @@ class GuideScreen(Screen[str | None]):
     ]
 
     def __init__(self, queries: ArchiveQueries, *, selected: str | None = None) -> None:
-        super().__init__()
+        super().__init__(classes="guide-screen")
         self.queries = queries
         self.selected = selected
         #: Option id -> item, in list order.
