@@ -139,7 +139,7 @@ class LineTable(ScrollView, can_focus=True):
         def control(self) -> LineTable:
             return self.table
 
-    cursor_row: reactive[int] = reactive(0, always_update=False, repaint=False)
+    cursor_row: reactive[int] = reactive(0, repaint=False, init=False)
 
     def __init__(
         self,

@@ -56,6 +56,13 @@ def overview_text(ov: Overview, flt: Filter, alerts: int | None = None) -> Text:
 class OverviewBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
+        self.shown_lines = 0
 
     def show(self, ov: Overview, flt: Filter, alerts: int | None = None) -> None:
-        self.update(overview_text(ov, flt, alerts))
+        text = overview_text(ov, flt, alerts)
+        # One line or two (the most it shows): only a change of height needs a layout,
+        # and a layout of the whole screen costs more than the rest of a filter keystroke.
+        width = self.content_region.width
+        lines = 1 if width and text.cell_len <= width else 2
+        self.update(text, layout=lines != self.shown_lines)
+        self.shown_lines = lines

@@ -1,0 +1,141 @@
+"""The line-API table and text view behind the explorer's panes, driven with Pilot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+
+from tlsrpt_tui.ui.widgets.line_table import LineTable
+from tlsrpt_tui.ui.widgets.text_view import TextView
+
+
+class NumberTable(LineTable):
+    def __init__(self) -> None:
+        super().__init__(id="table")
+        self.columns = [("Name", 10), ("Count", 6)]
+        self.asked: list[int] = []
+
+    def row_cells(self, row: int) -> Sequence[Text]:
+        self.asked.append(row)
+        return [
+            Text(f"row {row}" if row != 3 else "[b]x[/b] and a long tail"),
+            Text(str(row * 7), justify="right"),
+        ]
+
+
+class TableApp(App[None]):
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = rows
+        self.highlighted: list[int] = []
+        self.selected: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield NumberTable()
+        yield TextView(id="text")
+
+    def on_mount(self) -> None:
+        self.query_one(NumberTable).set_rows(self.rows)
+        self.query_one(NumberTable).focus()
+
+    @on(LineTable.RowHighlighted)
+    def remember_highlight(self, event: LineTable.RowHighlighted) -> None:
+        self.highlighted.append(event.cursor_row)
+
+    @on(LineTable.RowSelected)
+    def remember_selection(self, event: LineTable.RowSelected) -> None:
+        self.selected.append(event.cursor_row)
+
+
+def screen_lines(app: App[None]) -> list[str]:
+    return [
+        "".join(segment.text for segment in strip)
+        for strip in app.screen._compositor.render_strips()
+    ]
+
+
+async def test_keys_move_the_cursor_and_announce_it() -> None:
+    app = TableApp(rows=100)
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(NumberTable)
+        await pilot.press("down", "down")
+        assert table.cursor_row == 2
+        assert app.highlighted == [1, 2]
+        await pilot.press("up", "up", "up")  # the cursor stops at the first row
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == 99
+        await pilot.press("pageup")
+        assert 80 < table.cursor_row < 99
+        await pilot.press("home", "enter")
+        assert table.cursor_row == 0 and app.selected == [0]
+
+
+async def test_only_visible_rows_are_rendered_and_the_header_stays() -> None:
+    app = TableApp(rows=100_000)
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(NumberTable)
+        await pilot.pause()
+        assert max(table.asked) < 20  # a 12-line screen never asks for row 20
+        await pilot.press("end")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert lines[0].startswith(" Name ")  # the header stays on top while rows scroll
+        assert any("row 99999" in line for line in lines)
+        assert len(table.asked) < 60
+
+
+async def test_refill_places_the_cursor_quietly_and_clamps_it() -> None:
+    app = TableApp(rows=50)
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(NumberTable)
+        await pilot.press("end")
+        app.highlighted.clear()
+        table.set_rows(5, cursor=40)
+        await pilot.pause()
+        assert table.cursor_row == 4
+        assert app.highlighted == []  # the owner refreshes what depends on it itself
+        assert table.scroll_y == 0
+        table.set_rows(0)
+        await pilot.press("enter", "down")
+        assert app.selected == []
+
+
+async def test_clicks_highlight_then_select() -> None:
+    app = TableApp(rows=10)
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(NumberTable)
+        await pilot.click("#table", offset=(2, 3))  # line 3: row 2 (the header is line 0)
+        assert table.cursor_row == 2 and app.selected == []
+        await pilot.click("#table", offset=(2, 3))
+        assert app.selected == [2]
+        await pilot.click("#table", offset=(2, 0))  # the header is not a row
+        assert table.cursor_row == 2
+
+
+async def test_cells_are_literal_cut_to_width_and_right_aligned() -> None:
+    app = TableApp(rows=5)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        lines = screen_lines(app)
+        # Markup in a value is shown as typed; a long value ends with an ellipsis.
+        assert lines[4].startswith(" [b]x[/b] … ")
+        assert "    21 " in lines[4]  # numbers right-aligned in their column
+
+
+async def test_text_view_wraps_to_its_width_and_scrolls() -> None:
+    app = TableApp(rows=1)
+    async with app.run_test(size=(30, 24)) as pilot:
+        view = app.query_one(TextView)
+        view.update(Text("word " * 200 + "\n[red]literal[/red]"))
+        await pilot.pause()
+        width = view.scrollable_content_region.width
+        assert view.virtual_size.height > 200 * 5 // width  # wrapped, not cut
+        view.focus()
+        await pilot.press("end")
+        await pilot.wait_for_scheduled_animations()
+        assert round(view.scroll_y) == view.max_scroll_y > 0
+        assert any("[red]literal[/red]" in line for line in screen_lines(app))
