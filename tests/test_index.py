@@ -174,6 +174,27 @@ def test_process_pool_build_matches(archive: Path) -> None:
     store.close()
 
 
+def test_signature_hash_collisions_still_give_the_same_answers(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every signature hashes alike: the cold build notices and numbers them one by one.
+    monkeypatch.setattr(extract, "sig_hash", lambda *_: 42)
+    monkeypatch.setattr(sqlite, "sig_hash", lambda *_: 42)
+    store = reopen([archive], jobs=1)
+    assert_same([archive], store)
+    store.close()
+    # (and a refresh adding signatures after that)
+    extra = archive / "generated" / "late" / "late.json.gz"
+    extra.parent.mkdir()
+    report = json.loads(gzip.decompress(_report_files(archive / "generated")[0].read_bytes()))
+    report["report-id"] = "late-one"
+    report["policies"][0]["policy"]["mx-host"] = ["late.mx.example"]
+    extra.write_bytes(gzip.compress(json.dumps(report).encode()))
+    store = reopen([archive], jobs=1)
+    assert_same([archive], store)
+    store.close()
+
+
 def test_several_roots_and_overlaps(archive: Path, tmp_path: Path, write: Any) -> None:
     other = tmp_path / "other"
     shutil.copytree(demo_archive() / "2026", other / "2026")  # same names as under demo/

@@ -10,14 +10,18 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tlsrpt_tui.core.aggregate import failure_rate, summarize_domains
-from tlsrpt_tui.core.archive import Archive, load_archive
 from tlsrpt_tui.core.loader import Limits
-from tlsrpt_tui.core.model import LoadError
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.locations import demo_archive
+
+if TYPE_CHECKING:
+    from tlsrpt_tui.core.archive import Archive
+    from tlsrpt_tui.core.model import LoadError
+
+# (core.aggregate and core.archive are imported where needed: a warm ``summary`` reads
+# the index and should not pay for them.)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,6 +94,8 @@ def jobs_for(args: argparse.Namespace) -> int:
 
 
 def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
+    from tlsrpt_tui.core.archive import load_archive
+
     limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
     show = sys.stderr.isatty()
 
@@ -128,6 +134,8 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
 
 def summary_document(archive: Archive) -> dict[str, Any]:
+    from tlsrpt_tui.core.aggregate import summarize_domains
+
     return {
         "files": archive.files,
         "reports": len(archive.reports),
@@ -161,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_csv(document: dict[str, Any], out: TextIO) -> None:
+    from tlsrpt_tui.core.aggregate import failure_rate
+
     writer = csv.writer(out)
     writer.writerow(["policy-domain", "reporter", "successful", "failed", "failure-rate"])
     for domain, entry in document["domains"].items():
@@ -170,6 +180,8 @@ def write_csv(document: dict[str, Any], out: TextIO) -> None:
 
 
 def write_table(document: dict[str, Any], out: TextIO) -> None:
+    from tlsrpt_tui.core.aggregate import failure_rate
+
     buf = io.StringIO()
     domains = document["domains"]
     buf.write(

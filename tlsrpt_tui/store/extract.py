@@ -11,17 +11,20 @@ answers are the loader's in every case.
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from hashlib import blake2b
 from json import dumps as json_dumps
-from typing import Any, Final
+from json import loads as json_loads
+from typing import Any, Final, TypeVar
 
 from tlsrpt_tui.core.loader import (
     GZIP_MAGIC,
     MAX_COUNT,
+    MAX_STRING,
     Limits,
     ReportError,
     _cut,
@@ -106,10 +109,80 @@ def report_key_of(org: str, report_id: str, start: datetime, domains: Iterable[s
 # --------------------------------------------------------------------------- facts
 
 
+#: Per worker: what a unit without failure details turns into, by (domain, reporter,
+#: policies' (type, mode, MX)): its cleaned columns and haystack. Reports of one sender
+#: about one domain repeat these every day.
+_UNITS: dict[tuple[Any, ...], tuple[str, str, str, list[tuple[str, str | None, str, int]]]] = {}
+#: Per worker: ``start.isoformat()`` and the day's ordinal, by start.
+_STARTS: dict[datetime, tuple[str, int]] = {}
+_SINGLE: dict[tuple[Any, ...], tuple[str, str, str, list[tuple[str, str | None, str, int]]]] = {}
+
+
+def _start_text(start: datetime) -> tuple[str, int]:
+    try:
+        return _STARTS[start]
+    except KeyError:
+        if len(_STARTS) > 4096:
+            _STARTS.clear()
+        value = _STARTS[start] = (start.isoformat(), start.date().toordinal())
+        return value
+
+
+def _unit_static(
+    domain: str, org: str, pols: list[tuple[str, str | None, tuple[str, ...], int, int]]
+) -> tuple[str, str, str, list[tuple[str, str | None, str, int]]]:
+    """(domain, reporter, haystack, [(type, mode, MX text, first)]) of a unit without
+    failure details, cleaned for SQLite (remembered per worker)."""
+    key = (domain, org, tuple([(p[0], p[1], p[2]) for p in pols]))
+    static = _UNITS.get(key)
+    if static is None:
+        words = [domain, org]
+        words.extend(p[0] for p in pols)
+        words.extend(host for p in pols for host in p[2])
+        seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
+        columns: list[tuple[str, str | None, str, int]] = []
+        for ptype, mode, mx, _ok, _failed in pols:
+            # ``first``: policy rows count a report once per (type, mode, MX) group.
+            group = (ptype, mode, mx)
+            columns.append((clean(ptype), _clean_opt(mode), _mx_text(mx), int(group not in seen)))
+            seen.add(group)
+        static = (clean(domain), clean(org), clean("\n".join(words).lower()), columns)
+        if len(_UNITS) > 8192:
+            _UNITS.clear()
+            _SINGLE.clear()
+        _UNITS[key] = static
+    return static
+
+
 def report_out(
     org: str, report_id: str, start: datetime, part: str | None, policies: Sequence[NPolicy]
 ) -> ReportOut:
     """The rows of one report: one unit per policy domain, as facts_of/units_of count."""
+    if len(policies) == 1 and not policies[0][6]:
+        # The common case, in short: one policy, no failure details.
+        ptype, domain, pstring, mx, ok, failed, _details = policies[0]
+        iso, day = _start_text(start)
+        mode = _mode_of(pstring)
+        static = _SINGLE.get((domain, org, ptype, mode, mx))
+        if static is None:
+            static = _SINGLE[(domain, org, ptype, mode, mx)] = _unit_static(
+                domain, org, [(ptype, mode, mx, ok, failed)]
+            )
+        domain_clean, org_clean, hay, ((pt, md, mxt, first),) = static
+        key = clean(f"{org}\x1f{report_id}\x1f{iso}\x1f{domain}")
+        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None]
+        policy_row = [
+            None, None, None, domain_clean, org_clean, day, pt, md, mxt, ok, failed, first
+        ]  # fmt: skip
+        return (
+            key,
+            key_hash(key),
+            org_clean,
+            clean(report_id),
+            day,
+            None if part is None else clean(part),
+            [(hay, unit_row, [policy_row], [])],
+        )
     units: dict[str, list[Any]] = {}
     for ptype, domain, pstring, mx, ok, failed, details in policies:
         unit = units.get(domain)
@@ -137,11 +210,27 @@ def report_out(
             for result_type, count in by_type.items():
                 if count > rtc.get(result_type, -1):
                     rtc[result_type] = count
-    day = start.date().toordinal()
+    iso, day = _start_text(start)
     org_clean = clean(org)
     out_units: list[UnitOut] = []
     lead = 1
     for domain, (ok, failed, pols, merged, rtc) in units.items():
+        if not merged:
+            domain_clean, org_clean, hay, columns = _unit_static(domain, org, pols)
+            out_units.append(
+                (
+                    hay,
+                    [None, None, None, domain_clean, org_clean, day, ok, failed, lead, None],
+                    [
+                        [None, None, None, domain_clean, org_clean, day, c[0], c[1], c[2],
+                         p[3], p[4], c[3]]
+                        for c, p in zip(columns, pols, strict=True)
+                    ],
+                    [],
+                )
+            )  # fmt: skip
+            lead = 0
+            continue
         domain_clean = clean(domain)
         words = [domain, org]
         words.extend(p[0] for p in pols)
@@ -197,7 +286,12 @@ def report_out(
         unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts]
         lead = 0
         out_units.append((clean("\n".join(words).lower()), unit_row, policy_rows, failures))
-    key = clean(report_key_of(org, report_id, start, units))
+    domains = list(units)
+    key = clean(
+        "\x1f".join(
+            (org, report_id, iso, domains[0] if len(domains) == 1 else ",".join(sorted(domains)))
+        )
+    )
     return (key, key_hash(key), org_clean, clean(report_id), day, _clean_opt(part), out_units)
 
 
@@ -241,12 +335,6 @@ def out_of_report(report: Report) -> ReportOut:
 # --------------------------------------------------------------------------- fast path
 
 
-def _count(value: Any) -> int:
-    if type(value) is not int or value < 0 or value > MAX_COUNT:
-        raise _Irregular
-    return value
-
-
 def _fast_detail(raw: Any, notes: list[str]) -> Detail:
     """A failure-details row exactly as the loader reads it (rows are few: no shortcut)."""
     try:
@@ -267,6 +355,7 @@ def _fast_detail(raw: Any, notes: list[str]) -> Detail:
 
 #: Reports of one day share their date-range strings: parse each pair once per worker.
 _DATES: dict[tuple[Any, Any], datetime] = {}
+_READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _start_of(start: Any, end: Any) -> datetime:
@@ -314,6 +403,56 @@ def _mx_text(hosts: tuple[str, ...]) -> str:
         return text
 
 
+#: Per worker: a policy block's (type, domain, policy-string, mx-host) as the loader
+#: reads them, by the raw values (senders repeat the same block in every report).
+_POLICIES: dict[tuple[Any, ...], tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _hashable(value: Any) -> Any:
+    """A key for a raw policy-string or mx-host value (lists of strings are the rule)."""
+    if type(value) is list:
+        return (list, *value)
+    if value is None or type(value) is str:
+        return value
+    raise TypeError  # anything else is read without the memo
+
+
+def _policy_head(policy: dict[str, Any]) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    ptype = policy.get("policy-type")
+    domain = policy.get("policy-domain")
+    pstring = policy.get("policy-string")
+    mx = policy.get("mx-host")
+    if type(ptype) is not str or type(domain) is not str:
+        raise _Irregular
+    try:
+        key: tuple[Any, ...] | None = (ptype, domain, _hashable(pstring), _hashable(mx))
+        head = _POLICIES.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable item (the loader ignores it): no memo
+        key = head = None
+    if head is None:
+        if not ptype.strip() or not normalise_domain(domain):
+            raise _Irregular  # missing domain: the loader may take it from the file name
+        notes: list[str] = []
+        head = (
+            _cut(ptype.strip().lower(), "", notes),
+            _policy_domain(domain, "", None, notes),
+            _policy_string(pstring, "", notes) if pstring is not None else (),
+            _mx_hosts(mx, "", notes) if mx is not None else (),
+        )
+        if key is not None:
+            if len(_POLICIES) > 8192:
+                _POLICIES.clear()
+            _POLICIES[key] = head
+    return head
+
+
+def _text(value: str) -> str:
+    """The loader's ``_cut`` of a string (no surrogates in ASCII: the common case)."""
+    if value.isascii() and len(value) <= MAX_STRING:
+        return value
+    return _cut(value, "", [])
+
+
 def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
     """What :func:`parse_report` would make of a clean report, or :class:`_Irregular`."""
     if type(obj) is not dict:
@@ -324,9 +463,8 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
         raise _Irregular
     # From here on, the loader's own helpers wherever a value is cleaned up (they only
     # add warnings, which the index does not keep).
-    notes: list[str] = []
-    org = _cut(org, "", notes)
-    report_id = _cut(report_id, "", notes)
+    org = _text(org)
+    report_id = _text(report_id)
     date_range = obj.get("date-range")
     if type(date_range) is not dict:
         raise _Irregular
@@ -335,6 +473,7 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
     if type(raw_policies) is not list or not raw_policies:
         raise _Irregular
     policies: list[NPolicy] = []
+    notes: list[str] = []
     for raw in raw_policies:
         if type(raw) is not dict:
             raise _Irregular
@@ -342,23 +481,24 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
         summary = raw.get("summary")
         if type(policy) is not dict or type(summary) is not dict:
             raise _Irregular
-        ptype = policy.get("policy-type")
-        if type(ptype) is not str or not ptype.strip():
+        ptype, domain, pstring, mx = _policy_head(policy)
+        ok = summary.get("total-successful-session-count")
+        failed = summary.get("total-failure-session-count")
+        if (
+            type(ok) is not int
+            or type(failed) is not int
+            or ok < 0
+            or failed < 0
+            or ok > MAX_COUNT
+            or failed > MAX_COUNT
+        ):
             raise _Irregular
-        ptype = _cut(ptype.strip().lower(), "", notes)
-        domain = policy.get("policy-domain")
-        if type(domain) is not str or not normalise_domain(domain):
-            raise _Irregular  # missing: the loader may take it from the file name
-        domain = _policy_domain(domain, "", None, notes)
-        pstring = policy.get("policy-string")
-        pstring = _policy_string(pstring, "", notes) if pstring is not None else ()
-        mx = policy.get("mx-host")
-        mx = _mx_hosts(mx, "", notes) if mx is not None else ()
-        ok = _count(summary.get("total-successful-session-count"))
-        failed = _count(summary.get("total-failure-session-count"))
         raw_details = raw.get("failure-details")
-        if raw_details is None:
-            details: list[Detail] = []
+        if not raw_details:
+            if raw_details is None or type(raw_details) is list:
+                details: list[Detail] = []
+            else:
+                raise _Irregular
         elif type(raw_details) is list:
             details = [_fast_detail(d, notes) for d in raw_details]
         else:
@@ -368,13 +508,35 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
 
 
 def _fast_file(path: str, limits: Limits) -> FileOut:
+    return _fast_read(path, limits)[0]
+
+
+def _read_regular(path: str, limits: Limits) -> tuple[bytes, os.stat_result]:
+    """A regular file's bytes and its ``fstat`` (:class:`_Irregular` for anything else)."""
     # O_NONBLOCK: a FIFO swapped in since the scan must not block (the loader refuses it).
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with open(fd, "rb") as handle:
+    fd = os.open(path, _READ_FLAGS)
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > limits.max_file_bytes:
             raise _Irregular
-        data = handle.read()
+        data = os.read(fd, info.st_size + 1)
+        if len(data) != info.st_size:  # it changed: read to the end, never past the cap
+            chunks = [data]
+            size = len(data)
+            while size <= limits.max_file_bytes:
+                more = os.read(fd, min(1 << 20, limits.max_file_bytes + 1 - size))
+                if not more:
+                    break
+                chunks.append(more)
+                size += len(more)
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return data, info
+
+
+def _fast_read(path: str, limits: Limits) -> tuple[FileOut, os.stat_result]:
+    data, info = _read_regular(path, limits)
     if len(data) > limits.max_file_bytes:
         raise _Irregular
     try:
@@ -392,9 +554,9 @@ def _fast_file(path: str, limits: Limits) -> FileOut:
         for index, item in enumerate(obj):
             org, report_id, start, policies = fast_policies(item)
             reports.append(report_out(org, report_id, start, f"item {index}", policies))
-        return reports, []
+        return (reports, []), info
     org, report_id, start, policies = fast_policies(obj)
-    return [report_out(org, report_id, start, None, policies)], []
+    return ([report_out(org, report_id, start, None, policies)], []), info
 
 
 def slow_file(path: str, display: str, limits: Limits) -> tuple[FileOut, list[Report]]:
@@ -422,6 +584,243 @@ def extract_batch(batch: list[tuple[str, str]], limits: Limits) -> list[FileOut]
     return [extract_file(path, display, limits) for path, display in batch]
 
 
+# --------------------------------------------------------------------------- cold builds
+
+
+class SigCollision(Exception):
+    """Two signatures share a hash (never seen; the build then takes the slow road)."""
+
+
+def sig_hash(domain: str, reporter: str, hay: str) -> int:
+    """A signature's id: a stable signed 64-bit hash of (domain, reporter, haystack), so
+    that workers number signatures without asking the parent."""
+    text = f"{domain}\x00{reporter}\x00{hay}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(blake2b(text, digest_size=8).digest(), "big", signed=True)
+
+
+#: Per worker: signature -> its hash.
+_SIG_IDS: dict[tuple[str, str, str], int] = {}
+
+#: What :func:`extract_rows` returns for a batch of files, every id local to the batch
+#: (numbered from 0; the parent adds its offsets while inserting):
+#:   (stats: (size, mtime) per file or None when it is gone or not a regular file,
+#:    report rows, unit rows, policy rows, failure rows,
+#:    error rows (file, seq, part, message), {signature id: (domain, reporter, hay)},
+#:    the batch's sums for the aggregate tables (:func:`aggregate_rows`))
+#: Report rows are ``reports`` rows (file = position in the batch), unit, policy and
+#: failure rows those of their tables, with hashed signature ids.
+Rows = tuple[
+    list[tuple[int, int] | None],
+    list[tuple[Any, ...]],
+    list[list[Any]],
+    list[list[Any]],
+    list[list[Any]],
+    list[tuple[int, int, str | None, str]],
+    dict[int, tuple[str, str, str]],
+    "Sums",
+]
+
+#: What the aggregate tables hold, as dictionaries:
+#:   daily_domain   (domain, day) -> [successful, failed, units]
+#:   daily_reporter (reporter, day) -> [successful, failed, leads]
+#:   sigs           signature id -> [units, leads, successful, failed, first, last]
+#:   policy_types   (domain, policy_type) -> [successful, failed, n]
+#:   type_totals    (domain, result_type) -> [count, n]
+Sums = tuple[
+    dict[tuple[str, int], list[int]],
+    dict[tuple[str, int], list[int]],
+    dict[int, list[int]],
+    dict[tuple[str, str], list[int]],
+    dict[tuple[str, str], list[int]],
+]
+
+
+def new_sums() -> Sums:
+    return {}, {}, {}, {}, {}
+
+
+def aggregate_rows(units: Iterable[Sequence[Any]], policies: Iterable[Sequence[Any]]) -> Sums:
+    """The aggregate tables' sums over unit and policy rows (what the index's SQL
+    ``GROUP BY`` of them gives)."""
+    domains, reporters, sigs, types, results = new_sums()
+    for _uid, _rid, sid, domain, reporter, day, ok, failed, lead, rtc in units:
+        e = domains.get((domain, day))
+        if e is None:
+            domains[(domain, day)] = [ok, failed, 1]
+        else:
+            e[0] += ok
+            e[1] += failed
+            e[2] += 1
+        e = reporters.get((reporter, day))
+        if e is None:
+            reporters[(reporter, day)] = [ok, failed, lead]
+        else:
+            e[0] += ok
+            e[1] += failed
+            e[2] += lead
+        e = sigs.get(sid)
+        if e is None:
+            sigs[sid] = [1, lead, ok, failed, day, day]
+        else:
+            e[0] += 1
+            e[1] += lead
+            e[2] += ok
+            e[3] += failed
+            if day < e[4]:
+                e[4] = day
+            if day > e[5]:
+                e[5] = day
+        if rtc is not None:
+            for result_type, count in json_loads(rtc).items():
+                e = results.get((domain, result_type))
+                if e is None:
+                    results[(domain, result_type)] = [count, 1]
+                else:
+                    e[0] += count
+                    e[1] += 1
+    for row in policies:
+        key = (row[3], row[6])
+        e = types.get(key)
+        if e is None:
+            types[key] = [row[9], row[10], 1]
+        else:
+            e[0] += row[9]
+            e[1] += row[10]
+            e[2] += 1
+    return domains, reporters, sigs, types, results
+
+
+def merge_sums(into: Sums, more: Sums) -> None:
+    """Add ``more`` to ``into`` (in place)."""
+    _merge(into[0], more[0])
+    _merge(into[1], more[1])
+    _merge(into[3], more[3])
+    _merge(into[4], more[4])
+    target = into[2]
+    if not target:
+        target.update(more[2])
+        return
+    for key, values in more[2].items():  # signatures: counts, then first and last day
+        have = target.get(key)
+        if have is None:
+            target[key] = values
+            continue
+        have[0] += values[0]
+        have[1] += values[1]
+        have[2] += values[2]
+        have[3] += values[3]
+        if values[4] < have[4]:
+            have[4] = values[4]
+        if values[5] > have[5]:
+            have[5] = values[5]
+
+
+K = TypeVar("K")
+
+
+def _merge(target: dict[K, list[int]], source: dict[K, list[int]]) -> None:
+    if not target:
+        target.update(source)
+        return
+    for key, values in source.items():
+        have = target.get(key)
+        if have is None:
+            target[key] = values
+        else:
+            for i, value in enumerate(values):
+                have[i] += value
+
+
+def extract_with_stat(
+    path: str, display: str, limits: Limits
+) -> tuple[FileOut, tuple[int, int]] | None:
+    """:func:`extract_file` and the (size, mtime) of what was read; None when the file is
+    gone or not a regular file (the scan would have skipped it). Never raises."""
+    try:
+        out, info = _fast_read(path, limits)
+        return out, (info.st_size, info.st_mtime_ns)
+    except Exception:  # irregular, unreadable or surprising: the loader decides
+        pass
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    try:
+        out = slow_file(path, display, limits)[0]
+    except Exception as exc:  # load_file never raises; this is belt and braces
+        out = [], [(None, clean(f"unexpected error: {type(exc).__name__}: {exc}"))]
+    return out, (info.st_size, info.st_mtime_ns)
+
+
+def extract_rows(batch: list[tuple[str, str]], limits: Limits) -> Rows:
+    """Worker entry point of a cold build: a batch's rows, ready to insert."""
+    # Parsing makes many short-lived containers and no cycles: the collector would
+    # run hundreds of times per batch for nothing (it runs once after the batch).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _rows_of(batch, limits)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _rows_of(batch: list[tuple[str, str]], limits: Limits) -> Rows:
+    stats: list[tuple[int, int] | None] = []
+    reports: list[tuple[Any, ...]] = []
+    units: list[list[Any]] = []
+    policies: list[list[Any]] = []
+    failures: list[list[Any]] = []
+    errors: list[tuple[int, int, str | None, str]] = []
+    sigs: dict[int, tuple[str, str, str]] = {}
+    sig_ids = _SIG_IDS
+    for position, (path, display) in enumerate(batch):
+        got = extract_with_stat(path, display, limits)
+        if got is None:
+            stats.append(None)
+            continue
+        (outs, file_errors), info = got
+        stats.append(info)
+        for seq, (part, message) in enumerate(file_errors):
+            errors.append((position, seq, part, message))
+        for seq, (key, khash, org, report_id, day, part, unit_outs) in enumerate(outs):
+            number = len(reports)
+            u0 = len(units)
+            p0 = len(policies)
+            f0 = len(failures)
+            for hay, unit, unit_policies, unit_failures in unit_outs:
+                sig = (unit[3], org, hay)
+                sid = sig_ids.get(sig)
+                if sid is None:
+                    if len(sig_ids) > 65536:
+                        sig_ids.clear()
+                    sid = sig_ids[sig] = sig_hash(*sig)
+                if sigs.setdefault(sid, sig) != sig:
+                    raise SigCollision
+                uid = len(units)
+                unit[0] = uid
+                unit[1] = number
+                unit[2] = sid
+                units.append(unit)
+                for row in unit_policies:
+                    row[0] = len(policies)
+                    row[1] = uid
+                    row[2] = sid
+                    policies.append(row)
+                for row in unit_failures:
+                    row[0] = len(failures)
+                    row[1] = uid
+                    failures.append(row)
+            reports.append(
+                (number, khash, key, org, report_id, day, position, seq, part,
+                 u0, len(units) - 1, p0, len(policies) - 1, f0, len(failures) - 1)
+            )  # fmt: skip
+    sums = aggregate_rows(units, policies)
+    return stats, reports, units, policies, failures, errors, sigs, sums
+
+
 def worker_init() -> None:
     """Workers leave Ctrl-C to the parent, which stops them cleanly."""
     import signal
@@ -432,10 +831,19 @@ def worker_init() -> None:
 __all__ = [
     "FileOut",
     "ReportOut",
+    "Rows",
+    "SigCollision",
+    "Sums",
+    "aggregate_rows",
     "extract_batch",
     "extract_file",
+    "extract_rows",
+    "extract_with_stat",
+    "merge_sums",
+    "new_sums",
     "out_of_report",
     "report_out",
+    "sig_hash",
     "slow_file",
     "worker_init",
 ]

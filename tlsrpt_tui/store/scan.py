@@ -107,6 +107,23 @@ class Scan:
             display = shown_prefix + (name if name.isascii() else printable_path(name))
         return (entry[KEY], display, entry[SIZE], entry[MTIME], absolute_prefix + name)
 
+    def todos(self, entries: list[Entry]) -> list[tuple[bytes, str, int, int, str]]:
+        """:meth:`todo` of entries of one folder (as :func:`walk_folders` yields them)."""
+        todo = self.todo
+        if not entries or entries[0][NAME] is None or any(e[COLLIDES] for e in entries):
+            return [todo(e) for e in entries]
+        todo(entries[0])  # (works the folder's prefixes out)
+        shown, absolute = self._prefixes[entries[0][FOLDER]]
+        if shown is None:
+            return [todo(e) for e in entries]
+        return [
+            (e[KEY], shown + (n if n.isascii() else printable_path(n)), e[SIZE], e[MTIME],
+             absolute + n)
+            for e in entries
+            for n in (e[NAME],)
+            if n is not None
+        ]  # fmt: skip
+
     def display(self, entry: Entry) -> str:
         """The name collect_files shows for this file."""
         given = self.given(entry)
@@ -163,13 +180,17 @@ def scan_roots(roots: Sequence[Path]) -> Scan:
     return scan
 
 
-def iter_scan(scan: Scan, *, keep: bool = True) -> Iterator[Entry]:
+def iter_scan(scan: Scan, *, keep: bool = True, stat: bool = True) -> Iterator[Entry]:
     """Walk ``scan.roots``, yielding each entry (and keeping it in ``scan.entries``,
-    or only counting it in ``scan.count`` when not ``keep``)."""
+    or only counting it in ``scan.count`` when not ``keep``).
+
+    Without ``stat`` sizes and times are -1 (a cold build takes them from the files it
+    reads): the walk then only lists folders, which is much quicker.
+    """
     roots = scan.roots
     multi = len(roots) > 1
     if not multi:
-        for batch in walk_folders(scan, roots[0], root_prefix(0), 0):
+        for batch in walk_folders(scan, roots[0], root_prefix(0), 0, stat=stat):
             if keep:
                 scan.entries.extend(batch)
             scan.count += len(batch)
@@ -179,7 +200,7 @@ def iter_scan(scan: Scan, *, keep: bool = True) -> Iterator[Entry]:
     seen_names: set[bytes] = set()
     entries = scan.entries
     for index, root in enumerate(roots):
-        for entry in walk(scan, root, root_prefix(index), index):
+        for entry in walk(scan, root, root_prefix(index), index, stat=stat):
             if multi:
                 location = scan.location(entry)
                 if location in seen_files:
@@ -202,12 +223,14 @@ def walk(
     index: int,
     folders: Sequence[str] = (),
     start: Path | None = None,
+    *,
+    stat: bool = True,
 ) -> Iterator[Entry]:
     """The files :func:`iter_report_files` yields under ``start`` (default ``root``).
 
     ``folders`` are the parts of ``start`` relative to ``root``, for the keys.
     """
-    for batch in walk_folders(scan, root, prefix, index, folders, start):
+    for batch in walk_folders(scan, root, prefix, index, folders, start, stat=stat):
         yield from batch
 
 
@@ -218,8 +241,10 @@ def walk_folders(
     index: int,
     folders: Sequence[str] = (),
     start: Path | None = None,
+    *,
+    stat: bool = True,
 ) -> Iterator[list[Entry]]:
-    """:func:`walk`, a folder's files at a time."""
+    """:func:`walk`, a folder's files at a time (sizes and times -1 without ``stat``)."""
     top = start if start is not None else root
     given_top = str(top)
     absolute_top = os.path.abspath(given_top)
@@ -254,6 +279,14 @@ def walk_folders(
             if ident in seen:
                 continue
             seen.add(ident)
+            if not stat:
+                listed = _list_folder(fd, given, absolute, key, folders_out, index)
+                if listed is None:
+                    continue
+                stack.extend(reversed(listed[1]))
+                if listed[0]:
+                    yield listed[0]
+                continue
             try:
                 names = sorted(os.listdir(fd))
             except OSError:
@@ -299,3 +332,49 @@ def walk_folders(
                 yield found
         finally:
             os.close(fd)
+
+
+def _list_folder(
+    fd: int,
+    given: str,
+    absolute: str,
+    key: bytes,
+    folders_out: list[tuple[str, str, int]],
+    index: int,
+) -> tuple[list[Entry], list[tuple[str, str, bytes]]] | None:
+    """One folder's files (sizes and times -1) and sub-folders, without a ``stat`` per
+    file: the kind of entry comes with the listing (symlinks are followed, as
+    ``os.stat`` does)."""
+    try:
+        with os.scandir(fd) as listing:
+            by_name = {item.name: item for item in listing}
+    except OSError:
+        return None
+    items = [by_name[name] for name in sorted(by_name)]
+    is_maildir = "cur" in by_name and "new" in by_name and "tmp" in by_name
+    folders_out.append((given, absolute, index))
+    number = len(folders_out) - 1
+    subdirs: list[tuple[str, str, bytes]] = []
+    found: list[Entry] = []
+    add = found.append
+    sep = os.sep
+    hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
+    fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
+    for item in items:
+        name = item.name
+        if name[:1] in hidden or name.lower().endswith(temporary):
+            continue
+        try:
+            if item.is_file():
+                add((key + file_mark + name.encode(fs, errors) + end, -1, -1, number, name, False))
+            elif item.is_dir() and not (is_maildir and name == "tmp"):
+                subdirs.append(
+                    (
+                        given + name if given.endswith(sep) else given + sep + name,
+                        absolute + name if absolute.endswith(sep) else absolute + sep + name,
+                        key + dir_mark + name.encode(fs, errors) + end,
+                    )
+                )
+        except OSError:
+            continue
+    return found, subdirs

@@ -58,10 +58,18 @@ from tlsrpt_tui.store.extract import (
     U_RTC,
     FileOut,
     ReportOut,
+    Rows,
+    SigCollision,
+    Sums,
+    aggregate_rows,
     clean,
     extract_batch,
+    extract_rows,
     key_hash,
+    merge_sums,
+    new_sums,
     out_of_report,
+    sig_hash,
     slow_file,
     worker_init,
 )
@@ -88,19 +96,24 @@ from tlsrpt_tui.store.scan import (
     prefix_end,
     root_prefix,
     walk,
+    walk_folders,
 )
 
 #: Bump when the tables change; an index of another version is rebuilt.
 SCHEMA_VERSION = 3
 #: Bump when extraction changes what it stores for the same file.
-EXTRACT_VERSION = 1
+EXTRACT_VERSION = 2
 #: Files per batch handed to a worker (and per commit, at most a few batches).
 BATCH_FILES = 256
+#: Files per batch handed to a worker in a cold build.
+#: (The first batches are smaller, so that every worker starts at once.)
+ROWS_BATCH_FILES = 2048
 #: Fewer files than this are parsed in-process: a pool costs more than it saves.
 POOL_MIN_FILES = 400
 
 ProgressCallback = Callable[[int, int], None]
 T = TypeVar("T")
+R = TypeVar("R")
 #: A file to index: (key, display name, size, mtime, path to read).
 Todo = tuple[bytes, str, int, int, str]
 
@@ -392,8 +405,13 @@ def _light_check(conn: sqlite3.Connection) -> None:
 
     (A full ``PRAGMA quick_check`` reads the whole file: too slow for every open.)
     """
-    for table in ("files", "reports", "copies", "sigs", "units", "policies", "failures", "errors"):
-        conn.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+    tables = ("files", "reports", "copies", "sigs", "units", "policies", "failures", "errors")
+    # (one query, but min and max each on its own: SQLite only looks up the ends of the
+    # rowid tree for a lone min() or max(); both together scan the table)
+    conn.execute(
+        "SELECT "
+        + ", ".join(f"(SELECT min(id) FROM {t}), (SELECT max(id) FROM {t})" for t in tables)
+    ).fetchone()
 
 
 # --------------------------------------------------------------------------- extraction
@@ -455,29 +473,51 @@ def extract_in_order(
 ) -> Iterator[list[tuple[T, FileOut]]]:
     """Consecutive batches of (item, rows of its file), in the order of ``items``.
 
+    ``job(item)`` is (path, display name). See :func:`map_batches`.
+    """
+    for batch, outs in map_batches(items, job, extract_batch, limits, jobs, cancel):
+        yield list(zip(batch, outs, strict=True))
+
+
+def map_batches(
+    items: Iterable[T],
+    job: Callable[[T], tuple[str, str]],
+    worker: Callable[[list[tuple[str, str]], Limits], R],
+    limits: Limits,
+    jobs: int,
+    cancel: threading.Event | None = None,
+    *,
+    size: int = 64,
+    pooled: int = BATCH_FILES,
+) -> Iterator[tuple[list[T], R]]:
+    """Consecutive (batch of items, ``worker(batch's jobs, limits)``), in order.
+
     ``job(item)`` is (path, display name). ``items`` may be a generator (the scan of
     a cold build): it is consumed as batches are handed out, so parsing starts at
     once. With ``jobs > 1`` and enough files, batches are parsed in a process pool
     with a bounded number in flight (memory stays flat; cancelling stops within a
-    batch).
+    batch); batches have ``pooled`` items in the pool, ``size`` in-process.
     """
     source = iter(items)
     head = list(islice(source, POOL_MIN_FILES))
     source = chain(head, source)
     if jobs <= 1 or len(head) < POOL_MIN_FILES:
-        while batch := list(islice(source, 64)):
+        while batch := list(islice(source, size)):
             _check(cancel)
-            yield list(zip(batch, extract_batch([job(x) for x in batch], limits), strict=True))
+            yield batch, worker([job(x) for x in batch], limits)
         return
-    pending: deque[tuple[list[T], Future[list[FileOut]]]] = deque()
+    pending: deque[tuple[list[T], Future[R]]] = deque()
     pool = _pool(jobs)
     try:
+        step = min(BATCH_FILES, pooled)
 
         def submit() -> None:
-            batch = list(islice(source, BATCH_FILES))
+            nonlocal step
+            batch = list(islice(source, step))
+            step = min(step * 2, pooled)
             if batch:
                 work = [job(x) for x in batch]
-                pending.append((batch, pool.submit(extract_batch, work, limits)))
+                pending.append((batch, pool.submit(worker, work, limits)))
 
         for _ in range(jobs * 3):
             submit()
@@ -491,7 +531,7 @@ def extract_in_order(
                 except TimeoutError:
                     continue
             submit()
-            yield list(zip(batch, outs, strict=True))
+            yield batch, outs
     finally:
         for _, future in pending:
             future.cancel()
@@ -528,9 +568,12 @@ class _Writer:
         self.new_reports = 0
         self.next: dict[str, int] = {}
         self.sigs: dict[tuple[str, str, str], int] = {}
+        self.sig_ids: dict[int, tuple[str, str, str]] = {}
         self.known: dict[int, int] = {}
         self.exact: dict[str, int] = {}
         self.batch_keys: dict[int, str] = {}
+        #: A cold build's sums for the aggregate tables (see add_rows)
+        self.sums: Sums = new_sums()
         self.ready = False
         if not lazy:
             self._prepare()
@@ -547,14 +590,13 @@ class _Writer:
         # Signatures: (domain, reporter, haystack) -> id. Few, so all in memory.
         if conn.execute("SELECT 1 FROM meta WHERE name='stale'").fetchone() is None:
             conn.execute("DELETE FROM sigs WHERE units = 0")  # (counts are up to date)
-        self.sigs = {
-            (domain, reporter, hay): sid
+        self.sig_ids = {
+            sid: (domain, reporter, hay)
             for sid, domain, reporter, hay in conn.execute(
                 "SELECT id, domain, reporter, hay FROM sigs"
             )
         }
-        top = conn.execute("SELECT max(id) FROM sigs").fetchone()[0]
-        self.next["sigs"] = (top or 0) + 1
+        self.sigs = {sig: sid for sid, sig in self.sig_ids.items()}
         # ``known``: key hash -> report id for reports added in this session (all of
         # them in bulk mode, where the table was empty); keys whose hash collides go to
         # ``exact``.
@@ -682,13 +724,159 @@ class _Writer:
         )
 
     def sig(self, domain: str, reporter: str, hay: str, new: list[tuple[Any, ...]]) -> int:
+        """A signature's id: its hash, as cold builds number them (the next free number
+        if another signature has it)."""
         key = (domain, reporter, hay)
         sid = self.sigs.get(key)
         if sid is None:
-            sid = self.sigs[key] = self.next["sigs"]
-            self.next["sigs"] = sid + 1
+            sid = sig_hash(domain, reporter, hay)
+            while sid in self.sig_ids:
+                sid = sid + 1 if sid < 2**63 - 1 else -(2**63)
+            self.sigs[key] = sid
+            self.sig_ids[sid] = key
             new.append((sid, domain, reporter, hay))
         return sid
+
+    # -- adding a cold build's rows ------------------------------------------------------
+
+    def add_rows(self, batches: Sequence[tuple[Sequence[Todo], Rows]]) -> None:
+        """Add batches of a cold build (files in scan order, after every file already
+        added), each as :func:`extract_rows` made it: ids are local to the batch, so
+        SQLite adds the offsets while inserting and no row passes through Python here
+        (but for the batches with a report seen before)."""
+        self._prepare()
+        conn = self.conn
+        nxt = self.next
+        known = self.known
+        stale = False
+        for items, (stats, reports, units, policies, failures, errors, sigs, sums) in batches:
+            f0, r0 = nxt["files"], nxt["reports"]
+            u0, p0, x0 = nxt["units"], nxt["policies"], nxt["failures"]
+            new_sigs = []
+            for sid, sig in sigs.items():
+                have = self.sig_ids.get(sid)
+                if have is None:
+                    self.sig_ids[sid] = sig
+                    self.sigs[sig] = sid
+                    new_sigs.append((sid, *sig))
+                elif have != sig:
+                    raise SigCollision
+            khashes = [row[1] for row in reports]
+            copies: list[tuple[int, int, int, str | None]] = []
+            added = len(reports)
+            if known.keys().isdisjoint(khashes) and len(set(khashes)) == len(khashes):
+                known.update(zip(khashes, range(r0, r0 + len(reports)), strict=True))
+            else:
+                kept = self._first_copies(reports, f0, r0, copies)
+                added = len(kept)
+                if added < len(reports):
+                    keep = {row[0] for row in kept}
+                    drop = {row[0] for row in units if row[1] not in keep}
+                    units = [row for row in units if row[1] in keep]
+                    policies = [row for row in policies if row[1] not in drop]
+                    failures = [row for row in failures if row[1] not in drop]
+                    sums = aggregate_rows(units, policies)
+                reports = kept
+            conn.executemany(
+                "INSERT INTO files VALUES (?,?,?,?,?)",
+                [
+                    (f0 + position, item[0], item[1], stat[0], stat[1])
+                    for position, (item, stat) in enumerate(zip(items, stats, strict=True))
+                    if stat is not None
+                ],
+            )
+            if errors:
+                conn.executemany(
+                    f"INSERT INTO errors(file, seq, part, message) VALUES (?+{f0},?,?,?)", errors
+                )
+            if new_sigs:
+                conn.executemany(
+                    "INSERT INTO sigs(id, domain, reporter, hay) VALUES (?,?,?,?)", new_sigs
+                )
+            conn.executemany(
+                f"INSERT INTO reports VALUES (?+{r0},?,?,?,?,?,?+{f0},?,?,"
+                f"?+{u0},?+{u0},?+{p0},?+{p0},?+{x0},?+{x0})",
+                reports,
+            )
+            conn.executemany(f"INSERT INTO units VALUES (?+{u0},?+{r0},?,?,?,?,?,?,?,?)", units)
+            conn.executemany(
+                f"INSERT INTO policies VALUES (?+{p0},?+{u0},?,?,?,?,?,?,?,?,?,?)", policies
+            )
+            if failures:
+                conn.executemany(
+                    f"INSERT INTO failures VALUES (?+{x0},?+{u0},?,?,?,?,?,?,?,?,?,?,?,?)",
+                    failures,
+                )
+            if copies:
+                conn.executemany(
+                    "INSERT INTO copies(report, file, seq, part) VALUES (?,?,?,?)", copies
+                )
+            stale = stale or bool(units)
+            merge_sums(self.sums, sums)
+            nxt["files"] = f0 + len(items)
+            nxt["reports"] = r0 + len(khashes)
+            nxt["units"] = u0 + (units[-1][0] + 1 if units else 0)
+            nxt["policies"] = p0 + (policies[-1][0] + 1 if policies else 0)
+            nxt["failures"] = x0 + (failures[-1][0] + 1 if failures else 0)
+            self.new_reports += added
+        if stale:
+            # The aggregate tables are written at the end (write_sums); until then (or
+            # after an interruption) they are stale, and _rebuild_aggregates fixes them.
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('stale', '1')")
+
+    def write_sums(self) -> None:
+        """Write the aggregate tables from a cold build's sums (in a transaction)."""
+        conn = self.conn
+        domains, reporters, sigs, types, results = self.sums
+        for table in ("daily_domain", "daily_reporter", "policy_types", "type_totals"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.executemany(
+            "INSERT INTO daily_domain VALUES (?,?,?,?,?)", [(*k, *v) for k, v in domains.items()]
+        )
+        conn.executemany(
+            "INSERT INTO daily_reporter VALUES (?,?,?,?,?)",
+            [(*k, *v) for k, v in reporters.items()],
+        )
+        conn.execute(
+            "UPDATE sigs SET units = 0, leads = 0, successful = 0, failed = 0, first = NULL,"
+            " last = NULL"
+        )
+        conn.executemany(
+            "UPDATE sigs SET units = ?, leads = ?, successful = ?, failed = ?, first = ?,"
+            " last = ? WHERE id = ?",
+            [(*v, k) for k, v in sigs.items()],
+        )
+        conn.executemany(
+            "INSERT INTO policy_types VALUES (?,?,?,?,?)", [(*k, *v) for k, v in types.items()]
+        )
+        conn.executemany(
+            "INSERT INTO type_totals VALUES (?,?,?,?)", [(*k, *v) for k, v in results.items()]
+        )
+        conn.execute("DELETE FROM meta WHERE name='stale'")
+
+    def _first_copies(
+        self,
+        reports: list[tuple[Any, ...]],
+        f0: int,
+        r0: int,
+        copies: list[tuple[int, int, int, str | None]],
+    ) -> list[tuple[Any, ...]]:
+        """The reports of a batch seen for the first time; the others become copies (a
+        cold build goes in scan order: a report seen before is never the first copy)."""
+        kept: list[tuple[Any, ...]] = []
+        batch_keys: dict[int, str] = {}
+        self.batch_keys = batch_keys
+        for row in reports:
+            key, khash = row[2], row[1]
+            rid = self._lookup(key, khash)
+            if rid is not None:
+                copies.append((rid, f0 + row[6], row[7], row[8]))
+                continue
+            rid = r0 + row[0]
+            self._remember(key, khash, rid)
+            batch_keys[rid] = key
+            kept.append(row)
+        return kept
 
     # -- removing ----------------------------------------------------------------------
 
@@ -758,6 +946,7 @@ class _Writer:
                 if seq >= len(reports) or reports[seq][0] != key:
                     # The file changed since the scan: read it again next time.
                     conn.execute("UPDATE files SET size=-1 WHERE id=?", (fid,))
+                    conn.execute("DELETE FROM meta WHERE name='scan'")
                     unresolved = True
                     continue
                 conn.execute("DELETE FROM copies WHERE id=?", (cid,))
@@ -1952,6 +2141,51 @@ def _ingest(
     return created
 
 
+def _ingest_rows(
+    conn: sqlite3.Connection,
+    writer: _Writer,
+    todo: Iterable[Todo],
+    total: Callable[[], int],
+    limits: Limits,
+    jobs: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> int:
+    """:func:`_ingest` for a cold build (files in scan order into an empty index): the
+    workers make the rows, ids and all, and take each file's size and time as they
+    read it. Returns how many files were indexed."""
+    if progress:
+        progress(0, total())
+    pending: list[tuple[Sequence[Todo], Rows]] = []
+    last_commit = time.perf_counter()
+    done = files = 0
+
+    def flush() -> None:
+        nonlocal pending, last_commit
+        batches, pending = pending, []
+        if batches:
+            with _transaction(conn):
+                writer.add_rows(batches)
+        last_commit = time.perf_counter()
+
+    try:
+        for batch, rows in map_batches(
+            todo, _todo_job, extract_rows, limits, jobs, cancel, pooled=ROWS_BATCH_FILES
+        ):
+            pending.append((batch, rows))
+            done += len(batch)
+            files += len(batch) - rows[0].count(None)
+            if sum(len(b) for b, _ in pending) >= 4096 or time.perf_counter() - last_commit > 0.5:
+                flush()
+            if progress:
+                progress(done, max(done, total()))
+    except (IndexCancelled, KeyboardInterrupt):
+        flush()  # keep what was parsed: the next refresh starts from there
+        raise
+    flush()
+    return files
+
+
 def _same(item: tuple[str, str]) -> tuple[str, str]:
     return item
 
@@ -1975,15 +2209,30 @@ def _refresh(
     stats = RefreshStats()
     bulk = _is_empty(conn) and conn.execute("SELECT 1 FROM reports LIMIT 1").fetchone() is None
     if bulk:
-        writer = _Writer(conn, roots, bulk=True)
-
-        # A cold build: parse while the scan goes on.
-        def everything() -> Iterator[Todo]:
-            for entry in iter_scan(scan, keep=False):
-                yield scan.todo(entry)
-
-        _ingest(conn, writer, everything(), lambda: scan.count, limits, jobs, progress, cancel)
-        stats.files = stats.added = scan.count
+        # A cold build: parse while the scan goes on (a listing: the workers take each
+        # file's size and time as they read it).
+        conn.execute("PRAGMA synchronous=OFF")  # only a cache: a crash means a rebuild
+        with _transaction(conn, keep_cache=True):
+            conn.execute("DELETE FROM meta WHERE name='scan'")
+        try:
+            writer = _Writer(conn, roots, bulk=True)
+            try:
+                stats.files = stats.added = _ingest_rows(
+                    conn, writer, _listing(scan), lambda: scan.count, limits, jobs, progress,
+                    cancel,
+                )  # fmt: skip
+                with _transaction(conn, keep_cache=True):
+                    writer.write_sums()
+            except SigCollision:
+                # Two signatures with one hash (never seen): number them one by one.
+                _clear(conn)
+                scan = Scan(roots)
+                writer = _Writer(conn, roots, bulk=True)
+                _ingest(conn, writer, _listing(scan, stat=True), lambda: scan.count, limits,
+                        jobs, progress, cancel)  # fmt: skip
+                stats.files = stats.added = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+        finally:
+            conn.execute("PRAGMA synchronous=NORMAL")
     else:
         for _ in iter_scan(scan):
             pass
@@ -2018,6 +2267,30 @@ def _refresh(
     return stats
 
 
+def _listing(scan: Scan, *, stat: bool = False) -> Iterator[Todo]:
+    """What a cold build reads, in scan order, as the walk goes on."""
+    if len(scan.roots) == 1:
+        for entries in walk_folders(scan, scan.roots[0], root_prefix(0), 0, stat=stat):
+            scan.count += len(entries)
+            yield from scan.todos(entries)
+        return
+    for entry in iter_scan(scan, keep=False, stat=stat):
+        yield scan.todo(entry)
+
+
+def _clear(conn: sqlite3.Connection) -> None:
+    """Empty every table but meta (a cold build starting over)."""
+    tables = [
+        name
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        if name != "meta"
+    ]
+    with _transaction(conn):
+        for table in tables:
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM meta WHERE name IN ('stale', 'pending')")
+
+
 def _has_index(conn: sqlite3.Connection, name: str) -> bool:
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,))
     return row.fetchone() is not None
@@ -2034,17 +2307,23 @@ def _differences(
     entries = scan.entries
     # Files are numbered in scan order by a cold build: compare in that order first (no
     # sort), in key order if the index has one, and by key when either differs.
-    ordered = _has_index(conn, "files_key")
-    rows = conn.execute("SELECT key, size, mtime FROM files" + (" ORDER BY key" if ordered else ""))
-    same = True
-    position = 0
-    for key, size, mtime in rows:
-        entry = entries[position] if position < len(entries) else None
-        if entry is None or entry[KEY] != key or entry[SIZE] != size or entry[MTIME] != mtime:
-            same = False
-            break
-        position += 1
-    same = same and position == len(entries)
+    # A digest of the files table, kept while it holds what the last scan found, spares
+    # reading it when nothing changed (any change of the table deletes the digest).
+    digest = _scan_digest(entries)
+    stored = conn.execute("SELECT value FROM meta WHERE name='scan'").fetchone()
+    if stored is not None and stored[0] == digest:
+        same = True
+    else:
+        ordered = _has_index(conn, "files_key")
+        rows = conn.execute(
+            "SELECT key, size, mtime FROM files" + (" ORDER BY key" if ordered else "")
+        ).fetchall()
+        same = len(rows) == len(entries) and rows == [entry[:3] for entry in entries]
+        with _transaction(conn, keep_cache=True):
+            if same:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('scan', ?)", (digest,))
+            else:
+                conn.execute("DELETE FROM meta WHERE name='scan'")
     renamed: list[tuple[str, bytes]] = []
     if len(scan.roots) > 1:  # which names collide depends on the other roots' files
         shown = dict(conn.execute("SELECT key, display FROM files").fetchall())
@@ -2074,6 +2353,20 @@ def _differences(
     remove.extend(old)
     stats.removed = len(old)
     return remove, todo, renamed
+
+
+def _scan_digest(entries: Sequence[Entry]) -> str:
+    """A digest of the (key, size, mtime) of every entry, in order."""
+    from array import array
+
+    keys = [entry[KEY] for entry in entries]
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(array("q", [len(keys)]).tobytes())
+    digest.update(array("q", [len(key) for key in keys]).tobytes())
+    digest.update(b"".join(keys))
+    digest.update(array("q", [entry[SIZE] for entry in entries]).tobytes())
+    digest.update(array("q", [entry[MTIME] for entry in entries]).tobytes())
+    return digest.hexdigest()
 
 
 def _root_of(path: Path, roots: Sequence[Path]) -> tuple[int, list[str]] | None:
@@ -2147,6 +2440,8 @@ def _apply_changes(
         todo.append(_todo(scan, entry))
     if not remove and not todo:
         return []
+    with _transaction(conn, keep_cache=True):
+        conn.execute("DELETE FROM meta WHERE name='scan'")
     writer = _Writer(conn, roots, bulk=False)
     _ensure_indexes(conn, _MAINTENANCE_INDEXES)
     if remove:
