@@ -56,13 +56,14 @@ def overview_text(ov: Overview, flt: Filter, alerts: int | None = None) -> Text:
 class OverviewBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
-        self.shown_lines = 0
 
     def show(self, ov: Overview, flt: Filter, alerts: int | None = None) -> None:
         text = overview_text(ov, flt, alerts)
-        # One line or two (the most it shows): only a change of height needs a layout,
-        # and a layout of the whole screen costs more than the rest of a filter keystroke.
+        # A layout of the whole screen costs more than the rest of a filter keystroke:
+        # ask for one only when the bar needs another height (it shows one or two lines).
         width = self.content_region.width
-        lines = 1 if width and text.cell_len <= width else 2
-        self.update(text, layout=lines != self.shown_lines)
-        self.shown_lines = lines
+        if not width:
+            self.update(text)
+            return
+        needed = min(2, len(text.wrap(self.app.console, width)))
+        self.update(text, layout=needed != self.content_region.height)
