@@ -12,7 +12,7 @@ are cut with an ellipsis); the header stays on top while the rows scroll.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -153,9 +153,17 @@ class LineTable(ScrollView, can_focus=True):
         self._count = 0
         #: Rendered rows (segments without background), filled as rows are drawn.
         self._row_cache: dict[int, list[Segment]] = {}
+        #: Styled rows as drawn: (row, "odd"/"even"/...cursor) -> Strip. Few segments
+        #: (runs of one style are merged): everything after this works per segment.
+        self._strips: dict[tuple[int, str], Strip] = {}
         self._header_cache: list[Segment] | None = None
         #: Rich styles of the widget and its parts, looked up once per style change.
         self._styles: dict[str, Style] | None = None
+        #: Called at once when the cursor moves, before the screen is next drawn: what
+        #: follows the cursor changes in the same frame as the cursor. (RowHighlighted
+        #: arrives a message hop later, usually after a frame with only the cursor moved,
+        #: and frames are at most 60 a second.)
+        self.on_cursor: Callable[[int], None] | None = None
 
     # -- content -------------------------------------------------------------------
 
@@ -175,6 +183,7 @@ class LineTable(ScrollView, can_focus=True):
         """Replace the columns (label, width in cells); rows are dropped."""
         self.columns = list(columns)
         self._header_cache = None
+        self._strips.clear()
         self.set_rows(0, cursor=0)
 
     def set_rows(self, count: int, *, cursor: int = 0) -> None:
@@ -185,6 +194,7 @@ class LineTable(ScrollView, can_focus=True):
         """
         self._count = count
         self._row_cache.clear()
+        self._strips.clear()
         self.set_reactive(LineTable.cursor_row, self._clamp(cursor))
         set_virtual_size(self, Size(self.table_width, count + 1))
         self._scroll_cursor_into_view()
@@ -202,6 +212,8 @@ class LineTable(ScrollView, can_focus=True):
         self._refresh_row(old)
         self._refresh_row(new)
         self._scroll_cursor_into_view()
+        if self.on_cursor is not None:
+            self.on_cursor(new)
         self.post_message(self.RowHighlighted(self, new))
 
     # -- geometry --------------------------------------------------------------------
@@ -229,13 +241,16 @@ class LineTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = None
+        self._strips.clear()
 
     def on_focus(self) -> None:
         self._styles = None
+        self._strips.clear()
         self.refresh()
 
     def on_blur(self) -> None:
         self._styles = None
+        self._strips.clear()
         self.refresh()
 
     def _style(self, part: str) -> Style:
@@ -283,18 +298,27 @@ class LineTable(ScrollView, can_focus=True):
         width = self.size.width
         scroll_x = round(self.scroll_x)
         if y == 0:
-            if self._header_cache is None:
-                self._header_cache = self._render_cells([Text(label) for label, _ in self.columns])
-            style = self._style("top")
-            segments = self._header_cache
+            row, part = -1, "top"
         else:
             row = y - 1 + round(self.scroll_y)
             if row >= self._count:
                 return Strip.blank(width, self._style(""))
             part = "even" if row % 2 else "odd"
-            style = self._style(f"{part}-cursor" if row == self.cursor_row else part)
-            segments = self._row_segments(row)
-        strip = Strip(Segment.apply_style(segments, style), self.table_width)
+            if row == self.cursor_row:
+                part += "-cursor"
+        style = self._style(part)
+        strip = self._strips.get((row, part))
+        if strip is None:
+            if row < 0:
+                if self._header_cache is None:
+                    labels = [Text(label) for label, _ in self.columns]
+                    self._header_cache = self._render_cells(labels)
+                segments = self._header_cache
+            else:
+                segments = self._row_segments(row)
+            styled = Segment.simplify(Segment.apply_style(segments, style))
+            strip = Strip(list(styled), self.table_width)
+            self._strips[(row, part)] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, style)
 
     # -- actions -----------------------------------------------------------------------
