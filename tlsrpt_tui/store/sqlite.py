@@ -426,23 +426,32 @@ def _fork_is_safe() -> bool:
 
 
 def prepare_workers() -> None:
-    """Start multiprocessing's helper processes now, while ``sys.stderr`` is a real file.
+    """Start multiprocessing's helper processes (forkserver, resource tracker) if needed.
 
-    Call before a UI takes over the terminal. Textual replaces ``sys.stderr`` with an
-    object whose ``fileno()`` is -1; a pool started later from a worker thread (which
-    must use forkserver, not fork) would then fail with "bad value(s) in fds_to_keep"
-    when multiprocessing hands stderr to its resource tracker.
+    Called just before a pool starts, not at start-up (the forkserver re-imports the
+    program: CPU a first screen would compete with). Under Textual ``sys.stderr`` is an
+    object whose ``fileno()`` is -1, and multiprocessing hands stderr to its resource
+    tracker ("bad value(s) in fds_to_keep"), so the real stderr stands in meanwhile.
     """
     import multiprocessing
     from multiprocessing import forkserver, resource_tracker
 
+    saved = sys.stderr
     try:
+        try:
+            usable = saved is not None and saved.fileno() >= 0
+        except (OSError, ValueError, AttributeError):
+            usable = False
+        if not usable and sys.__stderr__ is not None:
+            sys.stderr = sys.__stderr__
         if "forkserver" in multiprocessing.get_all_start_methods():
             forkserver.ensure_running()
         else:
             resource_tracker.ensure_running()
     except (OSError, ValueError):
-        pass  # the index then builds in-process or the explorer reads files itself
+        pass  # the pool then fails to start and the caller falls back
+    finally:
+        sys.stderr = saved
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
@@ -456,6 +465,8 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
         method = "forkserver"
     else:
         method = "spawn"
+    if method != "fork":
+        prepare_workers()
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context(method),

@@ -105,10 +105,6 @@ class ExplorerApp(App[None]):
         #: With the index, files are parsed in a process pool and cached between runs.
         self.use_index = use_index
         self.index: SqliteStore | None = None
-        if use_index:
-            from tlsrpt_tui.store.sqlite import prepare_workers
-
-            prepare_workers()
         self.cancel_loading = threading.Event()
         self.load_error: str | None = None
         #: Policy the user drilled into (Enter on a policy row): narrows the failures.
@@ -411,9 +407,11 @@ class ExplorerApp(App[None]):
         from concurrent.futures import ProcessPoolExecutor
 
         from tlsrpt_tui.store.health_job import recent_alerts
+        from tlsrpt_tui.store.sqlite import prepare_workers
 
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"
+        prepare_workers()
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
             future = pool.submit(recent_alerts, self.paths, self.limits, self.settings.thresholds)
             return future.result()

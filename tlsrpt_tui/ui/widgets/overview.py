@@ -58,12 +58,6 @@ class OverviewBar(Static):
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
 
     def show(self, ov: Overview, flt: Filter, alerts: int | None = None) -> None:
-        text = overview_text(ov, flt, alerts)
-        # A layout of the whole screen costs more than the rest of a filter keystroke:
-        # ask for one only when the bar needs another height (it shows one or two lines).
-        width = self.content_region.width
-        if not width:
-            self.update(text)
-            return
-        needed = min(2, len(text.wrap(self.app.console, width)))
-        self.update(text, layout=needed != self.content_region.height)
+        # The bar is always two lines high (app.tcss): a filter that makes it wrap must
+        # not move every pane down, nor cost a layout of the whole screen per keystroke.
+        self.update(overview_text(ov, flt, alerts), layout=False)
