@@ -316,7 +316,10 @@ class LineTable(ScrollView, can_focus=True):
                 segments = self._header_cache
             else:
                 segments = self._row_segments(row)
-            styled = Segment.simplify(Segment.apply_style(segments, style))
+            # The cursor's colours win over a cell's own (as in DataTable): a red
+            # value on the cursor's background would be hard to read.
+            post = self._style("cursor") if part.endswith("-cursor") else None
+            styled = Segment.simplify(Segment.apply_style(segments, style, post))
             strip = Strip(list(styled), self.table_width)
             self._strips[(row, part)] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, style)
