@@ -124,8 +124,12 @@ async def measure(archive: Path, keys: int) -> dict[str, object]:
             await pilot.pause()
             await pilot.press("slash")
             await pilot.pause()
-            typing = [await key_latency(app, pilot, clock, char) for char in "google.com"]
-            typing += [await key_latency(app, pilot, clock, "backspace") for _ in range(10)]
+            typing = []
+            # Three filters, typed and deleted a key at a time: each key asks new
+            # questions (a filter typed again would find its answers remembered).
+            for word in ("google.com", "microsoft", "mx2.example"):
+                typing += [await key_latency(app, pilot, clock, char) for char in word]
+                typing += [await key_latency(app, pilot, clock, "backspace") for _ in word]
             for name, values in (
                 ("cursor move (nav)", moves),
                 ("cursor move (policies)", policy_moves),

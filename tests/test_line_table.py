@@ -139,3 +139,20 @@ async def test_text_view_wraps_to_its_width_and_scrolls() -> None:
         await pilot.wait_for_scheduled_animations()
         assert round(view.scroll_y) == view.max_scroll_y > 0
         assert any("[red]literal[/red]" in line for line in screen_lines(app))
+
+
+async def test_on_cursor_runs_before_the_next_frame() -> None:
+    """What follows the cursor changes in the same call as the cursor: no message hop
+    (and no frame with only the cursor moved)."""
+    app = TableApp(rows=10)
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(NumberTable)
+        followed: list[int] = []
+        table.on_cursor = followed.append
+        table.move_cursor(row=3)
+        assert followed == [3]  # already, before any await
+        assert app.highlighted == []  # the message comes later
+        await pilot.pause()
+        assert app.highlighted == [3]
+        table.move_cursor(row=3)  # not a move
+        assert followed == [3]
