@@ -90,7 +90,13 @@ def resolve_paths(args: argparse.Namespace) -> list[Path] | None:
 
 
 def jobs_for(args: argparse.Namespace) -> int:
-    return args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    if args.jobs > 0:
+        return int(args.jobs)
+    # The cores this process may run on (a container or taskset may allow fewer than
+    # the machine has).
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
@@ -159,8 +165,9 @@ def run(args: argparse.Namespace) -> int:
     document = summary_via_index(args, paths)
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
-        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # One write (json.dump writes piece by piece: thousands of system calls when
+        # Python runs unbuffered).
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "csv":
         write_csv(document, sys.stdout)
     else:

@@ -9,8 +9,6 @@ scan walks them. Nothing here raises on bad input: every problem becomes a
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import math
 import re
@@ -19,9 +17,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tlsrpt_tui.core.model import (
     UNKNOWN_DOMAIN,
@@ -33,6 +30,9 @@ from tlsrpt_tui.core.model import (
     Source,
     normalise_domain,
 )
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -332,6 +332,10 @@ def domain_from_filename(name: str) -> str | None:
 
 
 def parse_message(data: bytes) -> Message:
+    # (imported here: most archives hold no email, and a cold build starts sooner)
+    import email.parser
+    import email.policy
+
     # compat32 is the most forgiving policy for the malformed headers strangers send.
     return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
 

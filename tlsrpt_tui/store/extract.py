@@ -12,19 +12,25 @@ answers are the loader's in every case.
 from __future__ import annotations
 
 import gc
+import marshal
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from hashlib import blake2b
+from json import JSONDecoder
 from json import dumps as json_dumps
 from json import loads as json_loads
 from typing import Any, Final, TypeVar
+from zlib import decompressobj as zlib_decompressobj
+from zlib import error as zlib_error
 
 from tlsrpt_tui.core.loader import (
+    _GUNZIP_STEP,
     GZIP_MAGIC,
     MAX_COUNT,
     MAX_STRING,
+    UTF8_BOM,
     Limits,
     ReportError,
     _cut,
@@ -535,18 +541,49 @@ def _read_regular(path: str, limits: Limits) -> tuple[bytes, os.stat_result]:
     return data, info
 
 
-def _fast_read(path: str, limits: Limits) -> tuple[FileOut, os.stat_result]:
-    data, info = _read_regular(path, limits)
+#: The JSON scanner ``json.loads`` ends up in (called directly: the common case, a
+#: document without surrounding whitespace, skips three layers of Python).
+_Scanner = Callable[[str, int], tuple[Any, int]]
+_SCAN_JSON: Final[_Scanner] = JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _decoded(data: bytes, limits: Limits) -> Any:
+    """The JSON value of a file's bytes as the loader decodes it, or :class:`_Irregular`."""
     if len(data) > limits.max_file_bytes:
         raise _Irregular
     try:
-        if data.startswith(GZIP_MAGIC):
-            data = gunzip_capped(data, limits.max_decompressed_bytes)
+        if data[:2] == GZIP_MAGIC:
+            cap = limits.max_decompressed_bytes
+            # One step of gunzip_capped: all it would do for a small single member.
+            decomp = zlib_decompressobj(wbits=31)
+            out = decomp.decompress(data, min(_GUNZIP_STEP, cap + 1))
+            if decomp.eof and not decomp.unused_data and len(out) <= cap:
+                data = out
+            else:
+                data = gunzip_capped(data, cap)
         elif sniff(data) != "json" or len(data) > limits.max_decompressed_bytes:
             raise _Irregular
+        if data[:3] != UTF8_BOM:
+            try:
+                text = data.decode("utf-8")
+                obj, end = _SCAN_JSON(text, 0)
+                if end == len(text):
+                    return obj
+            except Exception:  # the loader's own decoding says what it is
+                pass
         obj, _warnings = decode_json(data)
-    except ReportError:
+    except (ReportError, zlib_error):
         raise _Irregular from None
+    return obj
+
+
+def _fast_read(path: str, limits: Limits) -> tuple[FileOut, os.stat_result]:
+    data, info = _read_regular(path, limits)
+    return _outs_of(_decoded(data, limits)), info
+
+
+def _outs_of(obj: Any) -> FileOut:
+    """The rows of a decoded file (:class:`_Irregular` when the loader must decide)."""
     if type(obj) is list:
         if not obj:
             raise _Irregular  # the loader reports an empty array as an error
@@ -554,9 +591,9 @@ def _fast_read(path: str, limits: Limits) -> tuple[FileOut, os.stat_result]:
         for index, item in enumerate(obj):
             org, report_id, start, policies = fast_policies(item)
             reports.append(report_out(org, report_id, start, f"item {index}", policies))
-        return (reports, []), info
+        return reports, []
     org, report_id, start, policies = fast_policies(obj)
-    return ([report_out(org, report_id, start, None, policies)], []), info
+    return [report_out(org, report_id, start, None, policies)], []
 
 
 def slow_file(path: str, display: str, limits: Limits) -> tuple[FileOut, list[Report]]:
@@ -767,7 +804,109 @@ def extract_rows(batch: list[tuple[str, str]], limits: Limits) -> Rows:
             gc.enable()
 
 
-def _rows_of(batch: list[tuple[str, str]], limits: Limits) -> Rows:
+def extract_rows_packed(batch: list[tuple[str, str]], limits: Limits) -> bytes:
+    """:func:`extract_rows`, marshalled (quicker both ways than the pickling a pool
+    does; :func:`unpack_rows` undoes it)."""
+    return marshal.dumps(extract_rows(batch, limits))
+
+
+def unpack_rows(packed: bytes) -> Rows:
+    rows: Rows = marshal.loads(packed)
+    return rows
+
+
+#: Per worker: what a report of the common shape (one policy, no failure details)
+#: takes from its reporter and policy block, by their raw values (see _common_static).
+_COMMON: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+#: Per worker: (start as text, day ordinal) by the raw date-range strings.
+_DAYS: dict[tuple[str, str], tuple[str, int]] = {}
+
+
+def _common_static(org: str, policy: dict[str, Any]) -> tuple[Any, ...]:
+    """(report key's reporter, policy domain, domain column, reporter column, policy type
+    column, STS mode, MX text, signature id, signature, (domain, type) key) of a report
+    of the common shape: what :func:`report_out` and :func:`_rows_of` make of them."""
+    pstring = policy.get("policy-string")
+    mx = policy.get("mx-host")
+    key = (org, policy.get("policy-type"), policy.get("policy-domain"), _hashable(pstring),
+           _hashable(mx))  # fmt: skip
+    static = _COMMON.get(key)
+    if static is None:
+        org_text = _text(org)
+        ptype, domain, pstring_n, mx_n = _policy_head(policy)
+        mode = _mode_of(pstring_n)
+        domain_clean, org_clean, hay, ((pt, md, mxt, _first),) = _unit_static(
+            domain, org_text, [(ptype, mode, mx_n, 0, 0)]
+        )
+        sig = (domain_clean, org_clean, hay)
+        sid = _SIG_IDS.get(sig)
+        if sid is None:
+            sid = sig_hash(*sig)
+        static = (org_text, domain, domain_clean, org_clean, pt, md, mxt, sid, sig,
+                  (domain_clean, pt))  # fmt: skip
+        if len(_COMMON) > 8192:
+            _COMMON.clear()
+        _COMMON[key] = static
+    return static
+
+
+def _common_report(obj: Any) -> tuple[tuple[Any, ...], str, str, int, int, int] | None:
+    """(static facts, report id, start as text, day, successful, failed) of a report of
+    the common shape -- one policy, no failure details, nothing the loader would touch
+    up -- or None (the general path then decides)."""
+    if type(obj) is not dict:
+        return None
+    org = obj.get("organization-name")
+    report_id = obj.get("report-id")
+    date_range = obj.get("date-range")
+    raw_policies = obj.get("policies")
+    if (
+        type(org) is not str
+        or type(report_id) is not str
+        or type(date_range) is not dict
+        or type(raw_policies) is not list
+        or len(raw_policies) != 1
+    ):
+        return None
+    raw = raw_policies[0]
+    if type(raw) is not dict:
+        return None
+    policy = raw.get("policy")
+    summary = raw.get("summary")
+    if type(policy) is not dict or type(summary) is not dict:
+        return None
+    details = raw.get("failure-details")
+    if details is not None and (type(details) is not list or details):
+        return None
+    ok = summary.get("total-successful-session-count")
+    failed = summary.get("total-failure-session-count")
+    if (
+        type(ok) is not int
+        or type(failed) is not int
+        or ok < 0
+        or failed < 0
+        or ok > MAX_COUNT
+        or failed > MAX_COUNT
+    ):
+        return None
+    start = date_range.get("start-datetime")
+    end = date_range.get("end-datetime")
+    if type(start) is not str or type(end) is not str:
+        return None
+    try:
+        days = _DAYS.get((start, end))
+        if days is None:
+            days = _start_text(_start_of(start, end))
+            if len(_DAYS) > 4096:
+                _DAYS.clear()
+            _DAYS[(start, end)] = days
+        static = _common_static(org, policy)
+    except Exception:  # irregular (or unhashable): the general path decides
+        return None
+    return static, report_id, days[0], days[1], ok, failed
+
+
+def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = True) -> Rows:
     stats: list[tuple[int, int] | None] = []
     reports: list[tuple[Any, ...]] = []
     units: list[list[Any]] = []
@@ -776,8 +915,85 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits) -> Rows:
     errors: list[tuple[int, int, str | None, str]] = []
     sigs: dict[int, tuple[str, str, str]] = {}
     sig_ids = _SIG_IDS
+    # The common report shape is summed as it goes; other units at the end.
+    sums = new_sums()
+    by_domain, by_reporter, by_sig, by_type, _results = sums
+    other_units: list[list[Any]] = []
+    other_policies: list[list[Any]] = []
     for position, (path, display) in enumerate(batch):
-        got = extract_with_stat(path, display, limits)
+        got: tuple[FileOut, tuple[int, int]] | None = None
+        try:
+            data, stat_info = _read_regular(path, limits)
+            obj = _decoded(data, limits)
+        except Exception:
+            got = extract_with_stat(path, display, limits)  # the loader decides
+        else:
+            found = _common_report(obj) if common else None
+            if found is not None:
+                static, report_id, iso, day, ok, failed = found
+                (org_text, domain, dc, oc, pt, md, mxt, sid, sig, type_key) = static
+                if report_id.isascii() and len(report_id) <= MAX_STRING:
+                    key = f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}"
+                    if not key.isascii():
+                        key = clean(key)
+                else:
+                    report_id = _text(report_id)
+                    key = clean(f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}")
+                    report_id = clean(report_id)
+                have = sigs.get(sid)
+                if have is None:
+                    sigs[sid] = sig
+                elif have is not sig and have != sig:
+                    raise SigCollision
+                number = len(reports)
+                uid = len(units)
+                pid = len(policies)
+                fid = len(failures)
+                units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None])
+                policies.append([pid, uid, sid, dc, oc, day, pt, md, mxt, ok, failed, 1])
+                reports.append(
+                    (number, key_hash(key), key, oc, report_id, day, position, 0, None,
+                     uid, uid, pid, pid, fid, fid - 1)
+                )  # fmt: skip
+                stats.append((stat_info.st_size, stat_info.st_mtime_ns))
+                e = by_domain.get((dc, day))
+                if e is None:
+                    by_domain[(dc, day)] = [ok, failed, 1]
+                else:
+                    e[0] += ok
+                    e[1] += failed
+                    e[2] += 1
+                e = by_reporter.get((oc, day))
+                if e is None:
+                    by_reporter[(oc, day)] = [ok, failed, 1]
+                else:
+                    e[0] += ok
+                    e[1] += failed
+                    e[2] += 1
+                e = by_sig.get(sid)
+                if e is None:
+                    by_sig[sid] = [1, 1, ok, failed, day, day]
+                else:
+                    e[0] += 1
+                    e[1] += 1
+                    e[2] += ok
+                    e[3] += failed
+                    if day < e[4]:
+                        e[4] = day
+                    if day > e[5]:
+                        e[5] = day
+                e = by_type.get(type_key)
+                if e is None:
+                    by_type[type_key] = [ok, failed, 1]
+                else:
+                    e[0] += ok
+                    e[1] += failed
+                    e[2] += 1
+                continue
+            try:
+                got = _outs_of(obj), (stat_info.st_size, stat_info.st_mtime_ns)
+            except Exception:
+                got = extract_with_stat(path, display, limits)  # the loader decides
         if got is None:
             stats.append(None)
             continue
@@ -804,11 +1020,13 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits) -> Rows:
                 unit[1] = number
                 unit[2] = sid
                 units.append(unit)
+                other_units.append(unit)
                 for row in unit_policies:
                     row[0] = len(policies)
                     row[1] = uid
                     row[2] = sid
                     policies.append(row)
+                    other_policies.append(row)
                 for row in unit_failures:
                     row[0] = len(failures)
                     row[1] = uid
@@ -817,7 +1035,8 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits) -> Rows:
                 (number, khash, key, org, report_id, day, position, seq, part,
                  u0, len(units) - 1, p0, len(policies) - 1, f0, len(failures) - 1)
             )  # fmt: skip
-    sums = aggregate_rows(units, policies)
+    if other_units:
+        merge_sums(sums, aggregate_rows(other_units, other_policies))
     return stats, reports, units, policies, failures, errors, sigs, sums
 
 
@@ -838,6 +1057,7 @@ __all__ = [
     "extract_batch",
     "extract_file",
     "extract_rows",
+    "extract_rows_packed",
     "extract_with_stat",
     "merge_sums",
     "new_sums",
@@ -845,5 +1065,6 @@ __all__ = [
     "report_out",
     "sig_hash",
     "slow_file",
+    "unpack_rows",
     "worker_init",
 ]

@@ -37,6 +37,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,13 +65,14 @@ from tlsrpt_tui.store.extract import (
     aggregate_rows,
     clean,
     extract_batch,
-    extract_rows,
+    extract_rows_packed,
     key_hash,
     merge_sums,
     new_sums,
     out_of_report,
     sig_hash,
     slow_file,
+    unpack_rows,
     worker_init,
 )
 from tlsrpt_tui.store.queries import (
@@ -240,6 +242,8 @@ class RefreshStats:
     new_reports: int = 0
     rebuilt: bool = False
     seconds: float = 0.0
+    #: Built from scratch (a cold build)
+    cold: bool = False
 
     @property
     def changes(self) -> int:
@@ -523,12 +527,25 @@ def map_batches(
         return
     pending: deque[tuple[list[T], Future[R]]] = deque()
     pool = _pool(jobs)
+    # Items are listed ahead of the batches: once the listing is done, the last batches
+    # are made smaller, so that the workers finish together and the caller has little
+    # left to do after them.
+    ahead: deque[T] = deque()
+    more = True
     try:
         step = min(BATCH_FILES, pooled)
 
         def submit() -> None:
-            nonlocal step
-            batch = list(islice(source, step))
+            nonlocal step, more
+            want = step * (jobs + 1)
+            if more and len(ahead) < want:
+                got = list(islice(source, want - len(ahead)))
+                more = len(got) == want - len(ahead)
+                ahead.extend(got)
+            count = step
+            if not more:
+                count = max(size, min(step, -(-len(ahead) // (2 * jobs))))
+            batch = [ahead.popleft() for _ in range(min(count, len(ahead)))]
             step = min(step * 2, pooled)
             if batch:
                 work = [job(x) for x in batch]
@@ -2171,33 +2188,54 @@ def _ingest_rows(
     read it. Returns how many files were indexed."""
     if progress:
         progress(0, total())
-    pending: list[tuple[Sequence[Todo], Rows]] = []
     last_commit = time.perf_counter()
-    done = files = 0
+    done = files = uncommitted = 0
+    # Each batch is written as soon as it comes (the parent would only wait otherwise),
+    # in a transaction committed every few thousand files or half a second.
+    open_transaction = writing = False
 
-    def flush() -> None:
-        nonlocal pending, last_commit
-        batches, pending = pending, []
-        if batches:
-            with _transaction(conn):
-                writer.add_rows(batches)
+    def commit() -> None:
+        nonlocal open_transaction, last_commit, uncommitted
+        if open_transaction:
+            conn.execute("DELETE FROM cache")
+            conn.execute("COMMIT")
+            open_transaction = False
         last_commit = time.perf_counter()
+        uncommitted = 0
 
     try:
-        for batch, rows in map_batches(
-            todo, _todo_job, extract_rows, limits, jobs, cancel, pooled=ROWS_BATCH_FILES
-        ):
-            pending.append((batch, rows))
-            done += len(batch)
-            files += len(batch) - rows[0].count(None)
-            if sum(len(b) for b, _ in pending) >= 4096 or time.perf_counter() - last_commit > 0.5:
-                flush()
-            if progress:
-                progress(done, max(done, total()))
-    except (IndexCancelled, KeyboardInterrupt):
-        flush()  # keep what was parsed: the next refresh starts from there
+        try:
+            for batch, packed in map_batches(
+                todo, _todo_job, extract_rows_packed, limits, jobs, cancel, pooled=ROWS_BATCH_FILES
+            ):
+                rows = unpack_rows(packed)
+                if not open_transaction:
+                    conn.execute("BEGIN IMMEDIATE")
+                    open_transaction = True
+                # (a savepoint: Ctrl-C in the middle of a batch keeps the batches before)
+                conn.execute("SAVEPOINT batch")
+                writing = True
+                writer.add_rows([(batch, rows)])
+                writing = False
+                conn.execute("RELEASE batch")
+                done += len(batch)
+                uncommitted += len(batch)
+                files += len(batch) - rows[0].count(None)
+                if uncommitted >= 4096 or time.perf_counter() - last_commit > 0.5:
+                    commit()
+                if progress:
+                    progress(done, max(done, total()))
+        except (IndexCancelled, KeyboardInterrupt):
+            if writing:
+                conn.execute("ROLLBACK TO batch")
+                conn.execute("RELEASE batch")
+            commit()  # keep what was parsed: the next refresh starts from there
+            raise
+        commit()
+    except BaseException:
+        if open_transaction:
+            conn.execute("ROLLBACK")
         raise
-    flush()
     return files
 
 
@@ -2205,8 +2243,9 @@ def _same(item: tuple[str, str]) -> tuple[str, str]:
     return item
 
 
-def _todo_job(item: Todo) -> tuple[str, str]:
-    return item[4], item[1]
+#: A file to index -> (path, display name), what a worker reads (itemgetter: no Python
+#: call per file).
+_todo_job: Callable[[Todo], tuple[str, str]] = itemgetter(4, 1)
 
 
 def _refresh(
@@ -2227,6 +2266,7 @@ def _refresh(
         # A cold build: parse while the scan goes on (a listing: the workers take each
         # file's size and time as they read it).
         conn.execute("PRAGMA synchronous=OFF")  # only a cache: a crash means a rebuild
+        stats.cold = True
         with _transaction(conn, keep_cache=True):
             conn.execute("DELETE FROM meta WHERE name='scan'")
         try:
@@ -2599,6 +2639,10 @@ def summarize_with_index(
         query_indexes=False,
         then=lambda st: st.summary(remember=True),
     )
+    if store.last_refresh.cold:
+        # Closing checkpoints the log into the file: not forcing the freshly written
+        # file to disk (only a cache, like the build itself) spares a wait at the end.
+        store.conn.execute("PRAGMA synchronous=OFF")
     store.close()
     result: dict[str, Any] = document
     return result

@@ -1,0 +1,116 @@
+"""Cold builds: the workers' common-shape shortcut gives exactly the general rows, and
+an interrupted build keeps what it committed."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import random
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_index import _corpus_reports, _mutations
+
+from tlsrpt_tui.commands.summary import summary_document
+from tlsrpt_tui.core.archive import load_archive
+from tlsrpt_tui.core.loader import DEFAULT_LIMITS
+from tlsrpt_tui.demo.generator import generate_archive
+from tlsrpt_tui.store import extract, sqlite
+from tlsrpt_tui.store.sqlite import index_path, open_index
+
+
+def _payload(obj: Any, index: int) -> bytes:
+    """The report in one of the forms files come in (some the shortcut leaves alone)."""
+    text = json.dumps(obj if index % 7 else [obj, obj]).encode("utf-8", "surrogatepass")
+    form = index % 6
+    if form == 1:
+        text = b" \n" + text + b"\n"  # surrounding whitespace
+    elif form == 2:
+        text = b"\xef\xbb\xbf" + text  # a byte order mark
+    elif form == 3:
+        text = text + b"\x0b"  # not JSON whitespace: the loader refuses it
+    if index % 2:
+        data = gzip.compress(text)
+        if index % 5 == 0:
+            half = len(text) // 2
+            data = gzip.compress(text[:half]) + gzip.compress(text[half:])  # two members
+        elif index % 5 == 1:
+            data += b"\x00\x00"  # padding after the member
+        elif index % 5 == 2:
+            data = data[:-3]  # truncated
+        return data
+    return text
+
+
+def _files(tmp_path: Path, count: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    mutations = _mutations(rng)
+    reports = _corpus_reports()
+    batch = []
+    for index in range(count):
+        obj = copy.deepcopy(rng.choice(reports))
+        for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
+            rng.choice(mutations)(obj)
+        target = tmp_path / f"r{index:04d}.json{'.gz' if index % 2 else ''}"
+        target.write_bytes(_payload(obj, index))
+        batch.append((str(target), target.name))
+    batch.append((str(tmp_path / "gone.json"), "gone.json"))
+    return batch
+
+
+def test_decoding_agrees_with_the_loader(tmp_path: Path) -> None:
+    for path, display in _files(tmp_path, 300, 11)[:-1]:
+        expected, _reports = extract.slow_file(path, display, DEFAULT_LIMITS)
+        try:
+            got = extract._fast_file(path, DEFAULT_LIMITS)
+        except Exception:
+            continue
+        assert got == expected
+
+
+def test_common_shape_rows_are_the_general_rows(tmp_path: Path) -> None:
+    batch = _files(tmp_path, 600, 12)
+    # Twice: the second time every per-worker memo is warm.
+    for _ in range(2):
+        general = extract._rows_of(batch, DEFAULT_LIMITS, common=False)
+        shortcut = extract.extract_rows(batch, DEFAULT_LIMITS)
+        assert shortcut[:7] == general[:7]
+        stats, _reports, units, policies, *_rest, sums = shortcut
+        assert sums == extract.aggregate_rows(units, policies)
+        assert stats[-1] is None  # the file that is not there
+    common = sum(1 for row in shortcut[2] if row[9] is None)
+    assert common > 200  # most reports take the shortcut
+
+
+def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "archive"
+    generate_archive(root, reports=300, domains=4, reporters=5, start=date(2026, 3, 1), seed=3)
+    paths = [root]
+    calls: list[int] = []
+    add_rows = sqlite._Writer.add_rows
+
+    def interrupted(self: Any, batches: Any) -> None:
+        calls.append(len(batches[0][0]))
+        add_rows(self, batches)  # written, but not committed yet ...
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # ... when Ctrl-C comes
+
+    monkeypatch.setattr(sqlite._Writer, "add_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        open_index(paths, jobs=1)
+    monkeypatch.setattr(sqlite._Writer, "add_rows", add_rows)
+    with sqlite3.connect(index_path(paths)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+        assert kept == calls[0] + calls[1]  # the third batch went
+    store = open_index(paths, jobs=1)
+    assert 0 < store.last_refresh.added < store.last_refresh.files
+    assert store.summary() == summary_document(load_archive(paths))
+    store.close()
