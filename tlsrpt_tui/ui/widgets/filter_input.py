@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.geometry import Size
 from textual.widgets import Input
 
 
@@ -16,3 +17,8 @@ class FilterInput(Input):
     @property
     def content_width(self) -> int:
         return max(super().content_width, self.scrollable_content_region.width)
+
+    def on_resize(self) -> None:
+        # Settle the scrollable width when the box appears (a layout happens then
+        # anyway), so that the first keystroke does not change it.
+        self.virtual_size = Size(self.content_width, 1)
