@@ -202,6 +202,9 @@ _QUERY_INDEXES = (
     "CREATE INDEX IF NOT EXISTS units_day"
     " ON units(day, sig, domain, reporter, successful, failed, lead)",
     "CREATE INDEX IF NOT EXISTS units_more ON units(report) WHERE lead = 0",
+    # Covering (a text filter's 14-day trend: units of the matching signatures by day).
+    "CREATE INDEX IF NOT EXISTS units_sig_trend"
+    " ON units(sig, day, domain, reporter, successful, failed, lead)",
     # Covering (the policy pane's GROUP BY reads the index alone, in order): a cursor
     # move in the navigation pane asks for one domain's or reporter's policies.
     "CREATE INDEX IF NOT EXISTS policies_by_domain ON policies(domain, policy_type, sts_mode,"

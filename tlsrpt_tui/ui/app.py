@@ -134,7 +134,8 @@ class ExplorerApp(App[None]):
         yield OverviewBar(id="overview")
         yield FilterInput(placeholder="filter: domain, reporter, result-type, MX, IP…", id="filter")
         with Horizontal(id="progress-row"):
-            yield Static("Reading reports…", id="progress-label", markup=False)
+            first_words = "Opening the index…" if self.use_index else "Reading reports…"
+            yield Static(first_words, id="progress-label", markup=False)
             yield ProgressBar(id="progress", show_eta=True)
         yield Static("", id="notice", markup=False)
         # Held directly: messages may still arrive while the screen is torn down.
