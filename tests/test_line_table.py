@@ -156,3 +156,27 @@ async def test_on_cursor_runs_before_the_next_frame() -> None:
         assert app.highlighted == [3]
         table.move_cursor(row=3)  # not a move
         assert followed == [3]
+
+
+async def test_a_pane_shown_the_same_rows_again_is_not_redrawn() -> None:
+    from tlsrpt_tui.locations import demo_archive
+    from tlsrpt_tui.ui.app import ExplorerApp
+
+    app = ExplorerApp([demo_archive()], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.loading:
+            await pilot.pause(0.05)
+        await pilot.pause()
+        rows = list(app.policies.all_rows)
+        drawn: list[int] = []
+        original = app.policies.set_rows
+        app.policies.set_rows = lambda count, cursor=0: (
+            drawn.append(count),
+            original(count, cursor=cursor),
+        )  # type: ignore[method-assign]
+        app.policies.show(list(rows))  # equal rows, a new list
+        assert drawn == []
+        app.policies.show(rows[:1])
+        assert drawn == [1]
+        app.policies.action_cycle_sort()  # same rows, another order: drawn again
+        assert len(drawn) == 2

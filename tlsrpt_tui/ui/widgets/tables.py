@@ -45,6 +45,7 @@ class RowTable(LineTable, Generic[RowT]):
         self.all_rows: list[RowT] = []
         self.sort_index = 0
         self.truncated = 0
+        self.last_shown: object = None
 
     @property
     def current(self) -> RowT | None:
@@ -58,8 +59,20 @@ class RowTable(LineTable, Generic[RowT]):
     def render_row(self, row: RowT) -> list[Text]:
         raise NotImplementedError
 
+    def shown_with(self) -> object:
+        """Besides the rows and the sort, what the drawn cells depend on."""
+        return None
+
     def show(self, rows: list[RowT]) -> None:
-        """Replace the rows, keeping the cursor on the same logical row if it remains."""
+        """Replace the rows, keeping the cursor on the same logical row if it remains.
+
+        The same rows as shown already (typing a filter often leaves a pane as it was)
+        change nothing and cost no repaint.
+        """
+        shown = (self.sort_index, self.shown_with(), rows)
+        if shown == self.last_shown:
+            return
+        self.last_shown = shown
         previous = self.current
         previous_key = None if previous is None else self.key_of(previous)
         self.all_rows = rows
@@ -105,8 +118,12 @@ class NavTable(RowTable[NavRow]):
     def key_of(self, row: NavRow) -> object:
         return row.key
 
+    def shown_with(self) -> object:
+        return self.last_day
+
     def set_pivot(self, pivot: Pivot) -> None:
         self.rows_data = []
+        self.last_shown = None
         self.set_columns(
             [
                 ("Policy domain" if pivot == "domain" else "Reporter", 18),
