@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -273,6 +274,22 @@ class LineTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         pad = Segment(" " * CELL_PADDING)
         for (_, width), cell in zip(self.columns, cells, strict=False):
+            own = console.get_style(cell.style) if cell.style else None
+            if not cell.spans:  # one style: no need for Rich's span machinery
+                plain = cell.plain
+                length = cell_len(plain)
+                if length > width:
+                    plain = set_cell_size(plain, width - 1) + "…"
+                elif length < width:
+                    gap = width - length
+                    if cell.justify == "right":
+                        plain = " " * gap + plain
+                    elif cell.justify == "center":
+                        plain = " " * (gap // 2) + plain + " " * (gap - gap // 2)
+                    else:
+                        plain += " " * gap
+                segments += (pad, Segment(plain, own), pad)
+                continue
             text = cell.copy()
             text.no_wrap = True
             text.end = ""
@@ -282,7 +299,6 @@ class LineTable(ScrollView, can_focus=True):
             text.align(justify, width)
             segments.append(pad)
             # render() applies the spans only; the Text's own style goes underneath.
-            own = console.get_style(text.style) if text.style else None
             segments.extend(Segment.apply_style(text.render(console), own))
             segments.append(pad)
         return segments
