@@ -452,6 +452,21 @@ def _policy_head(policy: dict[str, Any]) -> tuple[str, str, tuple[str, ...], tup
     return head
 
 
+def _session_counts(summary: dict[str, Any]) -> tuple[int, int] | None:
+    """(successful, failed) when both are ints in 0..MAX_COUNT, the only counts the
+    fast paths take as they are (anything else goes to the loader, which says why)."""
+    ok = summary.get("total-successful-session-count")
+    failed = summary.get("total-failure-session-count")
+    if (
+        type(ok) is int
+        and type(failed) is int
+        and 0 <= ok <= MAX_COUNT
+        and 0 <= failed <= MAX_COUNT
+    ):
+        return ok, failed
+    return None
+
+
 def _text(value: str) -> str:
     """The loader's ``_cut`` of a string (no surrogates in ASCII: the common case)."""
     if value.isascii() and len(value) <= MAX_STRING:
@@ -488,17 +503,10 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
         if type(policy) is not dict or type(summary) is not dict:
             raise _Irregular
         ptype, domain, pstring, mx = _policy_head(policy)
-        ok = summary.get("total-successful-session-count")
-        failed = summary.get("total-failure-session-count")
-        if (
-            type(ok) is not int
-            or type(failed) is not int
-            or ok < 0
-            or failed < 0
-            or ok > MAX_COUNT
-            or failed > MAX_COUNT
-        ):
+        counts = _session_counts(summary)
+        if counts is None:
             raise _Irregular
+        ok, failed = counts
         raw_details = raw.get("failure-details")
         if not raw_details:
             if raw_details is None or type(raw_details) is list:
@@ -878,17 +886,10 @@ def _common_report(obj: Any) -> tuple[tuple[Any, ...], str, str, int, int, int] 
     details = raw.get("failure-details")
     if details is not None and (type(details) is not list or details):
         return None
-    ok = summary.get("total-successful-session-count")
-    failed = summary.get("total-failure-session-count")
-    if (
-        type(ok) is not int
-        or type(failed) is not int
-        or ok < 0
-        or failed < 0
-        or ok > MAX_COUNT
-        or failed > MAX_COUNT
-    ):
+    counts = _session_counts(summary)
+    if counts is None:
         return None
+    ok, failed = counts
     start = date_range.get("start-datetime")
     end = date_range.get("end-datetime")
     if type(start) is not str or type(end) is not str:
