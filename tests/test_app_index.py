@@ -95,3 +95,36 @@ async def test_alerts_over_the_index_come_from_a_child_process() -> None:
         assert await until(pilot, lambda: bool(app.alerts), tries=300)
         assert {"failure-rate", "silent-reporter"} <= {a.rule for a in app.alerts}
         assert app.load_error is None
+
+
+async def test_check_every_file_from_the_command_palette(
+    archive: Path,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    """A report rewritten in place (its folder's times unchanged) is found by the
+    palette's full check, not by the quick refresh at start."""
+    from tlsrpt_tui.store import sqlite
+
+    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))  # folders settle at once
+    first = ExplorerApp([archive], watch=False, use_index=True)
+    async with first.run_test() as pilot:
+        assert await until(pilot, lambda: not first.loading)
+    target = archive / "2026/11/01/a.json.gz"
+    target.write_bytes(
+        gzip.compress(json.dumps(report(org="Mail.ru", domain="rewritten.example")).encode())
+    )
+    app = ExplorerApp([archive], watch=False, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: not app.loading)
+        assert app.index is not None and not app.index.last_refresh.full
+        assert not any(r.key == "rewritten.example" for r in app.nav.rows_data)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"check every file")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        assert await until(
+            pilot, lambda: any(r.key == "rewritten.example" for r in app.nav.rows_data)
+        )
+        assert await until(pilot, lambda: not app.loading)
+        assert app.index.last_refresh.full and app.index.last_refresh.changed == 1

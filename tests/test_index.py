@@ -304,6 +304,118 @@ def test_apply_changes_for_the_watcher(archive: Path) -> None:
     store.close()
 
 
+# --------------------------------------------------------------------------- quick refresh
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folders count as settled at once (not only seconds after they last changed)."""
+    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))
+
+
+def _folders(root: Path) -> int:
+    return sum(1 for _ in os.walk(root))
+
+
+def test_a_refresh_lists_only_folders_that_changed(archive: Path, settled: None) -> None:
+    paths = [archive]
+    first = reopen(paths, jobs=1)
+    assert first.last_refresh.full and first.last_refresh.cold
+    files = first.last_refresh.files
+    first.close()
+
+    store = reopen(paths, jobs=1)
+    stats = store.last_refresh
+    assert not stats.full and stats.folders_listed == 0
+    assert (stats.changes, stats.files) == (0, files)
+    store.close()
+
+    generated = archive / "generated" / "2026" / "03"
+    days = sorted(p for p in generated.iterdir() if p.is_dir())
+    # A file added to one day, one deleted from another, a day deleted, a day renamed,
+    # a new nested folder, and a link to a folder already in the archive.
+    report = json.loads(gzip.decompress(_report_files(days[0])[0].read_bytes()))
+    report["report-id"] = "added-to-an-old-folder"
+    (days[0] / "zz-added.json.gz").write_bytes(gzip.compress(json.dumps(report).encode()))
+    _report_files(days[1])[0].unlink()
+    shutil.rmtree(days[2])
+    days[3].rename(days[3].with_name("renamed"))
+    nested = archive / "generated" / "2027" / "01" / "01"
+    nested.mkdir(parents=True)
+    shutil.copy(_report_files(days[4])[0], nested / "copy.json.gz")
+    (archive / "generated" / "link").symlink_to(days[4], target_is_directory=True)
+
+    store = reopen(paths, jobs=1)
+    stats = store.last_refresh
+    assert not stats.full
+    # Changed: days[0], days[1], 2026/03 (day gone and renamed), generated (2027 and
+    # link), and the new 2027, 2027/01, 2027/01/01 and renamed/ (link/ is days[4] again,
+    # walked once).
+    assert stats.folders_listed == 8, stats
+    assert stats.added > 1 and stats.removed > 1
+    assert_same(paths, store)
+    listed_before = stats
+    store.close()
+
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.folders_listed == 0 and store.last_refresh.changes == 0
+    assert store.last_refresh.files == listed_before.files
+    assert_same(paths, store)
+    store.close()
+
+    # A link's target changes: the link is another folder now.
+    (archive / "generated" / "link").unlink()
+    (archive / "generated" / "link").symlink_to(days[5], target_is_directory=True)
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+
+
+def test_a_report_rewritten_in_place_needs_a_full_check(
+    archive: Path, settled: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rewriting a file in place leaves its folder's times alone: only a full check (or
+    the explorer's watcher, while it runs) sees it."""
+    paths = [archive]
+    reopen(paths, jobs=1).close()
+    target = _report_files(archive / "generated")[3]
+    report = json.loads(gzip.decompress(target.read_bytes()))
+    report["policies"][0]["summary"]["total-failure-session-count"] += 1000
+    folder_times = os.stat(target.parent)
+    target.write_bytes(gzip.compress(json.dumps(report).encode()))
+    os.utime(target, ns=(1, 1))
+    assert os.stat(target.parent).st_mtime_ns == folder_times.st_mtime_ns
+
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.changes == 0 and not store.last_refresh.full
+    store.close()
+
+    assert cli_main(["index", str(archive), "--full-check", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == 1
+    store = reopen(paths, jobs=1)
+    assert_same(paths, store)
+    store.close()
+
+    # summary takes the flag too.
+    target.write_bytes(gzip.compress(json.dumps(report | {"report-id": "again"}).encode()))
+    os.utime(target, ns=(2, 2))
+    assert cli_main(["summary", str(archive), "--format", "json"]) == 0
+    assert "again" not in capsys.readouterr().out  # (not looked at: same folder times)
+    assert cli_main(["summary", str(archive), "--format", "json", "--full-check"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == summary_document(load_archive(paths))
+
+
+def test_folders_that_just_changed_are_listed_again(archive: Path) -> None:
+    """A folder changed moments ago may change again unseen within the same clock
+    tick: its times are not trusted until they have settled."""
+    paths = [archive]
+    reopen(paths, jobs=1).close()
+    store = reopen(paths, jobs=1)
+    assert store.last_refresh.folders_listed == _folders(archive)
+    store.close()
+
+
 # --------------------------------------------------------------------------- robustness
 
 

@@ -8,7 +8,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from tlsrpt_tui.commands.summary import add_loading_options, jobs_for, resolve_paths
+from tlsrpt_tui.commands.summary import (
+    add_full_check_option,
+    add_loading_options,
+    jobs_for,
+    resolve_paths,
+)
 from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.store.sqlite import (
@@ -25,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="build or refresh the index of an archive (run from cron to keep it warm)",
         description=(
             "Read the reports that are new or changed since the last run into the "
-            "archive's index in the cache folder, and forget deleted files. The explorer "
+            "archive's index in the cache folder, and forget deleted files. Only folders "
+            "whose modification time changed are listed again; --full-check also looks at "
+            "every file (a report rewritten in place leaves its folder's time alone). The explorer "
             "and `summary` use the index, so they open large archives at once. The index "
             "is only a cache: deleting it loses nothing."
         ),
@@ -44,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="what to print when done (default: one line of text)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing when done")
+    add_full_check_option(parser)
     add_loading_options(parser)
     parser.set_defaults(func=run)
 
@@ -58,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
         delete_index(location)
     progress, finish = terminal_progress("indexing")
     try:
-        store = open_index(paths, limits=limits, jobs=jobs_for(args), progress=progress)
+        store = open_index(
+            paths,
+            limits=limits,
+            jobs=jobs_for(args),
+            progress=progress,
+            full=args.full_check,
+        )
     except KeyboardInterrupt:
         finish()
         print(

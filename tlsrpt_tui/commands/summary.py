@@ -62,6 +62,7 @@ def add_loading_options(parser: argparse.ArgumentParser, *, cache: bool = False)
             action="store_true",
             help="read every file and leave the index in the cache folder alone",
         )
+        add_full_check_option(parser)
     parser.add_argument(
         "--jobs",
         type=int,
@@ -73,6 +74,17 @@ def add_loading_options(parser: argparse.ArgumentParser, *, cache: bool = False)
         type=positive_int,
         default=64,
         help="refuse reports that decompress to more than this (default 64)",
+    )
+
+
+def add_full_check_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--full-check",
+        action="store_true",
+        help=(
+            "compare every file with the index, not only the files of folders that "
+            "changed since the last run (finds reports rewritten in place)"
+        ),
     )
 
 
@@ -125,7 +137,12 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
     try:
         try:
             return summarize_with_index(
-                paths, limits=limits, jobs=jobs_for(args), progress=progress, use_cache=use_cache
+                paths,
+                limits=limits,
+                jobs=jobs_for(args),
+                progress=progress,
+                use_cache=use_cache,
+                full=args.full_check,
             )
         except (OSError, sqlite3.Error) as exc:
             if not use_cache:

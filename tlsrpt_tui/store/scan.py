@@ -43,6 +43,10 @@ MTIME: Final = 2
 FOLDER: Final = 3
 NAME: Final = 4
 COLLIDES: Final = 5
+#: What tells a folder changed: (device, inode, mtime in ns, ctime in ns).
+Stamp = tuple[int, int, int, int]
+#: A folder the walk visited: (key, parent folder's key, stamp or None if unreadable).
+Visited = tuple[bytes, bytes | None, Stamp | None]
 
 
 class Scan:
@@ -56,6 +60,10 @@ class Scan:
         self.folders: list[tuple[str, str, int]] = []
         self.entries: list[Entry] = []
         self.count = 0
+        #: Every folder visited (under single-folder roots)
+        self.listed: list[Visited] = []
+        #: Folders of an earlier walk that are gone (:func:`walk_changed`)
+        self.gone: list[bytes] = []
         self._prefixes: dict[int, tuple[str | None, str]] = {}
 
     def given(self, entry: Entry) -> str:
@@ -260,78 +268,169 @@ def walk_folders(
         yield [(key, info.st_size, info.st_mtime_ns, len(scan.folders) - 1, None, False)]
         return
     seen: set[tuple[int, int]] = set()
-    stack: list[tuple[str, str, bytes]] = [(given_top, absolute_top, dir_key(prefix, folders))]
-    folders_out = scan.folders
-    sep = os.sep
-    # Locals, not globals, in the loop below.
-    os_stat, isdir, isreg = os.stat, _S_ISDIR, _S_ISREG
-    hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
-    fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
+    top_key = dir_key(prefix, folders)
+    stack: list[tuple[str, str, bytes, bytes | None]] = [(given_top, absolute_top, top_key, None)]
+    listed = scan.listed
     while stack:
-        given, absolute, key = stack.pop()
+        given, absolute, key, parent = stack.pop()
         try:
             fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
+            listed.append((key, parent, None))  # (tried again next time)
             continue
         try:
             info = os.fstat(fd)
             ident = (info.st_dev, info.st_ino)
             if ident in seen:
+                listed.append((key, parent, None))
                 continue
             seen.add(ident)
-            if not stat:
-                listed = _list_folder(fd, given, absolute, key, folders_out, index)
-                if listed is None:
-                    continue
-                stack.extend(reversed(listed[1]))
-                if listed[0]:
-                    yield listed[0]
+            if stat:
+                found_subdirs = _list_stat(fd, given, absolute, key, scan.folders, index)
+            else:
+                found_subdirs = _list_folder(fd, given, absolute, key, scan.folders, index)
+            if found_subdirs is None:
+                listed.append((key, parent, None))
                 continue
-            try:
-                names = sorted(os.listdir(fd))
-            except OSError:
-                continue
-            is_maildir = "cur" in names and "new" in names and "tmp" in names
-            folders_out.append((given, absolute, index))
-            number = len(folders_out) - 1
-            subdirs: list[tuple[str, str, bytes]] = []
-            found: list[Entry] = []
-            add = found.append
-            for name in names:
-                # is_candidate_name, inlined (once per file of the archive; the tests
-                # check the scan against collect_files)
-                if name[:1] in hidden or name.lower().endswith(temporary):
-                    continue
-                try:
-                    st = os_stat(name, dir_fd=fd)  # follows symlinks, like DirEntry.is_dir()
-                except OSError:
-                    continue
-                mode = st.st_mode
-                if isreg(mode):
-                    add(
-                        (
-                            key + file_mark + name.encode(fs, errors) + end,
-                            st.st_size,
-                            st.st_mtime_ns,
-                            number,
-                            name,
-                            False,
-                        )
-                    )
-                elif isdir(mode) and not (is_maildir and name == "tmp"):
-                    # (a Maildir's tmp/ holds messages still being delivered)
-                    subdirs.append(
-                        (
-                            given + name if given.endswith(sep) else given + sep + name,
-                            absolute + name if absolute.endswith(sep) else absolute + sep + name,
-                            key + dir_mark + name.encode(fs, errors) + end,
-                        )
-                    )
-            stack.extend(reversed(subdirs))
+            listed.append((key, parent, stamp_of(info)))
+            found, subdirs = found_subdirs
+            stack.extend((*sub, key) for sub in reversed(subdirs))
             if found:
                 yield found
         finally:
             os.close(fd)
+
+
+def stamp_of(info: os.stat_result) -> Stamp:
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def walk_changed(
+    scan: Scan, known: dict[bytes, Stamp | None], children: dict[bytes, list[bytes]]
+) -> Iterator[tuple[bytes, list[Entry]]]:
+    """The folders of a single-folder root that changed since ``known``, with their files.
+
+    ``known`` holds each folder's stamp as an earlier walk saw it (None: look again) and
+    ``children`` its sub-folders then. A folder with the same stamp has the same entries
+    (adding, removing or renaming an entry changes its folder's times), so it is not
+    listed and its files are not looked at; its sub-folders are visited as remembered.
+    Yields (folder key, its files) for every folder listed, in walk order; fills
+    ``scan.listed`` (what to remember for next time) and ``scan.gone`` (the keys of
+    remembered folders no longer in the walk: every file under them has gone).
+    """
+    root = scan.roots[0]
+    given_top = str(root)
+    stack: list[tuple[str, str, bytes, bytes | None]] = [
+        (given_top, os.path.abspath(given_top), root_prefix(0), None)
+    ]
+    seen: set[tuple[int, int]] = set()
+    listed, gone = scan.listed, scan.gone
+    sep = os.sep
+    while stack:
+        given, absolute, key, parent = stack.pop()
+        try:
+            fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            listed.append((key, parent, None))
+            gone.append(key)
+            continue
+        try:
+            info = os.fstat(fd)
+            ident = (info.st_dev, info.st_ino)
+            if ident in seen:  # (a link to a folder already walked)
+                listed.append((key, parent, None))
+                gone.append(key)
+                continue
+            seen.add(ident)
+            stamp = stamp_of(info)
+            if stamp == known.get(key):
+                names = sorted(
+                    (os.fsdecode(child[len(key) + 1 : -1]), child)
+                    for child in children.get(key, ())
+                )
+                stack.extend(
+                    (
+                        given + name if given.endswith(sep) else given + sep + name,
+                        absolute + name if absolute.endswith(sep) else absolute + sep + name,
+                        child,
+                        key,
+                    )
+                    for name, child in reversed(names)
+                )
+                continue
+            found_subdirs = _list_stat(fd, given, absolute, key, scan.folders, 0)
+            if found_subdirs is None:
+                listed.append((key, parent, None))
+                gone.append(key)
+                continue
+            listed.append((key, parent, stamp))
+            found, subdirs = found_subdirs
+            now = {sub[2] for sub in subdirs}
+            gone.extend(child for child in children.get(key, ()) if child not in now)
+            stack.extend((*sub, key) for sub in reversed(subdirs))
+            yield key, found
+        finally:
+            os.close(fd)
+
+
+def _list_stat(
+    fd: int,
+    given: str,
+    absolute: str,
+    key: bytes,
+    folders_out: list[tuple[str, str, int]],
+    index: int,
+) -> tuple[list[Entry], list[tuple[str, str, bytes]]] | None:
+    """One folder's files, with a ``stat`` each, and its sub-folders (None: unreadable).
+
+    The hot loop of a full check (once per file of the archive; the tests check the
+    scan against collect_files).
+    """
+    try:
+        names = sorted(os.listdir(fd))
+    except OSError:
+        return None
+    is_maildir = "cur" in names and "new" in names and "tmp" in names
+    folders_out.append((given, absolute, index))
+    number = len(folders_out) - 1
+    subdirs: list[tuple[str, str, bytes]] = []
+    found: list[Entry] = []
+    add = found.append
+    sep = os.sep
+    # Locals, not globals, in the loop below.
+    os_stat, isdir, isreg = os.stat, _S_ISDIR, _S_ISREG
+    hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
+    fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
+    for name in names:
+        # is_candidate_name, inlined
+        if name[:1] in hidden or name.lower().endswith(temporary):
+            continue
+        try:
+            st = os_stat(name, dir_fd=fd)  # follows symlinks, like DirEntry.is_dir()
+        except OSError:
+            continue
+        mode = st.st_mode
+        if isreg(mode):
+            add(
+                (
+                    key + file_mark + name.encode(fs, errors) + end,
+                    st.st_size,
+                    st.st_mtime_ns,
+                    number,
+                    name,
+                    False,
+                )
+            )
+        elif isdir(mode) and not (is_maildir and name == "tmp"):
+            # (a Maildir's tmp/ holds messages still being delivered)
+            subdirs.append(
+                (
+                    given + name if given.endswith(sep) else given + sep + name,
+                    absolute + name if absolute.endswith(sep) else absolute + sep + name,
+                    key + dir_mark + name.encode(fs, errors) + end,
+                )
+            )
+    return found, subdirs
 
 
 def _list_folder(

@@ -86,11 +86,14 @@ from tlsrpt_tui.store.queries import (
     ReportRow,
 )
 from tlsrpt_tui.store.scan import (
+    DIR_MARK,
+    FILE_MARK,
     KEY,
     MTIME,
     SIZE,
     Entry,
     Scan,
+    Stamp,
     dir_key,
     file_key,
     iter_scan,
@@ -98,11 +101,12 @@ from tlsrpt_tui.store.scan import (
     prefix_end,
     root_prefix,
     walk,
+    walk_changed,
     walk_folders,
 )
 
 #: Bump when the tables change; an index of another version is rebuilt.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Bump when extraction changes what it stores for the same file.
 EXTRACT_VERSION = 2
 #: Files per batch handed to a worker (and per commit, at most a few batches).
@@ -112,6 +116,10 @@ BATCH_FILES = 256
 ROWS_BATCH_FILES = 2048
 #: Fewer files than this are parsed in-process: a pool costs more than it saves.
 POOL_MIN_FILES = 400
+#: A folder changed this recently (or later: another clock) may change again within the
+#: same tick of its file system's clock, unseen: it is listed again next time. (Two
+#: seconds is FAT's tick; a jiffy is Linux's.)
+RECENT_NS = 3_000_000_000
 
 ProgressCallback = Callable[[int, int], None]
 T = TypeVar("T")
@@ -170,6 +178,9 @@ CREATE TABLE type_totals(
     domain TEXT NOT NULL, result_type TEXT NOT NULL, count INTEGER NOT NULL,
     n INTEGER NOT NULL, PRIMARY KEY (domain, result_type)) WITHOUT ROWID;
 CREATE TABLE cache(name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE folders(
+    key BLOB PRIMARY KEY, parent BLOB, dev INTEGER, ino INTEGER, mtime INTEGER,
+    ctime INTEGER) WITHOUT ROWID;
 """
 
 #: The tables holding a report's facts, with its id range columns in ``reports``.
@@ -186,6 +197,8 @@ _MAINTENANCE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS errors_file ON errors(file)",
     "CREATE INDEX IF NOT EXISTS units_sig ON units(sig, day, successful, failed, lead)",
 )
+#: Finding the files of one folder (a quick refresh that found a folder changed).
+_FILES_KEY = ("CREATE UNIQUE INDEX IF NOT EXISTS files_key ON files(key)",)
 #: Indexes the explorer's queries use (not needed by ``summary``). The unit indexes
 #: cover the aggregate queries, which then never touch the table itself.
 _QUERY_INDEXES = (
@@ -247,6 +260,10 @@ class RefreshStats:
     seconds: float = 0.0
     #: Built from scratch (a cold build)
     cold: bool = False
+    #: Every file was looked at (not only those in folders that changed)
+    full: bool = False
+    #: Folders listed (the others had not changed since the last refresh)
+    folders_listed: int = 0
 
     @property
     def changes(self) -> int:
@@ -982,6 +999,7 @@ class _Writer:
                     # The file changed since the scan: read it again next time.
                     conn.execute("UPDATE files SET size=-1 WHERE id=?", (fid,))
                     conn.execute("DELETE FROM meta WHERE name='scan'")
+                    conn.execute("DELETE FROM folders")  # (the next refresh looks at all)
                     unresolved = True
                     continue
                 conn.execute("DELETE FROM copies WHERE id=?", (cid,))
@@ -2038,8 +2056,13 @@ class SqliteStore:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         query_indexes: bool = True,
+        full: bool = False,
     ) -> RefreshStats:
         """Re-scan the archive and index what changed (under the archive's lock).
+
+        Only folders that changed since the last refresh are listed, unless ``full``:
+        then every file's size and time are compared (which also finds files rewritten
+        in place, leaving their folder as it was).
 
         Runs on a connection of its own: queries from other threads go on meanwhile
         (they see each batch as it is committed). Raises :class:`IndexCancelled`.
@@ -2055,6 +2078,7 @@ class SqliteStore:
                     progress=progress,
                     cancel=cancel,
                     query_indexes=query_indexes,
+                    full=full,
                 )
             finally:
                 conn.close()
@@ -2260,16 +2284,19 @@ def _refresh(
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     query_indexes: bool,
+    full: bool = False,
 ) -> RefreshStats:
     started = time.perf_counter()
+    started_ns = time.time_ns()
     scan = Scan(roots)
     stats = RefreshStats()
+    quick: tuple[list[bytes], list[Todo]] | None = None
     bulk = _is_empty(conn) and conn.execute("SELECT 1 FROM reports LIMIT 1").fetchone() is None
     if bulk:
         # A cold build: parse while the scan goes on (a listing: the workers take each
         # file's size and time as they read it).
         conn.execute("PRAGMA synchronous=OFF")  # only a cache: a crash means a rebuild
-        stats.cold = True
+        stats.cold = stats.full = True
         with _transaction(conn, keep_cache=True):
             conn.execute("DELETE FROM meta WHERE name='scan'")
         try:
@@ -2292,11 +2319,16 @@ def _refresh(
         finally:
             conn.execute("PRAGMA synchronous=NORMAL")
     else:
-        for _ in iter_scan(scan):
-            pass
-        entries = scan.entries
-        stats.files = len(entries)
-        remove, todo, renamed = _differences(conn, scan, stats)
+        quick = None if full else _quick_differences(conn, scan, stats)
+        if quick is None:
+            stats.full = True
+            for _ in iter_scan(scan):
+                pass
+            stats.files = len(scan.entries)
+            remove, todo, renamed = _differences(conn, scan, stats)
+        else:
+            remove, todo = quick
+            renamed = []
         writer = _Writer(conn, roots, bulk=False, lazy=not (remove or todo))
         if remove or todo:
             _ensure_indexes(conn, _MAINTENANCE_INDEXES)
@@ -2313,8 +2345,18 @@ def _refresh(
                     )
                 conn.executemany("UPDATE files SET display=? WHERE key=?", renamed)
         _ingest(conn, writer, todo, lambda: len(todo), limits, jobs, progress, cancel)
+        if quick is not None and stats.changes:
+            stats.files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
     with _transaction(conn, keep_cache=True):
         writer.promote(limits)
+    # (Its own transaction: what the walk saw of folders changes no answer.)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _remember_folders(conn, scan, started_ns, every=quick is None)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     _rebuild_aggregates(conn)
     if query_indexes:
         _ensure_indexes(conn, _QUERY_INDEXES)
@@ -2413,6 +2455,108 @@ def _differences(
     return remove, todo, renamed
 
 
+def _quick_differences(
+    conn: sqlite3.Connection, scan: Scan, stats: RefreshStats
+) -> tuple[list[bytes], list[Todo]] | None:
+    """(keys of files to forget, files to read), looking only into folders that changed
+    since the last refresh; None when a full check is needed (no folders remembered,
+    several roots, or a root that is a file)."""
+    if len(scan.roots) != 1 or not scan.is_dir[0]:
+        return None
+    known: dict[bytes, Stamp | None] = {}
+    children: dict[bytes, list[bytes]] = {}
+    for key, parent, dev, ino, mtime, ctime in conn.execute("SELECT * FROM folders"):
+        known[key] = None if mtime is None else (dev, ino, mtime, ctime)
+        if parent is not None:
+            children.setdefault(parent, []).append(key)
+    if not known:
+        return None
+    remove: list[bytes] = []
+    todo: list[Todo] = []
+    ensured = False
+    for folder, entries in walk_changed(scan, known, children):
+        stats.folders_listed += 1
+        if not ensured:
+            _ensure_indexes(conn, _FILES_KEY)
+            ensured = True
+        old = {
+            key: (size, mtime)
+            for key, size, mtime in conn.execute(
+                "SELECT key, size, mtime FROM files WHERE key > ? AND key < ?",
+                (folder + FILE_MARK, folder + DIR_MARK),
+            )
+        }
+        for entry in entries:
+            before = old.pop(entry[KEY], None)
+            if before is not None and before == (entry[SIZE], entry[MTIME]):
+                continue
+            if before is not None:
+                remove.append(entry[KEY])
+                stats.changed += 1
+            else:
+                stats.added += 1
+            todo.append(_todo(scan, entry))
+        remove.extend(old)
+        stats.removed += len(old)
+    for folder in scan.gone:
+        if not ensured:
+            _ensure_indexes(conn, _FILES_KEY)
+            ensured = True
+        gone = [
+            key
+            for (key,) in conn.execute(
+                "SELECT key FROM files WHERE key >= ? AND key < ?", (folder, prefix_end(folder))
+            )
+        ]
+        remove.extend(gone)
+        stats.removed += len(gone)
+    if remove or todo:
+        with _transaction(conn, keep_cache=True):
+            conn.execute("DELETE FROM meta WHERE name='scan'")
+    else:
+        stats.files = _file_count(conn)
+    return remove, todo
+
+
+def _file_count(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE name='files'").fetchone()
+    if row is not None:
+        return int(row[0])
+    return int(conn.execute("SELECT count(*) FROM files").fetchone()[0])
+
+
+def _remember_folders(
+    conn: sqlite3.Connection, scan: Scan, started_ns: int, *, every: bool
+) -> None:
+    """Keep the stamps of the folders the walk listed, for the next refresh to skip the
+    ones that stay the same (``every``: the walk visited every folder).
+
+    A folder changed within RECENT_NS of the walk is kept without a stamp: it could
+    change again within the same tick of the clock, keeping its times.
+    """
+    if every:
+        conn.execute("DELETE FROM folders")
+    if len(scan.roots) != 1 or not scan.is_dir[0]:
+        return
+    for folder in scan.gone:
+        conn.execute("DELETE FROM folders WHERE key >= ? AND key < ?", (folder, prefix_end(folder)))
+    recent = started_ns - RECENT_NS
+    conn.executemany(
+        "INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (key, parent, *stamp)
+            if stamp is not None and stamp[2] < recent and stamp[3] < recent
+            else (key, parent, None, None, None, None)
+            for key, parent, stamp in scan.listed
+        ],
+    )
+    if every or scan.listed or scan.gone:
+        conn.execute("DELETE FROM meta WHERE name='files'")
+    if conn.execute("SELECT 1 FROM meta WHERE name='files'").fetchone() is None:
+        files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+        conn.execute("INSERT INTO meta VALUES ('files', ?)", (str(files),))
+
+
 def _scan_digest(entries: Sequence[Entry]) -> str:
     """A digest of the (key, size, mtime) of every entry, in order."""
     from array import array
@@ -2499,7 +2643,7 @@ def _apply_changes(
     if not remove and not todo:
         return []
     with _transaction(conn, keep_cache=True):
-        conn.execute("DELETE FROM meta WHERE name='scan'")
+        conn.execute("DELETE FROM meta WHERE name IN ('scan', 'files')")
     writer = _Writer(conn, roots, bulk=False)
     _ensure_indexes(conn, _MAINTENANCE_INDEXES)
     if remove:
@@ -2542,6 +2686,7 @@ def _opened(
     cancel: threading.Event | None,
     refresh: bool,
     query_indexes: bool,
+    full: bool = False,
     then: Callable[[SqliteStore], Any] | None = None,
 ) -> tuple[SqliteStore, Any]:
     """Open (creating, rebuilding, refreshing) under the lock; run ``then`` still locked."""
@@ -2562,6 +2707,7 @@ def _opened(
                         progress=progress,
                         cancel=cancel,
                         query_indexes=query_indexes,
+                        full=full,
                     )
                     stats.rebuilt = rebuilt
                     store.last_refresh = stats
@@ -2588,6 +2734,7 @@ def open_index(
     cancel: threading.Event | None = None,
     refresh: bool = True,
     query_indexes: bool = True,
+    full: bool = False,
 ) -> SqliteStore:
     """Open the archive's index, bringing it up to date first (unless ``refresh=False``).
 
@@ -2597,7 +2744,8 @@ def open_index(
     :class:`IndexCancelled` when ``cancel`` is set, and lets KeyboardInterrupt through;
     either way what was read is kept for next time. With ``refresh=False`` an
     existing index is used as it is, for a first screen at once (an empty one is still
-    built); call :meth:`SqliteStore.refresh` afterwards, in a worker thread.
+    built); call :meth:`SqliteStore.refresh` afterwards, in a worker thread. ``full``:
+    see :meth:`SqliteStore.refresh`.
     """
     store, _ = _opened(
         paths,
@@ -2607,6 +2755,7 @@ def open_index(
         cancel=cancel,
         refresh=refresh,
         query_indexes=query_indexes,
+        full=full,
     )
     return store
 
@@ -2623,10 +2772,12 @@ def summarize_with_index(
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
     cancel: threading.Event | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """What ``summary_document(load_archive(paths))`` returns, through the index.
 
-    ``use_cache=False`` reads every file and leaves the index alone.
+    ``use_cache=False`` reads every file and leaves the index alone; ``full``: see
+    :meth:`SqliteStore.refresh`.
     """
     if not use_cache:
         return summarize_without_index(
@@ -2640,6 +2791,7 @@ def summarize_with_index(
         cancel=cancel,
         refresh=True,
         query_indexes=False,
+        full=full,
         then=lambda st: st.summary(remember=True),
     )
     if store.last_refresh.cold:

@@ -245,6 +245,39 @@ class ExplorerApp(App[None]):
             return
         self.call_from_thread(self.use_store, index, True)
 
+    def action_full_check(self) -> None:
+        """Compare every file with the index, not only those in folders that changed
+        (a report rewritten in place leaves its folder's times as they were)."""
+        if self.index is None or self.loading:
+            return
+        self.loading = True
+        self.query_one("#progress-label", Static).update("Checking every file…")
+        self.check_every_file(self.index)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="check")
+    def check_every_file(self, index: SqliteStore) -> None:
+        from tlsrpt_tui.store.sqlite import IndexCancelled
+
+        started = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            self.post_message(LoadProgress(done, total, done / max(now - started, 1e-6)))
+
+        try:
+            stats = index.refresh(progress=progress, cancel=self.cancel_loading, full=True)
+        except IndexCancelled:
+            return
+        self.call_from_thread(self.use_store, index, True)
+        changes = (
+            f"{stats.added:,} new, {stats.changed:,} changed, {stats.removed:,} removed"
+            if stats.changes
+            else "nothing changed"
+        )
+        self.call_from_thread(
+            self.notify, f"Checked {stats.files:,} files: {changes}.", markup=False
+        )
+
     def use_store(self, index: SqliteStore, final: bool) -> None:
         """Show the index: first as it was (at once), then again once it is up to date."""
         self.index = index
@@ -769,6 +802,12 @@ class ExplorerApp(App[None]):
         yield SystemCommand(
             "Copy row", "Copy the selected row to the clipboard", self.action_copy_row
         )
+        if self.index is not None:
+            yield SystemCommand(
+                "Check every file",
+                "Compare every file with the index, not only folders that changed",
+                self.action_full_check,
+            )
 
     def watch_theme(self, theme: str) -> None:
         self.settings.theme = theme
