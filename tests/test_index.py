@@ -304,6 +304,27 @@ def test_apply_changes_for_the_watcher(archive: Path) -> None:
     store.close()
 
 
+def test_a_text_filters_trend_from_memory_agrees_with_sql(archive: Path) -> None:
+    """The explorer sums a text filter's trend window in memory, adding the signatures
+    the text keeps or taking away those it drops: both agree with the SQL query."""
+    store = reopen([archive], jobs=1)
+    last = store.overview(Filter()).last_day
+    assert last is not None
+    branches = set()
+    for text in (".", "e", "google", "mx1.", "tlsa", "zz-nothing"):
+        flt = Filter(text=text)
+        kept = len(store._matching(flt)) * 2 > len(store._signatures())
+        branches.add(kept)
+        for days in (3, 14, 400):
+            since = last - timedelta(days=days - 1)
+            for pivot in ("domain", "reporter"):
+                in_memory = store._recent_grid(pivot, flt, since.toordinal())
+                with_sql = store._compute_grid(pivot, flt.narrowed(since=since), None)
+                assert in_memory == [tuple(row) for row in with_sql], (text, days, pivot)
+    assert branches == {True, False}
+    store.close()
+
+
 # --------------------------------------------------------------------------- quick refresh
 
 

@@ -1318,6 +1318,12 @@ def _mx(text: str) -> tuple[str, ...]:
 
 _fromordinal = date.fromordinal
 
+#: Answers a store remembers (a filter typed and deleted again finds its answers).
+_MEMO_SIZE = 1024
+#: Columns of SqliteStore._signatures rows.
+_S_ID, _S_DOMAIN, _S_REPORTER, _S_HAY, _S_UNITS, _S_LEADS = 0, 1, 2, 3, 4, 5
+_S_OK, _S_FAILED, _S_FIRST, _S_LAST = 6, 7, 8, 9
+
 
 class _Where:
     """SQL conditions for a :class:`Filter` over one of the fact tables."""
@@ -1403,6 +1409,28 @@ def _days(flt: Filter, column: str) -> _Where:
     return where
 
 
+def _add_units(
+    cells: dict[tuple[str, int], list[int]],
+    signatures: Iterable[tuple[Any, ...]],
+    column: int,
+    recent: dict[int, list[tuple[int, int, int, int]]],
+    sign: int,
+) -> None:
+    """Add (``sign`` 1) or take away (-1) the recent units of ``signatures`` to
+    ``cells``: (key, day) -> [successful, failed, units, leads]."""
+    for sig in signatures:
+        name = sig[column]
+        for day, ok, failed, lead in recent.get(sig[_S_ID], ()):
+            cell = cells.get((name, day))
+            if cell is None:
+                cells[(name, day)] = [sign * ok, sign * failed, sign, sign * lead]
+            else:
+                cell[0] += sign * ok
+                cell[1] += sign * failed
+                cell[2] += sign
+                cell[3] += sign * lead
+
+
 class SqliteStore:
     """:class:`~tlsrpt_tui.store.queries.ArchiveQueries` answered from the index.
 
@@ -1465,12 +1493,14 @@ class SqliteStore:
     def _memoized(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         with self._reading():
             self._fresh()
-            if key in self._memo:
-                return self._memo[key]
+            memo = self._memo
+            if key in memo:
+                value = memo[key] = memo.pop(key)  # (the most recently used go last)
+                return value
             value = compute()
-            if len(self._memo) > 256:
-                self._memo.clear()
-            self._memo[key] = value
+            while len(memo) >= _MEMO_SIZE:
+                del memo[next(iter(memo))]  # the least recently used
+            memo[key] = value
             return value
 
     def _changed(self) -> None:
@@ -1516,13 +1546,15 @@ class SqliteStore:
                 days.params,
             ).fetchone()
         elif _sig_only(flt):
-            where = _sig_where(flt)
-            ok, failed, domains, reporters, first, last, leads, units = conn.execute(
-                "SELECT sum(successful), sum(failed), count(DISTINCT domain),"
-                " count(DISTINCT reporter), min(first), max(last), sum(leads), sum(units)"
-                f" FROM sigs s{where.sql}",
-                where.params,
-            ).fetchone()
+            matching = self._matching(flt)
+            ok = sum(r[_S_OK] for r in matching)
+            failed = sum(r[_S_FAILED] for r in matching)
+            domains = len({r[_S_DOMAIN] for r in matching})
+            reporters = len({r[_S_REPORTER] for r in matching})
+            first = min((r[_S_FIRST] for r in matching if r[_S_FIRST] is not None), default=None)
+            last = max((r[_S_LAST] for r in matching if r[_S_LAST] is not None), default=None)
+            leads = sum(r[_S_LEADS] for r in matching)
+            units = sum(r[_S_UNITS] for r in matching)
             if flt.domain is not None:
                 reports = units
             else:
@@ -1631,6 +1663,8 @@ class SqliteStore:
         return rows
 
     def _compute_grid(self, pivot: Pivot, flt: Filter, since: int | None) -> list[tuple[Any, ...]]:
+        if since is not None and _sig_only(flt):
+            return self._recent_grid(pivot, flt, since)
         if since is not None and (flt.since is None or flt.since.toordinal() < since):
             flt = flt.narrowed(since=_fromordinal(since))
         if _simple(flt):
@@ -1649,6 +1683,97 @@ class SqliteStore:
             f" FROM units u{where.sql} GROUP BY 1, 2 ORDER BY 1, 2",
             where.params,
         ).fetchall()
+
+    # A text filter, typed a key at a time, asks which signatures hold the text over and
+    # over: the signatures (a few thousand rows however large the archive) and the units
+    # of the trend window are kept in memory, and matched and summed here.
+
+    def _signatures(self) -> list[tuple[Any, ...]]:
+        """Every signature with units (see the _S_* columns)."""
+        rows = self._memo.get(("signatures",))
+        if rows is None:
+            rows = self._memo[("signatures",)] = self.conn.execute(
+                "SELECT id, domain, reporter, hay, units, leads, successful, failed, first,"
+                " last FROM sigs WHERE units > 0"
+            ).fetchall()
+        assert isinstance(rows, list)
+        return rows
+
+    def _matching(self, flt: Filter) -> list[tuple[Any, ...]]:
+        """The signatures a text filter (and its domain and reporter) keeps."""
+        key = ("matching", flt.needle, flt.domain, flt.reporter)
+        rows = self._memo.get(key)
+        if rows is None:
+            needle, domain, reporter = flt.needle, flt.domain, flt.reporter
+            rows = self._memo[key] = [
+                sig
+                for sig in self._signatures()
+                if needle in sig[_S_HAY]
+                and (domain is None or sig[_S_DOMAIN] == domain)
+                and (reporter is None or sig[_S_REPORTER] == reporter)
+            ]
+        assert isinstance(rows, list)
+        return rows
+
+    def _recent_units(self, since: int) -> dict[int, list[tuple[int, int, int, int]]]:
+        """(day, successful, failed, lead) of every unit from day ``since`` on, by
+        signature (only the latest window asked is kept)."""
+        key = ("recent", since)
+        recent = self._memo.get(key)
+        if recent is None:
+            for old in [k for k in self._memo if k[0] == "recent"]:
+                del self._memo[old]
+            recent = {}
+            for sig, day, ok, failed, lead in self.conn.execute(
+                "SELECT sig, day, successful, failed, lead FROM units WHERE day >= ?", (since,)
+            ):
+                recent.setdefault(sig, []).append((day, ok, failed, lead))
+            self._memo[key] = recent
+        assert isinstance(recent, dict)
+        return recent
+
+    def _recent_grid(self, pivot: Pivot, flt: Filter, since: int) -> list[tuple[Any, ...]]:
+        """:meth:`_compute_grid` of a text filter's trend window, from memory.
+
+        A short text keeps most signatures: then the window's totals less the
+        signatures it drops are summed (whichever is fewer).
+        """
+        column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
+        recent = self._recent_units(since)
+        matching = self._matching(flt)
+        signatures = self._signatures()
+        if len(matching) * 2 <= len(signatures):
+            cells: dict[tuple[str, int], list[int]] = {}
+            _add_units(cells, matching, column, recent, 1)
+        else:
+            cells = {key: list(cell) for key, cell in self._recent_cells(pivot, since).items()}
+            kept = {sig[_S_ID] for sig in matching}
+            dropped = [sig for sig in signatures if sig[_S_ID] not in kept]
+            _add_units(cells, dropped, column, recent, -1)
+        return [(name, day, *cell) for (name, day), cell in sorted(cells.items()) if cell[2] > 0]
+
+    def _recent_cells(self, pivot: Pivot, since: int) -> dict[tuple[str, int], list[int]]:
+        """Every signature's units from ``since`` on, summed by key and day."""
+        key = ("recent cells", pivot, since)
+        cells = self._memo.get(key)
+        if cells is None:
+            cells = {}
+            column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
+            _add_units(cells, self._signatures(), column, self._recent_units(since), 1)
+            self._memo[key] = cells
+        assert isinstance(cells, dict)
+        return cells
+
+    def prepare_text_filter(self, trend_days: int) -> None:
+        """Load what a text filter's first key needs (off the UI thread, while idle)."""
+        last = self.overview(Filter()).last_day
+        with self._reading():
+            self._fresh()
+            self._signatures()
+            if last is not None:
+                since = last.toordinal() - trend_days + 1
+                for pivot in ("domain", "reporter"):
+                    self._recent_cells(pivot, since)
 
     def nav_rows(self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None) -> list[NavRow]:
         """The navigation pane's rows.
@@ -1683,14 +1808,19 @@ class SqliteStore:
                 since = last_day - trend_days + 1
             points = self._points(self._grid(pivot, flt, since))
         elif _sig_only(flt):
-            where = _sig_where(flt)
-            for name, ok, failed, units, leads, last in self.conn.execute(
-                f"SELECT {pivot}, sum(successful), sum(failed), sum(units), sum(leads),"
-                f" max(last) FROM sigs s{where.sql} GROUP BY 1",
-                where.params,
-            ):
-                totals[name] = [ok, failed, units if by_units else leads, last]
-            last_day = max((t[3] for t in totals.values()), default=None)
+            column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
+            counted = _S_UNITS if by_units else _S_LEADS
+            for sig in self._matching(flt):
+                entry = totals.get(sig[column])
+                if entry is None:
+                    totals[sig[column]] = [sig[_S_OK], sig[_S_FAILED], sig[counted], sig[_S_LAST]]
+                    continue
+                entry[0] += sig[_S_OK]
+                entry[1] += sig[_S_FAILED]
+                entry[2] += sig[counted]
+                if sig[_S_LAST] is not None and (entry[3] is None or sig[_S_LAST] > entry[3]):
+                    entry[3] = sig[_S_LAST]
+            last_day = max((t[3] for t in totals.values() if t[3] is not None), default=None)
             since = None
             if trend_days is not None and last_day is not None:
                 since = last_day - trend_days + 1

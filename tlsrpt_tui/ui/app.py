@@ -244,6 +244,7 @@ class ExplorerApp(App[None]):
         except IndexCancelled:
             return
         self.call_from_thread(self.use_store, index, True)
+        index.prepare_text_filter(TREND_DAYS)
 
     def action_full_check(self) -> None:
         """Compare every file with the index, not only those in folders that changed
