@@ -128,3 +128,41 @@ async def test_check_every_file_from_the_command_palette(
         )
         assert await until(pilot, lambda: not app.loading)
         assert app.index.last_refresh.full and app.index.last_refresh.changed == 1
+
+
+async def test_explorer_on_an_index_summary_built(archive: Path) -> None:  # noqa: F811
+    """`summary` builds the index without the explorer's query indexes: the explorer
+    draws the archive from it at once and adds them in the background, saying so."""
+    import sqlite3
+
+    from tlsrpt_tui.cli import main as cli_main
+    from tlsrpt_tui.store.sqlite import index_path
+
+    assert cli_main(["summary", str(archive), "--format", "json"]) == 0
+
+    def indexes() -> set[str]:
+        with sqlite3.connect(index_path([archive])) as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+            return {name for (name,) in rows}
+
+    assert "policies_by_domain" not in indexes()
+    app = ExplorerApp([archive], watch=False, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: "first_screen" in app.timings)
+        assert {r.key for r in app.nav.rows_data} == {"example.com", "example.net"}
+        assert await until(pilot, lambda: not app.loading)
+    assert "policies_by_domain" in indexes()
+
+
+def test_refresh_tells_when_it_adds_the_query_indexes(archive: Path) -> None:  # noqa: F811
+    from tlsrpt_tui.cli import main as cli_main
+    from tlsrpt_tui.store.sqlite import open_index
+
+    assert cli_main(["summary", str(archive), "--format", "json"]) == 0
+    store = open_index([archive], refresh=False)
+    said: list[str] = []
+    store.refresh(status=said.append)
+    assert said == ["Indexing the archive for browsing (once)…"]
+    store.refresh(status=said.append)  # (they are there now)
+    assert len(said) == 1
+    store.close()

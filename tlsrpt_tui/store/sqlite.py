@@ -2187,12 +2187,15 @@ class SqliteStore:
         cancel: threading.Event | None = None,
         query_indexes: bool = True,
         full: bool = False,
+        status: Callable[[str], None] | None = None,
     ) -> RefreshStats:
         """Re-scan the archive and index what changed (under the archive's lock).
 
         Only folders that changed since the last refresh are listed, unless ``full``:
         then every file's size and time are compared (which also finds files rewritten
-        in place, leaving their folder as it was).
+        in place, leaving their folder as it was). ``status(text)`` tells of a long step
+        that is not reading files (the explorer's first open of an index ``summary``
+        built adds the indexes its queries need).
 
         Runs on a connection of its own: queries from other threads go on meanwhile
         (they see each batch as it is committed). Raises :class:`IndexCancelled`.
@@ -2209,6 +2212,7 @@ class SqliteStore:
                     cancel=cancel,
                     query_indexes=query_indexes,
                     full=full,
+                    status=status,
                 )
             finally:
                 conn.close()
@@ -2241,13 +2245,25 @@ def _lock_path(path: Path) -> Path:
 # --------------------------------------------------------------------------- refresh
 
 
-def _ensure_indexes(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+def _index_name(statement: str) -> str:
+    """The name a ``CREATE [UNIQUE] INDEX IF NOT EXISTS name ON ...`` creates."""
+    words = statement.split()
+    return words[words.index("ON") - 1]
+
+
+def _ensure_indexes(
+    conn: sqlite3.Connection,
+    statements: Sequence[str],
+    status: Callable[[str], None] | None = None,
+) -> None:
     existing = {
         name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
     }
-    missing = [s for s in statements if s.split()[5] not in existing]
+    missing = [s for s in statements if _index_name(s) not in existing]
     if not missing:
         return
+    if status is not None:
+        status("Indexing the archive for browsing (once)…")
     conn.execute("PRAGMA threads=4")
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -2415,6 +2431,7 @@ def _refresh(
     cancel: threading.Event | None,
     query_indexes: bool,
     full: bool = False,
+    status: Callable[[str], None] | None = None,
 ) -> RefreshStats:
     started = time.perf_counter()
     started_ns = time.time_ns()
@@ -2489,7 +2506,7 @@ def _refresh(
     conn.execute("COMMIT")
     _rebuild_aggregates(conn)
     if query_indexes:
-        _ensure_indexes(conn, _QUERY_INDEXES)
+        _ensure_indexes(conn, _QUERY_INDEXES, status)
     stats.new_reports = writer.new_reports
     if stats.changes and not bulk and stats.changes * 10 > stats.files:
         conn.execute("PRAGMA optimize")
@@ -2841,8 +2858,6 @@ def _opened(
                     )
                     stats.rebuilt = rebuilt
                     store.last_refresh = stats
-                elif query_indexes:
-                    _ensure_indexes(conn, _QUERY_INDEXES)
                 return store, (then(store) if then is not None else None)
             except (sqlite3.DatabaseError, *_CONTENT_ERRORS) as exc:
                 conn.close()
@@ -2874,8 +2889,9 @@ def open_index(
     :class:`IndexCancelled` when ``cancel`` is set, and lets KeyboardInterrupt through;
     either way what was read is kept for next time. With ``refresh=False`` an
     existing index is used as it is, for a first screen at once (an empty one is still
-    built); call :meth:`SqliteStore.refresh` afterwards, in a worker thread. ``full``:
-    see :meth:`SqliteStore.refresh`.
+    built); call :meth:`SqliteStore.refresh` afterwards, in a worker thread (which also
+    adds the explorer's query indexes to an index ``summary`` built). ``full``: see
+    :meth:`SqliteStore.refresh`.
     """
     store, _ = _opened(
         paths,

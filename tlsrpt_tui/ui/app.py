@@ -240,11 +240,18 @@ class ExplorerApp(App[None]):
                 refresh=False,
             )
             self.call_from_thread(self.use_store, index, False)
-            index.refresh(progress=progress, cancel=self.cancel_loading)
+            index.refresh(
+                progress=progress,
+                cancel=self.cancel_loading,
+                status=lambda text: self.call_from_thread(self.show_load_status, text),
+            )
         except IndexCancelled:
             return
         self.call_from_thread(self.use_store, index, True)
         index.prepare_text_filter(TREND_DAYS)
+
+    def show_load_status(self, text: str) -> None:
+        self.query_one("#progress-label", Static).update(text)
 
     def action_full_check(self) -> None:
         """Compare every file with the index, not only those in folders that changed
