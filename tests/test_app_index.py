@@ -166,3 +166,34 @@ def test_refresh_tells_when_it_adds_the_query_indexes(archive: Path) -> None:  #
     store.refresh(status=said.append)  # (they are there now)
     assert len(said) == 1
     store.close()
+
+
+async def test_detail_rows_are_asked_ahead_of_the_cursor(archive: Path) -> None:  # noqa: F811
+    """Once loaded, the detail panes' answers for every navigation row are ready: the
+    cursor then moves without querying the index."""
+    from tlsrpt_tui.store.queries import Filter
+
+    app = ExplorerApp([archive], watch=False, use_index=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await until(pilot, lambda: not app.loading)
+        keys = [row.key for row in app.nav.rows_data]
+        index = app.index
+        assert index is not None and len(keys) == 2
+        wanted = {("policies", Filter(domain=key)) for key in keys}
+        assert await until(pilot, lambda: wanted <= set(index._memo))
+        asked: list[str] = []
+        original = index.conn
+
+        class Spy:
+            def execute(self, sql: str, *args: Any) -> Any:
+                asked.append(sql)
+                return original.execute(sql, *args)
+
+        index.conn = Spy()  # type: ignore[assignment]
+        try:
+            await pilot.press("down")
+            await pilot.pause()
+        finally:
+            index.conn = original
+        assert app.nav.current is not None and app.nav.current.key == keys[1]
+        assert [sql for sql in asked if "FROM policies" in sql or "FROM failures" in sql] == []

@@ -248,7 +248,27 @@ class ExplorerApp(App[None]):
         except IndexCancelled:
             return
         self.call_from_thread(self.use_store, index, True)
-        index.prepare_text_filter(TREND_DAYS)
+        # Only to make later key presses quicker: a failure here is met again (and
+        # reported) by the query that needs the answer.
+        with contextlib.suppress(Exception):
+            index.prepare_text_filter(TREND_DAYS)
+            self.prefetch_rows(index)
+
+    def prefetch_rows(self, index: SqliteStore) -> None:
+        """Ask the detail panes' questions for every navigation row ahead of the cursor
+        (in the loading worker, once loading is done): moving the cursor over them then
+        costs only a repaint, even on a huge archive. Stops when the view changes."""
+        worker = get_current_worker()
+        pivot, base = self.pivot, self.base_filter
+        keys = self.call_from_thread(lambda: [row.key for row in self.nav.rows_data])
+        for key in keys:
+            if worker.is_cancelled or self.cancel_loading.is_set():
+                return
+            if self.pivot != pivot or self.base_filter != base or self.drilled is not None:
+                return
+            flt = base.narrowed(domain=key) if pivot == "domain" else base.narrowed(reporter=key)
+            index.policy_rows(flt)
+            index.failure_rows(flt)
 
     def show_load_status(self, text: str) -> None:
         self.query_one("#progress-label", Static).update(text)
