@@ -197,3 +197,31 @@ async def test_detail_rows_are_asked_ahead_of_the_cursor(archive: Path) -> None:
             index.conn = original
         assert app.nav.current is not None and app.nav.current.key == keys[1]
         assert [sql for sql in asked if "FROM policies" in sql or "FROM failures" in sql] == []
+
+
+async def test_full_garbage_collections_wait_for_a_pause_in_typing(
+    archive: Path,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    import gc
+
+    from tlsrpt_tui.ui import app as app_module
+
+    collected: list[int] = []
+    monkeypatch.setattr(app_module.gc, "collect", lambda *a: collected.append(1) or 0)
+    before = gc.get_threshold()
+    app = ExplorerApp([archive], watch=False, use_index=True)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await until(pilot, lambda: not app.loading)
+            assert await until(pilot, lambda: app.idle_collector is not None)
+            assert gc.get_threshold()[2] == app_module.FULL_COLLECTION_EVERY
+            monkeypatch.setattr(app_module.gc, "get_count", lambda: (0, 0, 9))
+            await pilot.press("down")
+            app.collect_when_idle()
+            assert collected == []  # a key was just pressed
+            app.last_key -= 5
+            app.collect_when_idle()
+            assert collected == [1]
+    finally:
+        gc.set_threshold(*before)

@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
@@ -51,6 +52,9 @@ from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, Pol
 
 #: Below this width the panes stack and the guidance opens full screen.
 NARROW_WIDTH = 100
+#: Full garbage collections come after this many middle-generation ones (Python's
+#: default is 10): rarely during typing; collect_when_idle does them meanwhile.
+FULL_COLLECTION_EVERY = 100
 #: How often the initial scan hands a batch of parsed files to the UI.
 BATCH_SECONDS = 0.25
 
@@ -114,6 +118,8 @@ class ExplorerApp(App[None]):
         self.timings: dict[str, float] = {"started": time.perf_counter()}
         #: Set once the user presses a key: until then the first row follows the data.
         self.user_active = False
+        self.last_key = 0.0
+        self.idle_collector: Timer | None = None
         #: True once the panes exist (App.is_mounted is not a property).
         self.started = False
         self.alerts: list[Any] = []
@@ -253,6 +259,7 @@ class ExplorerApp(App[None]):
         with contextlib.suppress(Exception):
             index.prepare_text_filter(TREND_DAYS)
             self.prefetch_rows(index)
+        gc.freeze()  # (what was just prepared, out of the collector's way too: see panes_drawn)
 
     def prefetch_rows(self, index: SqliteStore) -> None:
         """Ask the detail panes' questions for every navigation row ahead of the cursor
@@ -330,6 +337,17 @@ class ExplorerApp(App[None]):
         """
         self.timings.setdefault("first_screen", time.perf_counter())
         gc.freeze()
+        if self.idle_collector is None:
+            # Full collections of what came since are left for when no key is pressed.
+            young, middle, _full = gc.get_threshold()
+            gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+            self.idle_collector = self.set_interval(1.0, self.collect_when_idle)
+
+    def collect_when_idle(self) -> None:
+        """A full garbage collection (~20 ms with a large archive) while nobody types,
+        rather than in the middle of a key press (see panes_drawn)."""
+        if time.monotonic() - self.last_key > 1.0 and gc.get_count()[2] >= 5:
+            gc.collect()
 
     def on_load_progress(self, message: LoadProgress) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -354,6 +372,7 @@ class ExplorerApp(App[None]):
 
     def on_key(self) -> None:
         self.user_active = True
+        self.last_key = time.monotonic()
 
     def watch_loading(self, loading: bool) -> None:
         self.query_one("#progress-row").display = loading
