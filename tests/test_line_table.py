@@ -180,3 +180,53 @@ async def test_a_pane_shown_the_same_rows_again_is_not_redrawn() -> None:
         assert drawn == [1]
         app.policies.action_cycle_sort()  # same rows, another order: drawn again
         assert len(drawn) == 2
+
+
+def thumb_lines_drawn(widget: LineTable | TextView, first: int) -> list[int]:
+    """The lines whose last cell is the scrollbar's thumb (as the widget draws them)."""
+    if isinstance(widget, LineTable):
+        thumb = widget._style("thumb")
+    else:
+        thumb = widget._thumb_styles[1] if widget._thumb_styles else None
+    lines = []
+    for y in range(first, widget.size.height):
+        segments = list(widget.render_line(y))
+        if segments[-1].style == thumb:
+            lines.append(y)
+    return lines
+
+
+async def test_the_panes_draw_their_own_scrollbar() -> None:
+    """The thumb is part of the table's and the text's own lines: it follows the rows
+    and the text, a click on the track jumps there, and the wheel still scrolls."""
+    from tlsrpt_tui.ui.widgets.scroll_thumb import thumb_lines
+
+    assert thumb_lines(10, 10, 0) == range(0)  # everything fits: no thumb
+    assert thumb_lines(10, 100, 0) == range(0, 1)
+    assert thumb_lines(10, 100, 90) == range(9, 10)
+    assert thumb_lines(10, 20, 5) == range(2, 7)
+
+    app = TableApp(rows=200)
+    async with app.run_test(size=(40, 24)) as pilot:
+        table = app.query_one(NumberTable)
+        await pilot.pause()
+        assert table.allow_vertical_scroll  # (what the mouse wheel asks)
+        assert table.vertical_scrollbar.size.width == 0  # Textual's own is not drawn
+        assert thumb_lines_drawn(table, 1) == [1]  # at the top of the track
+        await pilot.press("end")
+        await pilot.pause()
+        assert thumb_lines_drawn(table, 1) == [table.size.height - 1]
+        # Values are drawn one column in from the scrollbar.
+        assert any("1393 " in line for line in screen_lines(app))
+        await pilot.click("#table", offset=(table.size.width - 1, 1))
+        assert table.scroll_y == 0
+
+        view = app.query_one(TextView)
+        view.update(Text("word " * 400))
+        await pilot.pause()
+        assert view.max_scroll_y > 0
+        top = thumb_lines_drawn(view, 0)
+        assert top and top[0] == 0
+        view.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        assert thumb_lines_drawn(view, 0)[-1] == view.size.height - 1

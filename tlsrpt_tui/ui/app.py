@@ -287,6 +287,7 @@ class ExplorerApp(App[None]):
             return
         self.loading = True
         self.query_one("#progress-label", Static).update("Checking every file…")
+        self.query_one("#progress", ProgressBar).update(total=None)  # (how many: unknown yet)
         self.check_every_file(self.index)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="check")

@@ -28,6 +28,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tlsrpt_tui.ui.widgets.scroll_thumb import (
+    THUMB_WIDTH,
+    line_at,
+    thumb_lines,
+    thumb_segment,
+    thumb_styles,
+)
+
 #: Blank cells either side of every column, as in DataTable.
 CELL_PADDING = 1
 
@@ -82,6 +90,9 @@ class LineTable(ScrollView, can_focus=True):
     LineTable {
         background: $surface;
         color: $foreground;
+        /* The table draws its own vertical scrollbar (see scroll_thumb). */
+        overflow-y: scroll;
+        scrollbar-size-vertical: 0;
         &:focus {
             background-tint: $foreground 5%;
             & > .line-table--cursor {
@@ -197,7 +208,7 @@ class LineTable(ScrollView, can_focus=True):
         self._row_cache.clear()
         self._strips.clear()
         self.set_reactive(LineTable.cursor_row, self._clamp(cursor))
-        set_virtual_size(self, Size(self.table_width, count + 1))
+        set_virtual_size(self, Size(self.table_width + THUMB_WIDTH, count + 1))
         self._scroll_cursor_into_view()
         self.refresh()
 
@@ -265,6 +276,7 @@ class LineTable(ScrollView, can_focus=True):
             self._styles["odd-cursor"] = base + self._styles["cursor"]
             self._styles["even-cursor"] = self._styles["even"] + self._styles["cursor"]
             self._styles["top"] = base + self._styles["header"]
+            self._styles["track"], self._styles["thumb"] = thumb_styles(self)
         return self._styles[part]
 
     # -- rendering ---------------------------------------------------------------------
@@ -311,7 +323,16 @@ class LineTable(ScrollView, can_focus=True):
         return segments
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = max(0, self.size.width - THUMB_WIDTH)
+        if y == 0:
+            bar = Strip([Segment(" " * THUMB_WIDTH, self._style("top"))], THUMB_WIDTH)
+        else:
+            thumb = thumb_lines(self._visible_rows, self._count, round(self.scroll_y))
+            track = (self._style("track"), self._style("thumb"))
+            bar = Strip([thumb_segment(y - 1, thumb, track)], THUMB_WIDTH)
+        return Strip.join([self._render_row_line(y, width), bar])
+
+    def _render_row_line(self, y: int, width: int) -> Strip:
         scroll_x = round(self.scroll_x)
         if y == 0:
             row, part = -1, "top"
@@ -367,6 +388,11 @@ class LineTable(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None or offset.y == 0:
+            return
+        if offset.x >= self.size.width - THUMB_WIDTH:  # the scrollbar: jump there
+            visible = self._visible_rows
+            top = line_at(visible, self._count, offset.y - 1)
+            self.scroll_to(y=top, animate=False, immediate=True)
             return
         row = offset.y - 1 + round(self.scroll_y)
         if not 0 <= row < self._count:

@@ -11,11 +11,19 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tlsrpt_tui.ui.widgets.line_table import set_virtual_size
+from tlsrpt_tui.ui.widgets.scroll_thumb import (
+    THUMB_WIDTH,
+    line_at,
+    thumb_lines,
+    thumb_segment,
+    thumb_styles,
+)
 
 
 class TextView(ScrollView):
@@ -24,6 +32,9 @@ class TextView(ScrollView):
     DEFAULT_CSS = """
     TextView {
         overflow-x: hidden;
+        /* The view draws its own vertical scrollbar (see scroll_thumb). */
+        overflow-y: scroll;
+        scrollbar-size-vertical: 0;
     }
     """
 
@@ -41,6 +52,7 @@ class TextView(ScrollView):
         self._wrapped_width = -1
         self._strips: dict[int, Strip] = {}
         self._strip_style: Style | None = None
+        self._thumb_styles: tuple[Style, Style] | None = None
 
     def update(self, text: Text) -> None:
         self.text = text
@@ -49,8 +61,12 @@ class TextView(ScrollView):
         self._wrap()
         self.refresh()
 
+    @property
+    def _text_width(self) -> int:
+        return self.scrollable_content_region.width - THUMB_WIDTH
+
     def _wrap(self) -> None:
-        width = self.scrollable_content_region.width
+        width = self._text_width
         if width <= 0:
             return
         console = self.app.console
@@ -58,11 +74,12 @@ class TextView(ScrollView):
         self._lines = console.render_lines(self.text, options, pad=False, new_lines=False)
         self._wrapped_width = width
         self._strips.clear()
-        set_virtual_size(self, Size(width, len(self._lines)))
+        set_virtual_size(self, Size(width + THUMB_WIDTH, len(self._lines)))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strip_style = None
+        self._thumb_styles = None
         self._strips.clear()
 
     def on_focus(self) -> None:
@@ -72,11 +89,26 @@ class TextView(ScrollView):
         self.notify_style_update()
 
     def on_resize(self) -> None:
-        if self.scrollable_content_region.width != self._wrapped_width:
+        if self._text_width != self._wrapped_width:
             self._wrap()
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        if self._thumb_styles is None:
+            self._thumb_styles = thumb_styles(self)
+        total = len(self._lines or [])
+        thumb = thumb_lines(self.scrollable_content_region.height, total, round(self.scroll_y))
+        bar = Strip([thumb_segment(y, thumb, self._thumb_styles)], THUMB_WIDTH)
+        return Strip.join([self._text_line(y), bar])
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.x >= self._text_width:  # the scrollbar
+            track = self.scrollable_content_region.height
+            top = line_at(track, len(self._lines or []), offset.y)
+            self.scroll_to(y=top, animate=False, immediate=True)
+
+    def _text_line(self, y: int) -> Strip:
+        width = max(0, self._text_width)
         if self._lines is None or self._wrapped_width != width:
             self._wrap()
         if self._strip_style is None:
