@@ -220,6 +220,11 @@ async def test_full_garbage_collections_wait_for_a_pause_in_typing(
             await pilot.press("down")
             app.collect_when_idle()
             assert collected == []  # a key was just pressed
+            await pilot.press("slash")
+            app.last_key -= 5
+            await pilot.press("x")  # (typed into the filter: the Input keeps the key)
+            app.collect_when_idle()
+            assert collected == []
             app.last_key -= 5
             app.collect_when_idle()
             assert collected == [1]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -373,7 +373,13 @@ class ExplorerApp(App[None]):
 
     def on_key(self) -> None:
         self.user_active = True
-        self.last_key = time.monotonic()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Every key passes here first (a focused Input stops the ones it types, so
+        # on_key would not see them).
+        if isinstance(event, events.Key):
+            self.last_key = time.monotonic()
+        await super().on_event(event)
 
     def watch_loading(self, loading: bool) -> None:
         self.query_one("#progress-row").display = loading
