@@ -304,6 +304,27 @@ def test_apply_changes_for_the_watcher(archive: Path) -> None:
     store.close()
 
 
+def test_text_filters_answered_from_memory_agree(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once prepare_text_filter has run (the explorer does, once loaded), the detail
+    panes under a text filter are summed in memory: every answer stays the same."""
+    store = reopen([archive], jobs=1)
+    store.prepare_text_filter(14)
+    used: list[str] = []
+    for name in ("_policy_rows_in_memory", "_failure_rows_in_memory"):
+        original = getattr(store, name)
+
+        def spy(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            used.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(store, name, spy)
+    assert_same([archive], store)
+    assert {"_policy_rows_in_memory", "_failure_rows_in_memory"} <= set(used)
+    store.close()
+
+
 def test_a_text_filters_trend_from_memory_agrees_with_sql(archive: Path) -> None:
     """The explorer sums a text filter's trend window in memory, adding the signatures
     the text keeps or taking away those it drops: both agree with the SQL query."""

@@ -1409,6 +1409,30 @@ def _days(flt: Filter, column: str) -> _Where:
     return where
 
 
+def _sorted_policies(rows: list[PolicyRow]) -> list[PolicyRow]:
+    rows.sort(
+        key=lambda r: (-r.failed, r.domain, r.policy_type, r.reporter, r.sts_mode or "", r.mx_hosts)
+    )
+    return rows
+
+
+def _sorted_failures(rows: list[FailureRow]) -> list[FailureRow]:
+    rows.sort(
+        key=lambda r: (
+            -r.count,
+            r.result_type,
+            r.domain,
+            r.receiving_mx_hostname or "",
+            r.receiving_ip or "",
+            r.sending_mta_ip or "",
+            r.receiving_mx_helo or "",
+            r.additional_information or "",
+            r.failure_reason_code or "",
+        )
+    )
+    return rows
+
+
 def _add_units(
     cells: dict[tuple[str, int], list[int]],
     signatures: Iterable[tuple[Any, ...]],
@@ -1463,6 +1487,9 @@ class SqliteStore:
         self.lock = threading.RLock()
         self.last_refresh = RefreshStats()
         self._memo: dict[tuple[Any, ...], Any] = {}
+        #: What text filters are answered from (see _signatures): forgotten with the
+        #: remembered answers, but never to make room for them.
+        self._prepared: dict[tuple[Any, ...], Any] = {}
         self._data_version = -1
 
     # -- housekeeping -------------------------------------------------------------------
@@ -1476,6 +1503,7 @@ class SqliteStore:
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._memo.clear()
+            self._prepared.clear()
             self._data_version = version
 
     @contextmanager
@@ -1505,6 +1533,7 @@ class SqliteStore:
 
     def _changed(self) -> None:
         self._memo.clear()
+        self._prepared.clear()
 
     def _damaged(self) -> None:
         """Delete the damaged index (other instances keep their open copy)."""
@@ -1690,9 +1719,9 @@ class SqliteStore:
 
     def _signatures(self) -> list[tuple[Any, ...]]:
         """Every signature with units (see the _S_* columns)."""
-        rows = self._memo.get(("signatures",))
+        rows = self._prepared.get(("signatures",))
         if rows is None:
-            rows = self._memo[("signatures",)] = self.conn.execute(
+            rows = self._prepared[("signatures",)] = self.conn.execute(
                 "SELECT id, domain, reporter, hay, units, leads, successful, failed, first,"
                 " last FROM sigs WHERE units > 0"
             ).fetchall()
@@ -1719,16 +1748,16 @@ class SqliteStore:
         """(day, successful, failed, lead) of every unit from day ``since`` on, by
         signature (only the latest window asked is kept)."""
         key = ("recent", since)
-        recent = self._memo.get(key)
+        recent = self._prepared.get(key)
         if recent is None:
-            for old in [k for k in self._memo if k[0] == "recent"]:
-                del self._memo[old]
+            for old in [k for k in self._prepared if k[0] in ("recent", "recent cells")]:
+                del self._prepared[old]
             recent = {}
             for sig, day, ok, failed, lead in self.conn.execute(
                 "SELECT sig, day, successful, failed, lead FROM units WHERE day >= ?", (since,)
             ):
                 recent.setdefault(sig, []).append((day, ok, failed, lead))
-            self._memo[key] = recent
+            self._prepared[key] = recent
         assert isinstance(recent, dict)
         return recent
 
@@ -1755,17 +1784,20 @@ class SqliteStore:
     def _recent_cells(self, pivot: Pivot, since: int) -> dict[tuple[str, int], list[int]]:
         """Every signature's units from ``since`` on, summed by key and day."""
         key = ("recent cells", pivot, since)
-        cells = self._memo.get(key)
+        cells = self._prepared.get(key)
         if cells is None:
             cells = {}
             column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
             _add_units(cells, self._signatures(), column, self._recent_units(since), 1)
-            self._memo[key] = cells
+            self._prepared[key] = cells
         assert isinstance(cells, dict)
         return cells
 
     def prepare_text_filter(self, trend_days: int) -> None:
-        """Load what a text filter's first key needs (off the UI thread, while idle)."""
+        """Load what a text filter's keys need (off the UI thread, while idle): the
+        signatures, the units of the trend window, and the policies and failures
+        summed by signature (or by what a row of the failure pane shows), which then
+        answer the detail panes under a text filter (until the index changes)."""
         last = self.overview(Filter()).last_day
         with self._reading():
             self._fresh()
@@ -1774,6 +1806,28 @@ class SqliteStore:
                 since = last.toordinal() - trend_days + 1
                 for pivot in ("domain", "reporter"):
                     self._recent_cells(pivot, since)
+        with self._reading():
+            self._fresh()
+            if ("policy groups",) not in self._prepared:
+                groups: dict[int, list[tuple[Any, ...]]] = {}
+                for sig, *rest in self.conn.execute(
+                    "SELECT sig, policy_type, sts_mode, mx, sum(successful), sum(failed),"
+                    " sum(first), min(day), max(day) FROM policies"
+                    " GROUP BY sig, policy_type, sts_mode, mx"
+                ):
+                    groups.setdefault(sig, []).append(tuple(rest))
+                self._prepared[("policy groups",)] = groups
+        with self._reading():
+            self._fresh()
+            if ("failure groups",) not in self._prepared:
+                by_domain: dict[str, list[tuple[Any, ...]]] = {}
+                for row in self.conn.execute(
+                    "SELECT result_type, domain, mx_hostname, receiving_ip, sending_ip, helo,"
+                    " info, reason, reporter, haystack, sum(count), min(day), max(day)"
+                    " FROM failures GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+                ):
+                    by_domain.setdefault(row[1], []).append(row)
+                self._prepared[("failure groups",)] = by_domain
 
     def nav_rows(self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None) -> list[NavRow]:
         """The navigation pane's rows.
@@ -1861,6 +1915,9 @@ class SqliteStore:
         return list(result)
 
     def _policy_rows(self, flt: Filter) -> list[PolicyRow]:
+        groups = self._prepared.get(("policy groups",))
+        if groups is not None and _sig_only(flt):
+            return _sorted_policies(self._policy_rows_in_memory(flt, groups))
         # A policy row counts when its unit matches: same domain, reporter, day and
         # signature (haystack) as the unit, and the unit's id for the result-type.
         where = _scope(flt, "p", with_type=False, with_text="sig")
@@ -1891,17 +1948,44 @@ class SqliteStore:
             )
             for domain, policy_type, mode, reporter, mx, ok, failed, reports, first, last in cursor
         ]
-        rows.sort(
-            key=lambda r: (
-                -r.failed,
-                r.domain,
-                r.policy_type,
-                r.reporter,
-                r.sts_mode or "",
-                r.mx_hosts,
+        return _sorted_policies(rows)
+
+    def _policy_rows_in_memory(
+        self, flt: Filter, groups: dict[int, list[tuple[Any, ...]]]
+    ) -> list[PolicyRow]:
+        """:meth:`_policy_rows` under a text filter, from the policies summed by
+        signature (prepare_text_filter): the signatures the text keeps, added up."""
+        cells: dict[tuple[Any, ...], list[Any]] = {}
+        for sig in self._matching(flt):
+            domain, reporter = sig[_S_DOMAIN], sig[_S_REPORTER]
+            for policy_type, mode, mx, ok, failed, first, day0, day1 in groups.get(sig[_S_ID], ()):
+                key = (domain, policy_type, mode, reporter, mx)
+                cell = cells.get(key)
+                if cell is None:
+                    cells[key] = [ok, failed, first, day0, day1]
+                else:
+                    cell[0] += ok
+                    cell[1] += failed
+                    cell[2] += first
+                    cell[3] = min(cell[3], day0)
+                    cell[4] = max(cell[4], day1)
+        return [
+            PolicyRow(
+                domain=domain,
+                policy_type=policy_type,
+                sts_mode=mode,
+                reporter=reporter,
+                successful=ok,
+                failed=failed,
+                mx_hosts=_mx(mx),
+                reports=reports,
+                first_day=_fromordinal(first),
+                last_day=_fromordinal(last),
             )
-        )
-        return rows
+            for (domain, policy_type, mode, reporter, mx), (ok, failed, reports, first, last) in (
+                cells.items()
+            )
+        ]
 
     def _failure_where(self, flt: Filter) -> _Where:
         # A failure row counts when its unit matches the filter; for the text, when the
@@ -1918,6 +2002,9 @@ class SqliteStore:
         return list(result)
 
     def _failure_rows(self, flt: Filter) -> list[FailureRow]:
+        groups = self._prepared.get(("failure groups",))
+        if groups is not None and flt.needle and flt.since is None and flt.until is None:
+            return _sorted_failures(self._failure_rows_in_memory(flt, groups))
         where = self._failure_where(flt)
         cursor = self.conn.execute(
             "SELECT f.result_type, f.domain, f.mx_hostname, f.receiving_ip, f.sending_ip,"
@@ -1944,20 +2031,52 @@ class SqliteStore:
             )
             for r in cursor
         ]
-        rows.sort(
-            key=lambda r: (
-                -r.count,
-                r.result_type,
-                r.domain,
-                r.receiving_mx_hostname or "",
-                r.receiving_ip or "",
-                r.sending_mta_ip or "",
-                r.receiving_mx_helo or "",
-                r.additional_information or "",
-                r.failure_reason_code or "",
+        return _sorted_failures(rows)
+
+    def _failure_rows_in_memory(
+        self, flt: Filter, groups: dict[str, list[tuple[Any, ...]]]
+    ) -> list[FailureRow]:
+        """:meth:`_failure_rows` under a text filter (no dates), from the failures
+        summed by what a row shows, reporter and text (prepare_text_filter)."""
+        needle, reporter, result_type = flt.needle, flt.reporter, flt.result_type
+        if flt.domain is not None:
+            candidates: Iterable[tuple[Any, ...]] = groups.get(flt.domain, ())
+        else:
+            candidates = chain.from_iterable(groups.values())
+        cells: dict[tuple[Any, ...], list[Any]] = {}
+        for group in candidates:
+            if needle not in group[9]:
+                continue
+            if reporter is not None and group[8] != reporter:
+                continue
+            if result_type is not None and group[0] != result_type:
+                continue
+            key = group[:8]
+            cell = cells.get(key)
+            if cell is None:
+                cells[key] = [group[10], group[11], group[12], {group[8]}]
+            else:
+                cell[0] += group[10]
+                cell[1] = min(cell[1], group[11])
+                cell[2] = max(cell[2], group[12])
+                cell[3].add(group[8])
+        return [
+            FailureRow(
+                result_type=key[0],
+                domain=key[1],
+                receiving_mx_hostname=key[2],
+                receiving_ip=key[3],
+                sending_mta_ip=key[4],
+                receiving_mx_helo=key[5],
+                additional_information=key[6],
+                failure_reason_code=key[7],
+                count=count,
+                first_day=_fromordinal(first),
+                last_day=_fromordinal(last),
+                reporters=tuple(sorted(reporters)),
             )
-        )
-        return rows
+            for key, (count, first, last, reporters) in cells.items()
+        ]
 
     def daily(self, flt: Filter) -> list[DailyPoint]:
         """Sessions per report day over the selection (the sum of its navigation rows)."""
