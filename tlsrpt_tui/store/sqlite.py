@@ -1409,6 +1409,55 @@ def _days(flt: Filter, column: str) -> _Where:
     return where
 
 
+def _policy_row(
+    domain: str,
+    policy_type: str,
+    mode: str | None,
+    reporter: str,
+    mx: str,
+    ok: int,
+    failed: int,
+    reports: int,
+    first: int,
+    last: int,
+) -> PolicyRow:
+    """A policy pane row from (group columns, sums, first and last day ordinals)."""
+    return PolicyRow(
+        domain=domain,
+        policy_type=policy_type,
+        sts_mode=mode,
+        reporter=reporter,
+        successful=ok,
+        failed=failed,
+        mx_hosts=_mx(mx),
+        reports=reports,
+        first_day=_fromordinal(first),
+        last_day=_fromordinal(last),
+    )
+
+
+def _failure_row(
+    columns: Sequence[Any], count: int, first: int, last: int, reporters: Iterable[str]
+) -> FailureRow:
+    """A failure pane row from (result type, domain, MX, receiving IP, sending IP, HELO,
+    additional information, reason code), the count, the first and last day ordinals
+    and the reporters."""
+    return FailureRow(
+        result_type=columns[0],
+        domain=columns[1],
+        receiving_mx_hostname=columns[2],
+        receiving_ip=columns[3],
+        sending_mta_ip=columns[4],
+        receiving_mx_helo=columns[5],
+        additional_information=columns[6],
+        failure_reason_code=columns[7],
+        count=count,
+        first_day=_fromordinal(first),
+        last_day=_fromordinal(last),
+        reporters=tuple(sorted(set(reporters))),
+    )
+
+
 def _sorted_policies(rows: list[PolicyRow]) -> list[PolicyRow]:
     rows.sort(
         key=lambda r: (-r.failed, r.domain, r.policy_type, r.reporter, r.sts_mode or "", r.mx_hosts)
@@ -1933,22 +1982,7 @@ class SqliteStore:
             " GROUP BY p.domain, p.policy_type, p.sts_mode, p.reporter, p.mx",
             where.params,
         )
-        rows = [
-            PolicyRow(
-                domain=domain,
-                policy_type=policy_type,
-                sts_mode=mode,
-                reporter=reporter,
-                successful=ok,
-                failed=failed,
-                mx_hosts=_mx(mx),
-                reports=reports,
-                first_day=_fromordinal(first),
-                last_day=_fromordinal(last),
-            )
-            for domain, policy_type, mode, reporter, mx, ok, failed, reports, first, last in cursor
-        ]
-        return _sorted_policies(rows)
+        return _sorted_policies([_policy_row(*row) for row in cursor])
 
     def _policy_rows_in_memory(
         self, flt: Filter, groups: dict[int, list[tuple[Any, ...]]]
@@ -1969,23 +2003,7 @@ class SqliteStore:
                     cell[2] += first
                     cell[3] = min(cell[3], day0)
                     cell[4] = max(cell[4], day1)
-        return [
-            PolicyRow(
-                domain=domain,
-                policy_type=policy_type,
-                sts_mode=mode,
-                reporter=reporter,
-                successful=ok,
-                failed=failed,
-                mx_hosts=_mx(mx),
-                reports=reports,
-                first_day=_fromordinal(first),
-                last_day=_fromordinal(last),
-            )
-            for (domain, policy_type, mode, reporter, mx), (ok, failed, reports, first, last) in (
-                cells.items()
-            )
-        ]
+        return [_policy_row(*key, *cell) for key, cell in cells.items()]
 
     def _failure_where(self, flt: Filter) -> _Where:
         # A failure row counts when its unit matches the filter; for the text, when the
@@ -2014,23 +2032,7 @@ class SqliteStore:
             where.params,
         )
         loads = json.loads
-        rows = [
-            FailureRow(
-                result_type=r[0],
-                domain=r[1],
-                receiving_mx_hostname=r[2],
-                receiving_ip=r[3],
-                sending_mta_ip=r[4],
-                receiving_mx_helo=r[5],
-                additional_information=r[6],
-                failure_reason_code=r[7],
-                count=r[8],
-                first_day=_fromordinal(r[9]),
-                last_day=_fromordinal(r[10]),
-                reporters=tuple(sorted(loads(r[11]))),
-            )
-            for r in cursor
-        ]
+        rows = [_failure_row(r[:8], r[8], r[9], r[10], loads(r[11])) for r in cursor]
         return _sorted_failures(rows)
 
     def _failure_rows_in_memory(
@@ -2060,23 +2062,7 @@ class SqliteStore:
                 cell[1] = min(cell[1], group[11])
                 cell[2] = max(cell[2], group[12])
                 cell[3].add(group[8])
-        return [
-            FailureRow(
-                result_type=key[0],
-                domain=key[1],
-                receiving_mx_hostname=key[2],
-                receiving_ip=key[3],
-                sending_mta_ip=key[4],
-                receiving_mx_helo=key[5],
-                additional_information=key[6],
-                failure_reason_code=key[7],
-                count=count,
-                first_day=_fromordinal(first),
-                last_day=_fromordinal(last),
-                reporters=tuple(sorted(reporters)),
-            )
-            for key, (count, first, last, reporters) in cells.items()
-        ]
+        return [_failure_row(key, *cell) for key, cell in cells.items()]
 
     def daily(self, flt: Filter) -> list[DailyPoint]:
         """Sessions per report day over the selection (the sum of its navigation rows)."""
