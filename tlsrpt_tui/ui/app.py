@@ -283,7 +283,11 @@ class ExplorerApp(App[None]):
     def action_full_check(self) -> None:
         """Compare every file with the index, not only those in folders that changed
         (a report rewritten in place leaves its folder's times as they were)."""
-        if self.index is None or self.loading:
+        if self.index is None:
+            self.notify("Without the index (--no-cache) every file is read at start anyway.")
+            return
+        if self.loading:
+            self.notify("Still loading: try again once the archive is up to date.")
             return
         self.loading = True
         self.query_one("#progress-label", Static).update("Checking every file…")
