@@ -433,7 +433,8 @@ def test_a_report_rewritten_in_place_needs_a_full_check(
     store.close()
 
     assert cli_main(["index", str(archive), "--full-check", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["changed"] == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["changed"] == 1 and document["full-check"] is True
     store = reopen(paths, jobs=1)
     assert_same(paths, store)
     store.close()
@@ -588,6 +589,7 @@ def test_index_command(archive: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert cli_main(["index", str(archive / "demo"), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["added"] == 0 and document["files"] == 471
+    assert document["full-check"] is False  # (only folders whose times changed)
     assert cli_main(["index", str(archive / "demo"), "--rebuild", "--quiet"]) == 0
     assert capsys.readouterr().out == ""
     assert cli_main(["index", str(archive / "missing")]) == 2

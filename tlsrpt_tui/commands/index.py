@@ -100,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
             "reports": overview_reports,
             "new-reports": stats.new_reports,
             "rebuilt": stats.rebuilt or args.rebuild,
+            # Every file looked at (a first build, --full-check), or only the folders
+            # whose times changed, and how many of those there were.
+            "full-check": stats.full,
+            "folders-listed": stats.folders_listed,
             "seconds": round(stats.seconds, 3),
         }
         json.dump(document, sys.stdout, indent=2)
