@@ -413,6 +413,28 @@ def test_a_refresh_lists_only_folders_that_changed(archive: Path, settled: None)
     store.close()
 
 
+def test_a_quick_refresh_walks_folders_with_undecodable_names(
+    archive: Path, settled: None
+) -> None:
+    """Folder names are bytes on POSIX: one that is not UTF-8 is remembered and walked
+    again like any other."""
+    odd = os.fsdecode(b"caf\xe9-\xff")
+    folder = archive / "generated" / odd / "inner"
+    folder.mkdir(parents=True)
+    source = _report_files(archive / "generated")[0]
+    shutil.copy(source, folder / "first.json.gz")
+    paths = [archive]
+    reopen(paths, jobs=1).close()
+    report = json.loads(gzip.decompress(source.read_bytes()))
+    report["report-id"] = "in-an-odd-folder"
+    (folder / "second.json.gz").write_bytes(gzip.compress(json.dumps(report).encode()))
+    store = reopen(paths, jobs=1)
+    stats = store.last_refresh
+    assert not stats.full and stats.folders_listed == 1 and stats.added == 1
+    assert_same(paths, store)
+    store.close()
+
+
 def test_a_report_rewritten_in_place_needs_a_full_check(
     archive: Path, settled: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
