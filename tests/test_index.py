@@ -413,9 +413,7 @@ def test_a_refresh_lists_only_folders_that_changed(archive: Path, settled: None)
     store.close()
 
 
-def test_a_quick_refresh_walks_folders_with_undecodable_names(
-    archive: Path, settled: None
-) -> None:
+def test_a_quick_refresh_walks_folders_with_undecodable_names(archive: Path, settled: None) -> None:
     """Folder names are bytes on POSIX: one that is not UTF-8 is remembered and walked
     again like any other."""
     odd = os.fsdecode(b"caf\xe9-\xff")
