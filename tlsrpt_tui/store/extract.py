@@ -832,7 +832,7 @@ _DAYS: dict[tuple[str, str], tuple[str, int]] = {}
 
 def _common_static(org: str, policy: dict[str, Any]) -> tuple[Any, ...]:
     """(report key's reporter, policy domain, domain column, reporter column, policy type
-    column, STS mode, MX text, signature id, signature, (domain, type) key) of a report
+    column, STS mode, MX text, signature id, signature) of a report
     of the common shape: what :func:`report_out` and :func:`_rows_of` make of them."""
     pstring = policy.get("policy-string")
     mx = policy.get("mx-host")
@@ -850,8 +850,7 @@ def _common_static(org: str, policy: dict[str, Any]) -> tuple[Any, ...]:
         sid = _SIG_IDS.get(sig)
         if sid is None:
             sid = sig_hash(*sig)
-        static = (org_text, domain, domain_clean, org_clean, pt, md, mxt, sid, sig,
-                  (domain_clean, pt))  # fmt: skip
+        static = (org_text, domain, domain_clean, org_clean, pt, md, mxt, sid, sig)
         if len(_COMMON) > 8192:
             _COMMON.clear()
         _COMMON[key] = static
@@ -916,11 +915,6 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
     errors: list[tuple[int, int, str | None, str]] = []
     sigs: dict[int, tuple[str, str, str]] = {}
     sig_ids = _SIG_IDS
-    # The common report shape is summed as it goes; other units at the end.
-    sums = new_sums()
-    by_domain, by_reporter, by_sig, by_type, _results = sums
-    other_units: list[list[Any]] = []
-    other_policies: list[list[Any]] = []
     for position, (path, display) in enumerate(batch):
         got: tuple[FileOut, tuple[int, int]] | None = None
         try:
@@ -932,7 +926,7 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
             found = _common_report(obj) if common else None
             if found is not None:
                 static, report_id, iso, day, ok, failed = found
-                (org_text, domain, dc, oc, pt, md, mxt, sid, sig, type_key) = static
+                (org_text, domain, dc, oc, pt, md, mxt, sid, sig) = static
                 if report_id.isascii() and len(report_id) <= MAX_STRING:
                     key = f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}"
                     if not key.isascii():
@@ -957,39 +951,6 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                      uid, uid, pid, pid, fid, fid - 1)
                 )  # fmt: skip
                 stats.append((stat_info.st_size, stat_info.st_mtime_ns))
-                e = by_domain.get((dc, day))
-                if e is None:
-                    by_domain[(dc, day)] = [ok, failed, 1]
-                else:
-                    e[0] += ok
-                    e[1] += failed
-                    e[2] += 1
-                e = by_reporter.get((oc, day))
-                if e is None:
-                    by_reporter[(oc, day)] = [ok, failed, 1]
-                else:
-                    e[0] += ok
-                    e[1] += failed
-                    e[2] += 1
-                e = by_sig.get(sid)
-                if e is None:
-                    by_sig[sid] = [1, 1, ok, failed, day, day]
-                else:
-                    e[0] += 1
-                    e[1] += 1
-                    e[2] += ok
-                    e[3] += failed
-                    if day < e[4]:
-                        e[4] = day
-                    if day > e[5]:
-                        e[5] = day
-                e = by_type.get(type_key)
-                if e is None:
-                    by_type[type_key] = [ok, failed, 1]
-                else:
-                    e[0] += ok
-                    e[1] += failed
-                    e[2] += 1
                 continue
             try:
                 got = _outs_of(obj), (stat_info.st_size, stat_info.st_mtime_ns)
@@ -1021,13 +982,11 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                 unit[1] = number
                 unit[2] = sid
                 units.append(unit)
-                other_units.append(unit)
                 for row in unit_policies:
                     row[0] = len(policies)
                     row[1] = uid
                     row[2] = sid
                     policies.append(row)
-                    other_policies.append(row)
                 for row in unit_failures:
                     row[0] = len(failures)
                     row[1] = uid
@@ -1036,8 +995,7 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                 (number, khash, key, org, report_id, day, position, seq, part,
                  u0, len(units) - 1, p0, len(policies) - 1, f0, len(failures) - 1)
             )  # fmt: skip
-    if other_units:
-        merge_sums(sums, aggregate_rows(other_units, other_policies))
+    sums = aggregate_rows(units, policies)
     return stats, reports, units, policies, failures, errors, sigs, sums
 
 
