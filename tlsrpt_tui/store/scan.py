@@ -70,17 +70,13 @@ class Scan:
         """The path as collect_files spells it."""
         folder = self.folders[entry[FOLDER]][0]
         name = entry[NAME]
-        if name is None:
-            return folder
-        return folder + name if folder.endswith(os.sep) else folder + os.sep + name
+        return folder if name is None else _join(folder, name)
 
     def location(self, entry: Entry) -> str:
         """The absolute path, to read the file."""
         folder = self.folders[entry[FOLDER]][1]
         name = entry[NAME]
-        if name is None:
-            return folder
-        return folder + name if folder.endswith(os.sep) else folder + os.sep + name
+        return folder if name is None else _join(folder, name)
 
     def todo(self, entry: Entry) -> tuple[bytes, str, int, int, str]:
         """(key, display, size, mtime, absolute path): what indexing a file needs.
@@ -325,7 +321,6 @@ def walk_changed(
     ]
     seen: set[tuple[int, int]] = set()
     listed, gone = scan.listed, scan.gone
-    sep = os.sep
     while stack:
         given, absolute, key, parent = stack.pop()
         try:
@@ -349,12 +344,7 @@ def walk_changed(
                     for child in children.get(key, ())
                 )
                 stack.extend(
-                    (
-                        given + name if given.endswith(sep) else given + sep + name,
-                        absolute + name if absolute.endswith(sep) else absolute + sep + name,
-                        child,
-                        key,
-                    )
+                    (*_subfolder(given, absolute, name, child), key)
                     for name, child in reversed(names)
                 )
                 continue
@@ -371,6 +361,16 @@ def walk_changed(
             yield key, found
         finally:
             os.close(fd)
+
+
+def _join(folder: str, name: str) -> str:
+    """``folder``/``name`` (a root given with a trailing separator keeps just one)."""
+    return folder + name if folder.endswith(os.sep) else folder + os.sep + name
+
+
+def _subfolder(given: str, absolute: str, name: str, key: bytes) -> tuple[str, str, bytes]:
+    """(path as given, absolute path, key) of the sub-folder ``name`` of a folder."""
+    return _join(given, name), _join(absolute, name), key
 
 
 def _list_stat(
@@ -396,7 +396,6 @@ def _list_stat(
     subdirs: list[tuple[str, str, bytes]] = []
     found: list[Entry] = []
     add = found.append
-    sep = os.sep
     # Locals, not globals, in the loop below.
     os_stat, isdir, isreg = os.stat, _S_ISDIR, _S_ISREG
     hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
@@ -424,11 +423,7 @@ def _list_stat(
         elif isdir(mode) and not (is_maildir and name == "tmp"):
             # (a Maildir's tmp/ holds messages still being delivered)
             subdirs.append(
-                (
-                    given + name if given.endswith(sep) else given + sep + name,
-                    absolute + name if absolute.endswith(sep) else absolute + sep + name,
-                    key + dir_mark + name.encode(fs, errors) + end,
-                )
+                _subfolder(given, absolute, name, key + dir_mark + name.encode(fs, errors) + end)
             )
     return found, subdirs
 
@@ -456,7 +451,6 @@ def _list_folder(
     subdirs: list[tuple[str, str, bytes]] = []
     found: list[Entry] = []
     add = found.append
-    sep = os.sep
     hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
     fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
     for item in items:
@@ -468,10 +462,8 @@ def _list_folder(
                 add((key + file_mark + name.encode(fs, errors) + end, -1, -1, number, name, False))
             elif item.is_dir() and not (is_maildir and name == "tmp"):
                 subdirs.append(
-                    (
-                        given + name if given.endswith(sep) else given + sep + name,
-                        absolute + name if absolute.endswith(sep) else absolute + sep + name,
-                        key + dir_mark + name.encode(fs, errors) + end,
+                    _subfolder(
+                        given, absolute, name, key + dir_mark + name.encode(fs, errors) + end
                     )
                 )
         except OSError:
