@@ -1766,16 +1766,22 @@ class SqliteStore:
     # over: the signatures (a few thousand rows however large the archive) and the units
     # of the trend window are kept in memory, and matched and summed here.
 
+    def _kept(self, key: tuple[Any, ...], load: Callable[[], T]) -> T:
+        """What text filters are answered from, loaded once (until the index changes)."""
+        value: T | None = self._prepared.get(key)
+        if value is None:
+            value = self._prepared[key] = load()
+        return value
+
     def _signatures(self) -> list[tuple[Any, ...]]:
         """Every signature with units (see the _S_* columns)."""
-        rows = self._prepared.get(("signatures",))
-        if rows is None:
-            rows = self._prepared[("signatures",)] = self.conn.execute(
+        return self._kept(
+            ("signatures",),
+            lambda: self.conn.execute(
                 "SELECT id, domain, reporter, hay, units, leads, successful, failed, first,"
                 " last FROM sigs WHERE units > 0"
-            ).fetchall()
-        assert isinstance(rows, list)
-        return rows
+            ).fetchall(),
+        )
 
     def _matching(self, flt: Filter) -> list[tuple[Any, ...]]:
         """The signatures a text filter (and its domain and reporter) keeps."""
@@ -1796,19 +1802,18 @@ class SqliteStore:
     def _recent_units(self, since: int) -> dict[int, list[tuple[int, int, int, int]]]:
         """(day, successful, failed, lead) of every unit from day ``since`` on, by
         signature (only the latest window asked is kept)."""
-        key = ("recent", since)
-        recent = self._prepared.get(key)
-        if recent is None:
+
+        def load() -> dict[int, list[tuple[int, int, int, int]]]:
             for old in [k for k in self._prepared if k[0] in ("recent", "recent cells")]:
                 del self._prepared[old]
-            recent = {}
+            recent: dict[int, list[tuple[int, int, int, int]]] = {}
             for sig, day, ok, failed, lead in self.conn.execute(
                 "SELECT sig, day, successful, failed, lead FROM units WHERE day >= ?", (since,)
             ):
                 recent.setdefault(sig, []).append((day, ok, failed, lead))
-            self._prepared[key] = recent
-        assert isinstance(recent, dict)
-        return recent
+            return recent
+
+        return self._kept(("recent", since), load)
 
     def _recent_grid(self, pivot: Pivot, flt: Filter, since: int) -> list[tuple[Any, ...]]:
         """:meth:`_compute_grid` of a text filter's trend window, from memory.
@@ -1832,15 +1837,14 @@ class SqliteStore:
 
     def _recent_cells(self, pivot: Pivot, since: int) -> dict[tuple[str, int], list[int]]:
         """Every signature's units from ``since`` on, summed by key and day."""
-        key = ("recent cells", pivot, since)
-        cells = self._prepared.get(key)
-        if cells is None:
-            cells = {}
+
+        def load() -> dict[tuple[str, int], list[int]]:
+            cells: dict[tuple[str, int], list[int]] = {}
             column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
             _add_units(cells, self._signatures(), column, self._recent_units(since), 1)
-            self._prepared[key] = cells
-        assert isinstance(cells, dict)
-        return cells
+            return cells
+
+        return self._kept(("recent cells", pivot, since), load)
 
     def prepare_text_filter(self, trend_days: int) -> None:
         """Load what a text filter's keys need (off the UI thread, while idle): the
@@ -1855,28 +1859,36 @@ class SqliteStore:
                 since = last.toordinal() - trend_days + 1
                 for pivot in ("domain", "reporter"):
                     self._recent_cells(pivot, since)
-        with self._reading():
-            self._fresh()
-            if ("policy groups",) not in self._prepared:
-                groups: dict[int, list[tuple[Any, ...]]] = {}
-                for sig, *rest in self.conn.execute(
-                    "SELECT sig, policy_type, sts_mode, mx, sum(successful), sum(failed),"
-                    " sum(first), min(day), max(day) FROM policies"
-                    " GROUP BY sig, policy_type, sts_mode, mx"
-                ):
-                    groups.setdefault(sig, []).append(tuple(rest))
-                self._prepared[("policy groups",)] = groups
-        with self._reading():
-            self._fresh()
-            if ("failure groups",) not in self._prepared:
-                by_domain: dict[str, list[tuple[Any, ...]]] = {}
-                for row in self.conn.execute(
-                    "SELECT result_type, domain, mx_hostname, receiving_ip, sending_ip, helo,"
-                    " info, reason, reporter, haystack, sum(count), min(day), max(day)"
-                    " FROM failures GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
-                ):
-                    by_domain.setdefault(row[1], []).append(row)
-                self._prepared[("failure groups",)] = by_domain
+        # (Each in its own turn at the lock: the UI's queries go on in between.)
+        for key, load in (
+            (("policy groups",), self._load_policy_groups),
+            (("failure groups",), self._load_failure_groups),
+        ):
+            with self._reading():
+                self._fresh()
+                self._kept(key, load)
+
+    def _load_policy_groups(self) -> dict[int, list[tuple[Any, ...]]]:
+        """Policies summed per (signature, type, mode, MX): signature -> rows."""
+        groups: dict[int, list[tuple[Any, ...]]] = {}
+        for sig, *rest in self.conn.execute(
+            "SELECT sig, policy_type, sts_mode, mx, sum(successful), sum(failed),"
+            " sum(first), min(day), max(day) FROM policies"
+            " GROUP BY sig, policy_type, sts_mode, mx"
+        ):
+            groups.setdefault(sig, []).append(tuple(rest))
+        return groups
+
+    def _load_failure_groups(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Failures summed per (what a failure row shows, reporter, text): domain -> rows."""
+        by_domain: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self.conn.execute(
+            "SELECT result_type, domain, mx_hostname, receiving_ip, sending_ip, helo,"
+            " info, reason, reporter, haystack, sum(count), min(day), max(day)"
+            " FROM failures GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+        ):
+            by_domain.setdefault(row[1], []).append(row)
+        return by_domain
 
     def nav_rows(self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None) -> list[NavRow]:
         """The navigation pane's rows.
