@@ -22,7 +22,7 @@ import pytest
 
 from tlsrpt_tui.cli import main as cli_main
 from tlsrpt_tui.commands.summary import summary_document
-from tlsrpt_tui.core.archive import load_archive
+from tlsrpt_tui.core.archive import collect_files, load_archive
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.locations import demo_archive
@@ -395,6 +395,7 @@ def test_a_refresh_lists_only_folders_that_changed(archive: Path, settled: None)
     # walked once).
     assert stats.folders_listed == 8, stats
     assert stats.added > 1 and stats.removed > 1
+    assert stats.files == len(collect_files(paths)) == files + stats.added - stats.removed
     assert_same(paths, store)
     listed_before = stats
     store.close()

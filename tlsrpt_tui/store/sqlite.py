@@ -2609,18 +2609,18 @@ def _refresh(
                     )
                 conn.executemany("UPDATE files SET display=? WHERE key=?", renamed)
         _ingest(conn, writer, todo, lambda: len(todo), limits, jobs, progress, cancel)
-        if quick is not None and stats.changes:
-            stats.files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
     with _transaction(conn, keep_cache=True):
         writer.promote(limits)
     # (Its own transaction: what the walk saw of folders changes no answer.)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _remember_folders(conn, scan, started_ns, every=quick is None)
+        _remember_folders(conn, scan, started_ns, every=quick is None, recount=bool(stats.changes))
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    if quick is not None:
+        stats.files = _file_count(conn)  # (counted by _remember_folders if anything changed)
     _rebuild_aggregates(conn)
     if query_indexes:
         _ensure_indexes(conn, _QUERY_INDEXES, status)
@@ -2703,6 +2703,21 @@ def _differences(
     }
     remove: list[bytes] = []
     todo: list[Todo] = []
+    _compare(scan, entries, old, remove, todo, stats)
+    return remove, todo, renamed
+
+
+def _compare(
+    scan: Scan,
+    entries: Iterable[Entry],
+    old: dict[bytes, tuple[int, int]],
+    remove: list[bytes],
+    todo: list[Todo],
+    stats: RefreshStats,
+) -> None:
+    """Sort the files a walk found against ``old`` (key -> (size, mtime) as indexed,
+    emptied as it goes): new and changed files are to read, changed ones and those no
+    longer found to forget; the counts go to ``stats``."""
     for entry in entries:
         key = entry[KEY]
         before = old.pop(key, None)
@@ -2715,8 +2730,7 @@ def _differences(
             stats.added += 1
         todo.append(_todo(scan, entry))
     remove.extend(old)
-    stats.removed = len(old)
-    return remove, todo, renamed
+    stats.removed += len(old)
 
 
 def _quick_differences(
@@ -2737,12 +2751,11 @@ def _quick_differences(
         return None
     remove: list[bytes] = []
     todo: list[Todo] = []
-    ensured = False
-    for folder, entries in walk_changed(scan, known, children):
-        stats.folders_listed += 1
-        if not ensured:
-            _ensure_indexes(conn, _FILES_KEY)
-            ensured = True
+    changed = list(walk_changed(scan, known, children))
+    stats.folders_listed = len(changed)
+    if changed or scan.gone:
+        _ensure_indexes(conn, _FILES_KEY)
+    for folder, entries in changed:
         old = {
             key: (size, mtime)
             for key, size, mtime in conn.execute(
@@ -2750,22 +2763,8 @@ def _quick_differences(
                 (folder + FILE_MARK, folder + DIR_MARK),
             )
         }
-        for entry in entries:
-            before = old.pop(entry[KEY], None)
-            if before is not None and before == (entry[SIZE], entry[MTIME]):
-                continue
-            if before is not None:
-                remove.append(entry[KEY])
-                stats.changed += 1
-            else:
-                stats.added += 1
-            todo.append(_todo(scan, entry))
-        remove.extend(old)
-        stats.removed += len(old)
+        _compare(scan, entries, old, remove, todo, stats)
     for folder in scan.gone:
-        if not ensured:
-            _ensure_indexes(conn, _FILES_KEY)
-            ensured = True
         gone = [
             key
             for (key,) in conn.execute(
@@ -2777,8 +2776,6 @@ def _quick_differences(
     if remove or todo:
         with _transaction(conn, keep_cache=True):
             conn.execute("DELETE FROM meta WHERE name='scan'")
-    else:
-        stats.files = _file_count(conn)
     return remove, todo
 
 
@@ -2790,10 +2787,11 @@ def _file_count(conn: sqlite3.Connection) -> int:
 
 
 def _remember_folders(
-    conn: sqlite3.Connection, scan: Scan, started_ns: int, *, every: bool
+    conn: sqlite3.Connection, scan: Scan, started_ns: int, *, every: bool, recount: bool
 ) -> None:
     """Keep the stamps of the folders the walk listed, for the next refresh to skip the
-    ones that stay the same (``every``: the walk visited every folder).
+    ones that stay the same (``every``: the walk visited every folder), and the number
+    of files (counted again if ``every`` or ``recount``: files were added or removed).
 
     A folder changed within RECENT_NS of the walk is kept without a stamp: it could
     change again within the same tick of the clock, keeping its times.
@@ -2814,7 +2812,7 @@ def _remember_folders(
             for key, parent, stamp in scan.listed
         ],
     )
-    if every or scan.listed or scan.gone:
+    if every or recount:
         conn.execute("DELETE FROM meta WHERE name='files'")
     if conn.execute("SELECT 1 FROM meta WHERE name='files'").fetchone() is None:
         files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
