@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final
 
 from tlsrpt_tui.core.archive import TEMPORARY_SUFFIXES, display_name, printable_path
@@ -47,6 +48,12 @@ COLLIDES: Final = 5
 Stamp = tuple[int, int, int, int]
 #: A folder the walk visited: (key, parent folder's key, stamp or None if unreadable).
 Visited = tuple[bytes, bytes | None, Stamp | None]
+#: Lists one open folder: (fd, path as given, absolute path, key, Scan.folders, root
+#: index) -> (its files, its sub-folders as (given, absolute, key)), None if unreadable.
+Lister = Callable[
+    [int, str, str, bytes, list[tuple[str, str, int]], int],
+    tuple[list[Entry], list[tuple[str, str, bytes]]] | None,
+]
 
 
 class Scan:
@@ -62,7 +69,7 @@ class Scan:
         self.count = 0
         #: Every folder visited (under single-folder roots)
         self.listed: list[Visited] = []
-        #: Folders of an earlier walk that are gone (:func:`walk_changed`)
+        #: Folders whose files are not in the walk (see :func:`_walk_tree`)
         self.gone: list[bytes] = []
         self._prefixes: dict[int, tuple[str | None, str]] = {}
 
@@ -263,38 +270,11 @@ def walk_folders(
         )  # fmt: skip
         yield [(key, info.st_size, info.st_mtime_ns, len(scan.folders) - 1, None, False)]
         return
-    seen: set[tuple[int, int]] = set()
-    top_key = dir_key(prefix, folders)
-    stack: list[tuple[str, str, bytes, bytes | None]] = [(given_top, absolute_top, top_key, None)]
-    listed = scan.listed
-    while stack:
-        given, absolute, key, parent = stack.pop()
-        try:
-            fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
-            listed.append((key, parent, None))  # (tried again next time)
-            continue
-        try:
-            info = os.fstat(fd)
-            ident = (info.st_dev, info.st_ino)
-            if ident in seen:
-                listed.append((key, parent, None))
-                continue
-            seen.add(ident)
-            if stat:
-                found_subdirs = _list_stat(fd, given, absolute, key, scan.folders, index)
-            else:
-                found_subdirs = _list_folder(fd, given, absolute, key, scan.folders, index)
-            if found_subdirs is None:
-                listed.append((key, parent, None))
-                continue
-            listed.append((key, parent, stamp_of(info)))
-            found, subdirs = found_subdirs
-            stack.extend((*sub, key) for sub in reversed(subdirs))
-            if found:
-                yield found
-        finally:
-            os.close(fd)
+    lister = _list_stat if stat else _list_folder
+    tree = _walk_tree(scan, given_top, absolute_top, dir_key(prefix, folders), index, lister)
+    for _key, found in tree:
+        if found:
+            yield found
 
 
 def stamp_of(info: os.stat_result) -> Stamp:
@@ -314,11 +294,31 @@ def walk_changed(
     ``scan.listed`` (what to remember for next time) and ``scan.gone`` (the keys of
     remembered folders no longer in the walk: every file under them has gone).
     """
-    root = scan.roots[0]
-    given_top = str(root)
-    stack: list[tuple[str, str, bytes, bytes | None]] = [
-        (given_top, os.path.abspath(given_top), root_prefix(0), None)
-    ]
+    given_top = str(scan.roots[0])
+    absolute_top = os.path.abspath(given_top)
+    top_key = root_prefix(0)
+    yield from _walk_tree(scan, given_top, absolute_top, top_key, 0, _list_stat, known, children)
+
+
+def _walk_tree(
+    scan: Scan,
+    given_top: str,
+    absolute_top: str,
+    top_key: bytes,
+    index: int,
+    lister: Lister,
+    known: Mapping[bytes, Stamp | None] = MappingProxyType({}),
+    children: Mapping[bytes, list[bytes]] = MappingProxyType({}),
+) -> Iterator[tuple[bytes, list[Entry]]]:
+    """(folder key, its files) of every folder ``lister`` lists under the top folder,
+    depth first in key order; a folder whose stamp is the one ``known`` is not listed,
+    and its sub-folders (``children``) are visited as remembered (walk_changed).
+
+    Fills ``scan.listed`` with every folder visited, and ``scan.gone`` with the folders
+    whose files are not in the walk (unreadable, a link to a folder already walked, or
+    a remembered sub-folder no longer there).
+    """
+    stack: list[tuple[str, str, bytes, bytes | None]] = [(given_top, absolute_top, top_key, None)]
     seen: set[tuple[int, int]] = set()
     listed, gone = scan.listed, scan.gone
     while stack:
@@ -326,7 +326,7 @@ def walk_changed(
         try:
             fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
-            listed.append((key, parent, None))
+            listed.append((key, parent, None))  # (tried again next time)
             gone.append(key)
             continue
         try:
@@ -348,15 +348,16 @@ def walk_changed(
                     for name, child in reversed(names)
                 )
                 continue
-            found_subdirs = _list_stat(fd, given, absolute, key, scan.folders, 0)
+            found_subdirs = lister(fd, given, absolute, key, scan.folders, index)
             if found_subdirs is None:
                 listed.append((key, parent, None))
                 gone.append(key)
                 continue
             listed.append((key, parent, stamp))
             found, subdirs = found_subdirs
-            now = {sub[2] for sub in subdirs}
-            gone.extend(child for child in children.get(key, ()) if child not in now)
+            if key in children:
+                now = {sub[2] for sub in subdirs}
+                gone.extend(child for child in children[key] if child not in now)
             stack.extend((*sub, key) for sub in reversed(subdirs))
             yield key, found
         finally:
