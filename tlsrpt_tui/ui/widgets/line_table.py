@@ -31,8 +31,7 @@ from textual.widget import Widget
 from tlsrpt_tui.ui.widgets.scroll_thumb import (
     THUMB_WIDTH,
     line_at,
-    thumb_lines,
-    thumb_segment,
+    scrollbar_cell,
     thumb_styles,
 )
 
@@ -321,9 +320,9 @@ class LineTable(ScrollView, can_focus=True):
         if y == 0:
             bar = Strip([Segment(" " * THUMB_WIDTH, self._style("top"))], THUMB_WIDTH)
         else:
-            thumb = thumb_lines(self._visible_rows, self._count, round(self.scroll_y))
-            track = (self._style("track"), self._style("thumb"))
-            bar = Strip([thumb_segment(y - 1, thumb, track)], THUMB_WIDTH)
+            styles = (self._style("track"), self._style("thumb"))
+            top = round(self.scroll_y)
+            bar = scrollbar_cell(y - 1, self._visible_rows, self._count, top, styles)
         return Strip.join([self._render_row_line(y, width), bar])
 
     def _render_row_line(self, y: int, width: int) -> Strip:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
 
 #: Columns the scrollbar takes on the right of a view's lines.
@@ -38,9 +39,13 @@ def thumb_styles(widget: Widget) -> tuple[Style, Style]:
     return Style(bgcolor=track.rich_color), Style(bgcolor=thumb.rich_color)
 
 
-def thumb_segment(line: int, thumb: range, styles: tuple[Style, Style]) -> Segment:
-    """The scrollbar's cell on line ``line`` of the track."""
-    return Segment(" " * THUMB_WIDTH, styles[1] if line in thumb else styles[0])
+def scrollbar_cell(
+    line: int, track: int, total: int, top: int, styles: tuple[Style, Style]
+) -> Strip:
+    """The scrollbar on line ``line`` of a ``track``-line track (see thumb_lines), in
+    the (track, thumb) ``styles``."""
+    thumb = line in thumb_lines(track, total, top)
+    return Strip([Segment(" " * THUMB_WIDTH, styles[1] if thumb else styles[0])], THUMB_WIDTH)
 
 
 def line_at(track: int, total: int, line: int) -> int:

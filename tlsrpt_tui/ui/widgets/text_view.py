@@ -20,8 +20,7 @@ from tlsrpt_tui.ui.widgets.line_table import set_virtual_size
 from tlsrpt_tui.ui.widgets.scroll_thumb import (
     THUMB_WIDTH,
     line_at,
-    thumb_lines,
-    thumb_segment,
+    scrollbar_cell,
     thumb_styles,
 )
 
@@ -96,8 +95,8 @@ class TextView(ScrollView):
         if self._thumb_styles is None:
             self._thumb_styles = thumb_styles(self)
         total = len(self._lines or [])
-        thumb = thumb_lines(self.scrollable_content_region.height, total, round(self.scroll_y))
-        bar = Strip([thumb_segment(y, thumb, self._thumb_styles)], THUMB_WIDTH)
+        track = self.scrollable_content_region.height
+        bar = scrollbar_cell(y, track, total, round(self.scroll_y), self._thumb_styles)
         return Strip.join([self._text_line(y), bar])
 
     def on_click(self, event: events.Click) -> None:
