@@ -94,10 +94,11 @@ class TextView(ScrollView):
     def render_line(self, y: int) -> Strip:
         if self._thumb_styles is None:
             self._thumb_styles = thumb_styles(self)
+        text = self._text_line(y)  # (first: it wraps the text again if the width changed)
         total = len(self._lines or [])
         track = self.scrollable_content_region.height
         bar = scrollbar_cell(y, track, total, round(self.scroll_y), self._thumb_styles)
-        return Strip.join([self._text_line(y), bar])
+        return Strip.join([text, bar])
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
