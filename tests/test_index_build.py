@@ -20,6 +20,8 @@ from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.store import extract, sqlite
+from tlsrpt_tui.store.batch import batch_base, build_batch
+from tlsrpt_tui.store.schema import BATCH_TABLES
 from tlsrpt_tui.store.sqlite import index_path, open_index
 
 
@@ -78,12 +80,54 @@ def test_common_shape_rows_are_the_general_rows(tmp_path: Path) -> None:
     for _ in range(2):
         general = extract._rows_of(batch, DEFAULT_LIMITS, common=False)
         shortcut = extract.extract_rows(batch, DEFAULT_LIMITS)
-        assert shortcut[:7] == general[:7]
-        stats, _reports, units, policies, *_rest, sums = shortcut
-        assert sums == extract.aggregate_rows(units, policies)
+        assert general[8] == []  # (nothing is staged without the shortcut)
+        reports, units, policies = extract.staged_rows(shortcut)
+        assert sorted([*shortcut[1], *reports]) == general[1]
+        assert sorted([*shortcut[2], *units]) == general[2]
+        assert sorted([*shortcut[3], *policies]) == general[3]
+        assert shortcut[:1] + shortcut[4:8] == general[:1] + general[4:8]
+        stats, *_rest, sums, _staged = shortcut
+        assert sums == extract.aggregate_rows(general[2], general[3])
         assert stats[-1] is None  # the file that is not there
-    common = sum(1 for row in shortcut[2] if row[9] is None)
-    assert common > 200  # most reports take the shortcut
+    assert len(shortcut[8]) > 200  # most reports take the shortcut
+
+
+def _tables(database: bytes) -> dict[str, list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(":memory:")
+    conn.deserialize(database)
+    tables = {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in BATCH_TABLES}
+    conn.close()
+    return tables
+
+
+def test_a_batch_database_holds_the_general_rows(tmp_path: Path) -> None:
+    work = [(path, display, display.encode()) for path, display in _files(tmp_path, 400, 13)]
+    number, database, _meta = build_batch(work, DEFAULT_LIMITS, 3)
+    assert number == 3
+    tables = _tables(database)
+    general = extract._rows_of([job[:2] for job in work], DEFAULT_LIMITS, common=False)
+    stats, reports, units, policies, failures, errors, *_rest = general
+    b = batch_base(3)
+    assert tables["files"] == [
+        (b + i, key, display, *stat)
+        for i, ((_path, display, key), stat) in enumerate(zip(work, stats, strict=True))
+        if stat is not None
+    ]
+    shift = {  # the columns holding ids, by table
+        "reports": (0, 6, 9, 10, 11, 12, 13, 14),
+        "units": (0, 1),
+        "policies": (0, 1),
+        "failures": (0, 1),
+    }
+    for table, rows in (
+        ("reports", reports), ("units", units), ("policies", policies), ("failures", failures)
+    ):  # fmt: skip
+        expected = [
+            tuple(v + b if i in shift[table] else v for i, v in enumerate(row)) for row in rows
+        ]
+        assert tables[table] == expected, table
+    assert tables["errors"] == [(b + i, b + e[0], *e[1:]) for i, e in enumerate(errors)]
+    assert len(tables["reports"]) > 200
 
 
 def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
@@ -94,18 +138,28 @@ def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
     generate_archive(root, reports=300, domains=4, reporters=5, start=date(2026, 3, 1), seed=3)
     paths = [root]
     calls: list[int] = []
-    add_rows = sqlite._Writer.add_rows
+    add_batch = sqlite._Writer.add_batch
+    copy_tables = sqlite.BATCH_TABLES
 
-    def interrupted(self: Any, batches: Any) -> None:
-        calls.append(len(batches[0][0]))
-        add_rows(self, batches)  # written, but not committed yet ...
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # ... when Ctrl-C comes
+    class Interrupting(tuple[str, ...]):
+        """The tables a batch copies: Ctrl-C comes after the third batch's first table."""
 
-    monkeypatch.setattr(sqlite._Writer, "add_rows", interrupted)
+        def __iter__(self) -> Any:
+            for number, table in enumerate(copy_tables):
+                if len(calls) == 3 and number == 1:
+                    raise KeyboardInterrupt  # written, but not committed yet
+                yield table
+
+    def interrupted(self: Any, out: Any) -> int:
+        calls.append(sqlite.unpack_meta(out[2])[0])
+        return add_batch(self, out)
+
+    monkeypatch.setattr(sqlite._Writer, "add_batch", interrupted)
+    monkeypatch.setattr(sqlite, "BATCH_TABLES", Interrupting(copy_tables))
     with pytest.raises(KeyboardInterrupt):
         open_index(paths, jobs=1)
-    monkeypatch.setattr(sqlite._Writer, "add_rows", add_rows)
+    monkeypatch.setattr(sqlite._Writer, "add_batch", add_batch)
+    monkeypatch.setattr(sqlite, "BATCH_TABLES", copy_tables)
     with sqlite3.connect(index_path(paths)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         kept = conn.execute("SELECT count(*) FROM files").fetchone()[0]

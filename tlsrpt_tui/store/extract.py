@@ -12,12 +12,12 @@ answers are the loader's in every case.
 from __future__ import annotations
 
 import gc
-import marshal
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from hashlib import blake2b
+from itertools import chain
 from json import JSONDecoder
 from json import dumps as json_dumps
 from json import loads as json_loads
@@ -651,9 +651,14 @@ _SIG_IDS: dict[tuple[str, str, str], int] = {}
 #:   (stats: (size, mtime) per file or None when it is gone or not a regular file,
 #:    report rows, unit rows, policy rows, failure rows,
 #:    error rows (file, seq, part, message), {signature id: (domain, reporter, hay)},
-#:    the batch's sums for the aggregate tables (:func:`aggregate_rows`))
+#:    the batch's sums for the aggregate tables (:func:`aggregate_rows`),
+#:    staged reports)
 #: Report rows are ``reports`` rows (file = position in the batch), unit, policy and
-#: failure rows those of their tables, with hashed signature ids.
+#: failure rows those of their tables, with hashed signature ids. A report of the
+#: common shape (one policy, no failure details) is one staged row instead of three:
+#: (report number, key hash, key, reporter, report id, day, file position, unit id,
+#: policy id, next failure id, signature id, domain, successful, failed, policy type,
+#: STS mode, MX text); :func:`staged_rows` spells out the rows it stands for.
 Rows = tuple[
     list[tuple[int, int] | None],
     list[tuple[Any, ...]],
@@ -663,6 +668,7 @@ Rows = tuple[
     list[tuple[int, int, str | None, str]],
     dict[int, tuple[str, str, str]],
     "Sums",
+    list[tuple[Any, ...]],
 ]
 
 #: What the aggregate tables hold, as dictionaries:
@@ -684,10 +690,22 @@ def new_sums() -> Sums:
     return {}, {}, {}, {}, {}
 
 
-def aggregate_rows(units: Iterable[Sequence[Any]], policies: Iterable[Sequence[Any]]) -> Sums:
-    """The aggregate tables' sums over unit and policy rows (what the index's SQL
-    ``GROUP BY`` of them gives)."""
+def aggregate_rows(
+    units: Iterable[Sequence[Any]],
+    policies: Iterable[Sequence[Any]],
+    staged: Sequence[Sequence[Any]] = (),
+) -> Sums:
+    """The aggregate tables' sums over unit and policy rows, and staged reports (what
+    the index's SQL ``GROUP BY`` of them gives)."""
     domains, reporters, sigs, types, results = new_sums()
+    if staged:
+        # (each the unit and the policy row it stands for, as the loops below read them)
+        units = chain(
+            units, ((0, 0, r[10], r[11], r[3], r[5], r[12], r[13], 1, None) for r in staged)
+        )
+        policies = chain(
+            policies, ((0, 0, 0, r[11], 0, 0, r[14], 0, 0, r[12], r[13]) for r in staged)
+        )
     for _uid, _rid, sid, domain, reporter, day, ok, failed, lead, rtc in units:
         e = domains.get((domain, day))
         if e is None:
@@ -812,17 +830,6 @@ def extract_rows(batch: list[tuple[str, str]], limits: Limits) -> Rows:
             gc.enable()
 
 
-def extract_rows_packed(batch: list[tuple[str, str]], limits: Limits) -> bytes:
-    """:func:`extract_rows`, marshalled (quicker both ways than the pickling a pool
-    does; :func:`unpack_rows` undoes it)."""
-    return marshal.dumps(extract_rows(batch, limits))
-
-
-def unpack_rows(packed: bytes) -> Rows:
-    rows: Rows = marshal.loads(packed)
-    return rows
-
-
 #: Per worker: what a report of the common shape (one policy, no failure details)
 #: takes from its reporter and policy block, by their raw values (see _common_static).
 _COMMON: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -914,7 +921,10 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
     failures: list[list[Any]] = []
     errors: list[tuple[int, int, str | None, str]] = []
     sigs: dict[int, tuple[str, str, str]] = {}
+    staged: list[tuple[Any, ...]] = []
     sig_ids = _SIG_IDS
+    # Local ids of the next report, unit, policy and failure row.
+    number = uid = pid = fid = 0
     for position, (path, display) in enumerate(batch):
         got: tuple[FileOut, tuple[int, int]] | None = None
         try:
@@ -940,16 +950,13 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                     sigs[sid] = sig
                 elif have is not sig and have != sig:
                     raise SigCollision
-                number = len(reports)
-                uid = len(units)
-                pid = len(policies)
-                fid = len(failures)
-                units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None])
-                policies.append([pid, uid, sid, dc, oc, day, pt, md, mxt, ok, failed, 1])
-                reports.append(
-                    (number, key_hash(key), key, oc, report_id, day, position, 0, None,
-                     uid, uid, pid, pid, fid, fid - 1)
+                staged.append(
+                    (number, key_hash(key), key, oc, report_id, day, position, uid, pid, fid,
+                     sid, dc, ok, failed, pt, md, mxt)
                 )  # fmt: skip
+                number += 1
+                uid += 1
+                pid += 1
                 stats.append((stat_info.st_size, stat_info.st_mtime_ns))
                 continue
             try:
@@ -964,10 +971,7 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
         for seq, (part, message) in enumerate(file_errors):
             errors.append((position, seq, part, message))
         for seq, (key, khash, org, report_id, day, part, unit_outs) in enumerate(outs):
-            number = len(reports)
-            u0 = len(units)
-            p0 = len(policies)
-            f0 = len(failures)
+            u0, p0, f0 = uid, pid, fid
             for hay, unit, unit_policies, unit_failures in unit_outs:
                 sig = (unit[3], org, hay)
                 sid = sig_ids.get(sig)
@@ -977,26 +981,47 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                     sid = sig_ids[sig] = sig_hash(*sig)
                 if sigs.setdefault(sid, sig) != sig:
                     raise SigCollision
-                uid = len(units)
                 unit[0] = uid
                 unit[1] = number
                 unit[2] = sid
                 units.append(unit)
                 for row in unit_policies:
-                    row[0] = len(policies)
+                    row[0] = pid
                     row[1] = uid
                     row[2] = sid
                     policies.append(row)
+                    pid += 1
                 for row in unit_failures:
-                    row[0] = len(failures)
+                    row[0] = fid
                     row[1] = uid
                     failures.append(row)
+                    fid += 1
+                uid += 1
             reports.append(
                 (number, khash, key, org, report_id, day, position, seq, part,
-                 u0, len(units) - 1, p0, len(policies) - 1, f0, len(failures) - 1)
+                 u0, uid - 1, p0, pid - 1, f0, fid - 1)
             )  # fmt: skip
-    sums = aggregate_rows(units, policies)
-    return stats, reports, units, policies, failures, errors, sigs, sums
+            number += 1
+    sums = aggregate_rows(units, policies, staged)
+    return stats, reports, units, policies, failures, errors, sigs, sums, staged
+
+
+def staged_rows(rows: Rows) -> tuple[list[tuple[Any, ...]], list[list[Any]], list[list[Any]]]:
+    """The report, unit and policy rows of the staged reports of ``rows`` (what
+    :mod:`tlsrpt_tui.store.batch` makes of them in SQL; for tests)."""
+    reports: list[tuple[Any, ...]] = []
+    units: list[list[Any]] = []
+    policies: list[list[Any]] = []
+    for row in rows[8]:
+        number, khash, key, oc, report_id, day, position, uid, pid, fid = row[:10]
+        sid, dc, ok, failed, pt, md, mxt = row[10:]
+        reports.append(
+            (number, khash, key, oc, report_id, day, position, 0, None, uid, uid, pid, pid,
+             fid, fid - 1)
+        )  # fmt: skip
+        units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None])
+        policies.append([pid, uid, sid, dc, oc, day, pt, md, mxt, ok, failed, 1])
+    return reports, units, policies
 
 
 def worker_init() -> None:
@@ -1016,7 +1041,6 @@ __all__ = [
     "extract_batch",
     "extract_file",
     "extract_rows",
-    "extract_rows_packed",
     "extract_with_stat",
     "merge_sums",
     "new_sums",
@@ -1024,6 +1048,6 @@ __all__ = [
     "report_out",
     "sig_hash",
     "slow_file",
-    "unpack_rows",
+    "staged_rows",
     "worker_init",
 ]

@@ -24,7 +24,9 @@ deleting it loses nothing, and a corrupt or outdated one is rebuilt.
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -49,6 +51,14 @@ from tlsrpt_tui.core.archive import collect_files, is_candidate_name
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.locations import cache_dir
+from tlsrpt_tui.store.batch import (
+    BatchJob,
+    BatchOut,
+    batch_base,
+    build_batch,
+    can_serialize,
+    unpack_meta,
+)
 from tlsrpt_tui.store.extract import (
     P_FAILED,
     P_OK,
@@ -59,20 +69,17 @@ from tlsrpt_tui.store.extract import (
     U_RTC,
     FileOut,
     ReportOut,
-    Rows,
     SigCollision,
     Sums,
     aggregate_rows,
     clean,
     extract_batch,
-    extract_rows_packed,
     key_hash,
     merge_sums,
     new_sums,
     out_of_report,
     sig_hash,
     slow_file,
-    unpack_rows,
     worker_init,
 )
 from tlsrpt_tui.store.queries import (
@@ -104,6 +111,7 @@ from tlsrpt_tui.store.scan import (
     walk_changed,
     walk_folders,
 )
+from tlsrpt_tui.store.schema import BATCH_TABLES, SCHEMA
 
 #: Bump when the tables change; an index of another version is rebuilt.
 SCHEMA_VERSION = 4
@@ -127,61 +135,6 @@ R = TypeVar("R")
 #: A file to index: (key, display name, size, mtime, path to read).
 Todo = tuple[bytes, str, int, int, str]
 
-_SCHEMA = """
-CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE files(
-    id INTEGER PRIMARY KEY, key BLOB NOT NULL, display TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime INTEGER NOT NULL);
-CREATE TABLE reports(
-    id INTEGER PRIMARY KEY, khash INTEGER NOT NULL, key TEXT NOT NULL,
-    reporter TEXT NOT NULL, report_id TEXT NOT NULL, day INTEGER NOT NULL,
-    file INTEGER, seq INTEGER, part TEXT, u0 INTEGER, u1 INTEGER, p0 INTEGER,
-    p1 INTEGER, f0 INTEGER, f1 INTEGER);
-CREATE TABLE copies(
-    id INTEGER PRIMARY KEY, report INTEGER NOT NULL, file INTEGER NOT NULL,
-    seq INTEGER NOT NULL, part TEXT);
-CREATE TABLE sigs(
-    id INTEGER PRIMARY KEY, domain TEXT NOT NULL, reporter TEXT NOT NULL,
-    hay TEXT NOT NULL, units INTEGER NOT NULL DEFAULT 0, leads INTEGER NOT NULL DEFAULT 0,
-    successful INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,
-    first INTEGER, last INTEGER);
-CREATE TABLE units(
-    id INTEGER PRIMARY KEY, report INTEGER NOT NULL, sig INTEGER NOT NULL,
-    domain TEXT NOT NULL, reporter TEXT NOT NULL, day INTEGER NOT NULL,
-    successful INTEGER NOT NULL, failed INTEGER NOT NULL, lead INTEGER NOT NULL, rtc TEXT);
-CREATE TABLE policies(
-    id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, sig INTEGER NOT NULL,
-    domain TEXT NOT NULL, reporter TEXT NOT NULL, day INTEGER NOT NULL,
-    policy_type TEXT NOT NULL, sts_mode TEXT, mx TEXT NOT NULL,
-    successful INTEGER NOT NULL, failed INTEGER NOT NULL, first INTEGER NOT NULL);
-CREATE TABLE failures(
-    id INTEGER PRIMARY KEY, unit INTEGER NOT NULL, domain TEXT NOT NULL,
-    reporter TEXT NOT NULL, day INTEGER NOT NULL, result_type TEXT NOT NULL,
-    mx_hostname TEXT, receiving_ip TEXT, sending_ip TEXT, helo TEXT, info TEXT,
-    reason TEXT, count INTEGER NOT NULL, haystack TEXT NOT NULL);
-CREATE TABLE errors(
-    id INTEGER PRIMARY KEY, file INTEGER NOT NULL, seq INTEGER NOT NULL, part TEXT,
-    message TEXT NOT NULL);
-CREATE TABLE daily_domain(
-    domain TEXT NOT NULL, day INTEGER NOT NULL, successful INTEGER NOT NULL,
-    failed INTEGER NOT NULL, units INTEGER NOT NULL, PRIMARY KEY (domain, day))
-    WITHOUT ROWID;
-CREATE TABLE daily_reporter(
-    reporter TEXT NOT NULL, day INTEGER NOT NULL, successful INTEGER NOT NULL,
-    failed INTEGER NOT NULL, leads INTEGER NOT NULL, PRIMARY KEY (reporter, day))
-    WITHOUT ROWID;
-CREATE TABLE policy_types(
-    domain TEXT NOT NULL, policy_type TEXT NOT NULL, successful INTEGER NOT NULL,
-    failed INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (domain, policy_type))
-    WITHOUT ROWID;
-CREATE TABLE type_totals(
-    domain TEXT NOT NULL, result_type TEXT NOT NULL, count INTEGER NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY (domain, result_type)) WITHOUT ROWID;
-CREATE TABLE cache(name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE folders(
-    key BLOB PRIMARY KEY, parent BLOB, dev INTEGER, ino INTEGER, mtime INTEGER,
-    ctime INTEGER) WITHOUT ROWID;
-"""
 
 #: The tables holding a report's facts, with its id range columns in ``reports``.
 _FACT_RANGES = (("units", "u0", "u1"), ("policies", "p0", "p1"), ("failures", "f0", "f1"))
@@ -404,7 +357,7 @@ def _open_checked(path: Path, tag: str) -> tuple[sqlite3.Connection, bool]:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if version == 0 and tables == 0:
-                conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+                conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
                 conn.execute("INSERT INTO meta VALUES ('format', ?)", (tag,))
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 return conn, rebuilt
@@ -491,6 +444,10 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
         method = "spawn"
     if method != "fork":
         prepare_workers()
+    else:
+        # Forked workers share the parent's memory until they write to it; a collection
+        # in a worker would write to every object it visits (copying most of the parent).
+        gc.freeze()
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context(method),
@@ -520,14 +477,15 @@ def extract_in_order(
 
 def map_batches(
     items: Iterable[T],
-    job: Callable[[T], tuple[str, str]],
-    worker: Callable[[list[tuple[str, str]], Limits], R],
+    job: Callable[[T], object],
+    worker: Callable[..., R],
     limits: Limits,
     jobs: int,
     cancel: threading.Event | None = None,
     *,
     size: int = 64,
     pooled: int = BATCH_FILES,
+    numbered: bool = False,
 ) -> Iterator[tuple[list[T], R]]:
     """Consecutive (batch of items, ``worker(batch's jobs, limits)``), in order.
 
@@ -535,15 +493,22 @@ def map_batches(
     a cold build): it is consumed as batches are handed out, so parsing starts at
     once. With ``jobs > 1`` and enough files, batches are parsed in a process pool
     with a bounded number in flight (memory stays flat; cancelling stops within a
-    batch); batches have ``pooled`` items in the pool, ``size`` in-process.
+    batch); batches have ``pooled`` items in the pool, ``size`` in-process. With
+    ``numbered``, the worker is also given the batch's number (0, 1, ...), as
+    ``worker(jobs, limits, number)``.
     """
     source = iter(items)
     head = list(islice(source, POOL_MIN_FILES))
     source = chain(head, source)
+    numbers = itertools.count()
+
+    def extra() -> tuple[int, ...]:
+        return (next(numbers),) if numbered else ()
+
     if jobs <= 1 or len(head) < POOL_MIN_FILES:
         while batch := list(islice(source, size)):
             _check(cancel)
-            yield batch, worker([job(x) for x in batch], limits)
+            yield batch, worker([job(x) for x in batch], limits, *extra())
         return
     pending: deque[tuple[list[T], Future[R]]] = deque()
     pool = _pool(jobs)
@@ -569,7 +534,7 @@ def map_batches(
             step = min(step * 2, pooled)
             if batch:
                 work = [job(x) for x in batch]
-                pending.append((batch, pool.submit(worker, work, limits)))
+                pending.append((batch, pool.submit(worker, work, limits, *extra())))
 
         for _ in range(jobs * 3):
             submit()
@@ -624,7 +589,7 @@ class _Writer:
         self.known: dict[int, int] = {}
         self.exact: dict[str, int] = {}
         self.batch_keys: dict[int, str] = {}
-        #: A cold build's sums for the aggregate tables (see add_rows)
+        #: A cold build's sums for the aggregate tables (see add_batch)
         self.sums: Sums = new_sums()
         self.ready = False
         if not lazy:
@@ -789,92 +754,85 @@ class _Writer:
             new.append((sid, domain, reporter, hay))
         return sid
 
-    # -- adding a cold build's rows ------------------------------------------------------
+    # -- adding a cold build's batches --------------------------------------------------
 
-    def add_rows(self, batches: Sequence[tuple[Sequence[Todo], Rows]]) -> None:
-        """Add batches of a cold build (files in scan order, after every file already
-        added), each as :func:`extract_rows` made it: ids are local to the batch, so
-        SQLite adds the offsets while inserting and no row passes through Python here
-        (but for the batches with a report seen before)."""
+    def add_batch(self, out: BatchOut) -> int:
+        """Add a batch of a cold build (files in scan order, after every file already
+        added) as :func:`build_batch` made it, in a transaction of its own. SQLite copies
+        the batch's tables as they are (a report seen before becomes a copy first).
+        Returns how many files were indexed."""
         self._prepare()
         conn = self.conn
-        nxt = self.next
-        known = self.known
-        stale = False
-        for items, (stats, reports, units, policies, failures, errors, sigs, sums) in batches:
-            f0, r0 = nxt["files"], nxt["reports"]
-            u0, p0, x0 = nxt["units"], nxt["policies"], nxt["failures"]
-            new_sigs = []
-            for sid, sig in sigs.items():
-                have = self.sig_ids.get(sid)
-                if have is None:
-                    self.sig_ids[sid] = sig
-                    self.sigs[sig] = sid
-                    new_sigs.append((sid, *sig))
-                elif have != sig:
-                    raise SigCollision
-            khashes = [row[1] for row in reports]
-            copies: list[tuple[int, int, int, str | None]] = []
-            added = len(reports)
+        number, database, meta = out
+        files, khashes, sigs, sums = unpack_meta(meta)
+        new_sigs = {}
+        for sid, sig in sigs.items():
+            have = self.sig_ids.get(sid)
+            if have is None:
+                new_sigs[sid] = sig
+            elif have != sig:
+                raise SigCollision
+        conn.deserialize(database, name=_BATCH)  # (not possible inside a transaction)
+        with _transaction(conn):
+            base = batch_base(number)
+            known = self.known
             if known.keys().isdisjoint(khashes) and len(set(khashes)) == len(khashes):
-                known.update(zip(khashes, range(r0, r0 + len(reports)), strict=True))
+                known.update(zip(khashes, range(base, base + len(khashes)), strict=True))
+                self.new_reports += len(khashes)
             else:
-                kept = self._first_copies(reports, f0, r0, copies)
-                added = len(kept)
-                if added < len(reports):
-                    keep = {row[0] for row in kept}
-                    drop = {row[0] for row in units if row[1] not in keep}
-                    units = [row for row in units if row[1] in keep]
-                    policies = [row for row in policies if row[1] not in drop]
-                    failures = [row for row in failures if row[1] not in drop]
-                    sums = aggregate_rows(units, policies)
-                reports = kept
-            conn.executemany(
-                "INSERT INTO files VALUES (?,?,?,?,?)",
-                [
-                    (f0 + position, item[0], item[1], stat[0], stat[1])
-                    for position, (item, stat) in enumerate(zip(items, stats, strict=True))
-                    if stat is not None
-                ],
-            )
-            if errors:
-                conn.executemany(
-                    f"INSERT INTO errors(file, seq, part, message) VALUES (?+{f0},?,?,?)", errors
-                )
+                sums = self._keep_first_copies()
             if new_sigs:
                 conn.executemany(
-                    "INSERT INTO sigs(id, domain, reporter, hay) VALUES (?,?,?,?)", new_sigs
+                    "INSERT INTO sigs(id, domain, reporter, hay) VALUES (?,?,?,?)",
+                    [(sid, *sig) for sid, sig in new_sigs.items()],
                 )
-            conn.executemany(
-                f"INSERT INTO reports VALUES (?+{r0},?,?,?,?,?,?+{f0},?,?,"
-                f"?+{u0},?+{u0},?+{p0},?+{p0},?+{x0},?+{x0})",
-                reports,
+            for table in BATCH_TABLES:
+                conn.execute(f"INSERT INTO main.{table} SELECT * FROM {_BATCH}.{table}")
+            if sums[2]:
+                # The aggregate tables are written at the end (write_sums); until then (or
+                # after an interruption) they are stale, and _rebuild_aggregates fixes them.
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('stale', '1')")
+        for sid, sig in new_sigs.items():
+            self.sig_ids[sid] = sig
+            self.sigs[sig] = sid
+        merge_sums(self.sums, sums)
+        return files
+
+    def _keep_first_copies(self) -> Sums:
+        """Turn the batch's reports seen before into copies (a cold build goes in scan
+        order: a report seen before is never the first copy), dropping their facts from
+        the batch; returns the sums of what is left."""
+        conn = self.conn
+        batch_keys: dict[int, str] = {}
+        self.batch_keys = batch_keys
+        copies: list[tuple[int, int, int, str | None]] = []
+        dropped: list[tuple[int]] = []
+        for rid, khash, key, fid, seq, part in conn.execute(
+            f"SELECT id, khash, key, file, seq, part FROM {_BATCH}.reports ORDER BY id"
+        ).fetchall():
+            have = self._lookup(key, khash)
+            if have is not None:
+                copies.append((have, fid, seq, part))
+                dropped.append((rid,))
+                continue
+            self._remember(key, khash, rid)
+            batch_keys[rid] = key
+        self.new_reports += len(batch_keys)
+        if dropped:
+            conn.executemany(f"DELETE FROM {_BATCH}.reports WHERE id = ?", dropped)
+            conn.execute(
+                f"DELETE FROM {_BATCH}.units WHERE report NOT IN (SELECT id FROM {_BATCH}.reports)"
             )
-            conn.executemany(f"INSERT INTO units VALUES (?+{u0},?+{r0},?,?,?,?,?,?,?,?)", units)
-            conn.executemany(
-                f"INSERT INTO policies VALUES (?+{p0},?+{u0},?,?,?,?,?,?,?,?,?,?)", policies
-            )
-            if failures:
-                conn.executemany(
-                    f"INSERT INTO failures VALUES (?+{x0},?+{u0},?,?,?,?,?,?,?,?,?,?,?,?)",
-                    failures,
+            for table in ("policies", "failures"):
+                conn.execute(
+                    f"DELETE FROM {_BATCH}.{table}"
+                    f" WHERE unit NOT IN (SELECT id FROM {_BATCH}.units)"
                 )
-            if copies:
-                conn.executemany(
-                    "INSERT INTO copies(report, file, seq, part) VALUES (?,?,?,?)", copies
-                )
-            stale = stale or bool(units)
-            merge_sums(self.sums, sums)
-            nxt["files"] = f0 + len(items)
-            nxt["reports"] = r0 + len(khashes)
-            nxt["units"] = u0 + (units[-1][0] + 1 if units else 0)
-            nxt["policies"] = p0 + (policies[-1][0] + 1 if policies else 0)
-            nxt["failures"] = x0 + (failures[-1][0] + 1 if failures else 0)
-            self.new_reports += added
-        if stale:
-            # The aggregate tables are written at the end (write_sums); until then (or
-            # after an interruption) they are stale, and _rebuild_aggregates fixes them.
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('stale', '1')")
+            conn.executemany("INSERT INTO copies(report, file, seq, part) VALUES (?,?,?,?)", copies)
+        return aggregate_rows(
+            conn.execute(f"SELECT * FROM {_BATCH}.units"),
+            conn.execute(f"SELECT * FROM {_BATCH}.policies"),
+        )
 
     def write_sums(self) -> None:
         """Write the aggregate tables from a cold build's sums (in a transaction)."""
@@ -905,30 +863,6 @@ class _Writer:
             "INSERT INTO type_totals VALUES (?,?,?,?)", [(*k, *v) for k, v in results.items()]
         )
         conn.execute("DELETE FROM meta WHERE name='stale'")
-
-    def _first_copies(
-        self,
-        reports: list[tuple[Any, ...]],
-        f0: int,
-        r0: int,
-        copies: list[tuple[int, int, int, str | None]],
-    ) -> list[tuple[Any, ...]]:
-        """The reports of a batch seen for the first time; the others become copies (a
-        cold build goes in scan order: a report seen before is never the first copy)."""
-        kept: list[tuple[Any, ...]] = []
-        batch_keys: dict[int, str] = {}
-        self.batch_keys = batch_keys
-        for row in reports:
-            key, khash = row[2], row[1]
-            rid = self._lookup(key, khash)
-            if rid is not None:
-                copies.append((rid, f0 + row[6], row[7], row[8]))
-                continue
-            rid = r0 + row[0]
-            self._remember(key, khash, rid)
-            batch_keys[rid] = key
-            kept.append(row)
-        return kept
 
     # -- removing ----------------------------------------------------------------------
 
@@ -2463,7 +2397,7 @@ def _ingest(
     return created
 
 
-def _ingest_rows(
+def _ingest_batches(
     conn: sqlite3.Connection,
     writer: _Writer,
     todo: Iterable[Todo],
@@ -2474,58 +2408,25 @@ def _ingest_rows(
     cancel: threading.Event | None,
 ) -> int:
     """:func:`_ingest` for a cold build (files in scan order into an empty index): the
-    workers make the rows, ids and all, and take each file's size and time as they
-    read it. Returns how many files were indexed."""
+    workers make each batch's rows as a database (:mod:`tlsrpt_tui.store.batch`),
+    taking each file's size and time as they read it, and each batch is copied in a
+    transaction of its own (Ctrl-C keeps the batches before). Returns how many files
+    were indexed."""
     if progress:
         progress(0, total())
-    last_commit = time.perf_counter()
-    done = files = uncommitted = 0
-    # Each batch is written as soon as it comes (the parent would only wait otherwise),
-    # in a transaction committed every few thousand files or half a second.
-    open_transaction = writing = False
-
-    def commit() -> None:
-        nonlocal open_transaction, last_commit, uncommitted
-        if open_transaction:
-            conn.execute("DELETE FROM cache")
-            conn.execute("COMMIT")
-            open_transaction = False
-        last_commit = time.perf_counter()
-        uncommitted = 0
-
+    done = files = 0
+    conn.execute(f"ATTACH ':memory:' AS {_BATCH}")
     try:
-        try:
-            for batch, packed in map_batches(
-                todo, _todo_job, extract_rows_packed, limits, jobs, cancel, pooled=ROWS_BATCH_FILES
-            ):
-                rows = unpack_rows(packed)
-                if not open_transaction:
-                    conn.execute("BEGIN IMMEDIATE")
-                    open_transaction = True
-                # (a savepoint: Ctrl-C in the middle of a batch keeps the batches before)
-                conn.execute("SAVEPOINT batch")
-                writing = True
-                writer.add_rows([(batch, rows)])
-                writing = False
-                conn.execute("RELEASE batch")
-                done += len(batch)
-                uncommitted += len(batch)
-                files += len(batch) - rows[0].count(None)
-                if uncommitted >= 4096 or time.perf_counter() - last_commit > 0.5:
-                    commit()
-                if progress:
-                    progress(done, max(done, total()))
-        except (IndexCancelled, KeyboardInterrupt):
-            if writing:
-                conn.execute("ROLLBACK TO batch")
-                conn.execute("RELEASE batch")
-            commit()  # keep what was parsed: the next refresh starts from there
-            raise
-        commit()
-    except BaseException:
-        if open_transaction:
-            conn.execute("ROLLBACK")
-        raise
+        for batch, out in map_batches(
+            todo, _batch_job, build_batch, limits, jobs, cancel, pooled=ROWS_BATCH_FILES,
+            numbered=True,
+        ):  # fmt: skip
+            files += writer.add_batch(out)
+            done += len(batch)
+            if progress:
+                progress(done, max(done, total()))
+    finally:
+        conn.execute(f"DETACH {_BATCH}")
     return files
 
 
@@ -2536,6 +2437,10 @@ def _same(item: tuple[str, str]) -> tuple[str, str]:
 #: A file to index -> (path, display name), what a worker reads (itemgetter: no Python
 #: call per file).
 _todo_job: Callable[[Todo], tuple[str, str]] = itemgetter(4, 1)
+#: A file to index -> what a cold build's worker is given (:data:`BatchJob`).
+_batch_job: Callable[[Todo], BatchJob] = itemgetter(4, 1, 0)
+#: The schema a cold build's batch is attached as.
+_BATCH = "batch"
 
 
 def _refresh(
@@ -2566,7 +2471,9 @@ def _refresh(
         try:
             writer = _Writer(conn, roots, bulk=True)
             try:
-                stats.files = stats.added = _ingest_rows(
+                if not can_serialize():
+                    raise SigCollision  # (no batches as databases: the general path)
+                stats.files = stats.added = _ingest_batches(
                     conn, writer, _listing(scan), lambda: scan.count, limits, jobs, progress,
                     cancel,
                 )  # fmt: skip
