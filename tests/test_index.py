@@ -543,6 +543,20 @@ def _integrity(paths: list[Path]) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+def _children() -> list[int]:
+    """This process's child processes (Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.append(int(entry))
+    return found
+
+
 def test_interrupted_build_keeps_a_consistent_index(archive: Path) -> None:
     paths = [archive]
     cancel = threading.Event()
@@ -555,6 +569,7 @@ def test_interrupted_build_keeps_a_consistent_index(archive: Path) -> None:
 
     with pytest.raises(IndexCancelled):
         open_index(paths, jobs=2, progress=progress, cancel=cancel)
+    assert _children() == []  # the workers were stopped, not left running
     assert _integrity(paths) == "ok"
     with sqlite3.connect(index_path(paths)) as conn:
         kept = conn.execute("SELECT count(*) FROM files").fetchone()[0]

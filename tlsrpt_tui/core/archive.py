@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, LoadResult, Report, Source
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 Identity = tuple[str, str, object, frozenset[str]]
 
@@ -220,6 +223,9 @@ def load_archive(
     if jobs <= 1 and executor is None:
         results: Iterable[LoadResult] = map(_load_one, work)
     else:
+        # (imported here: it takes a while, and most commands never need a pool)
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = executor or ProcessPoolExecutor(max_workers=jobs)
         chunk = max(1, min(256, total // (jobs * 8) or 1))
         results = pool.map(_load_one, work, chunksize=chunk)

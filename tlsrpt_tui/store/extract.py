@@ -16,7 +16,6 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from hashlib import blake2b
 from itertools import chain
 from json import JSONDecoder
 from json import dumps as json_dumps
@@ -24,6 +23,17 @@ from json import loads as json_loads
 from typing import Any, Final, TypeVar
 from zlib import decompressobj as zlib_decompressobj
 from zlib import error as zlib_error
+
+# The hash functions from their own modules: hashlib also sets up OpenSSL, a few
+# milliseconds of every start (where these are missing, hashlib has them).
+try:
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover
+    from hashlib import blake2b
+try:
+    from _sha256 import sha256  # (Python 3.11)
+except ImportError:  # pragma: no cover
+    from hashlib import sha256
 
 from tlsrpt_tui.core.loader import (
     _GUNZIP_STEP,
@@ -1038,6 +1048,7 @@ __all__ = [
     "SigCollision",
     "Sums",
     "aggregate_rows",
+    "blake2b",
     "extract_batch",
     "extract_file",
     "extract_rows",
@@ -1046,6 +1057,7 @@ __all__ = [
     "new_sums",
     "out_of_report",
     "report_out",
+    "sha256",
     "sig_hash",
     "slow_file",
     "staged_rows",

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import hashlib
 import itertools
 import json
 import os
@@ -41,7 +40,7 @@ from datetime import date
 from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -72,16 +71,19 @@ from tlsrpt_tui.store.extract import (
     SigCollision,
     Sums,
     aggregate_rows,
+    blake2b,
     clean,
     extract_batch,
     key_hash,
     merge_sums,
     new_sums,
     out_of_report,
+    sha256,
     sig_hash,
     slow_file,
     worker_init,
 )
+from tlsrpt_tui.store.forkpool import ForkPool
 from tlsrpt_tui.store.queries import (
     DailyPoint,
     FailureRow,
@@ -278,7 +280,7 @@ def terminal_progress(
 def index_path(paths: Sequence[Path]) -> Path:
     """Where the index of these archive roots lives (one per set of roots, in order)."""
     resolved = "\0".join(str(Path(p).resolve()) for p in paths)
-    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()
+    digest = sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()
     return cache_dir() / "index" / f"{digest}.sqlite3"
 
 
@@ -432,27 +434,72 @@ def prepare_workers() -> None:
 
 
 def _pool(jobs: int) -> ProcessPoolExecutor:
+    """A ``concurrent.futures`` pool whose workers start from a fork server (or are
+    spawned): for when forking this process is not safe (see :class:`_Workers`)."""
     import multiprocessing  # (only a cold build needs these: keep warm opens quick)
     from concurrent.futures import ProcessPoolExecutor
 
-    methods = multiprocessing.get_all_start_methods()
-    if _fork_is_safe():
-        method = "fork"
-    elif "forkserver" in methods:
-        method = "forkserver"
-    else:
-        method = "spawn"
-    if method != "fork":
-        prepare_workers()
-    else:
-        # Forked workers share the parent's memory until they write to it; a collection
-        # in a worker would write to every object it visits (copying most of the parent).
-        gc.freeze()
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    prepare_workers()
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context(method),
         initializer=worker_init,
     )
+
+
+class _Workers(Generic[R]):
+    """The processes :func:`map_batches` hands batches to: workers forked from this
+    process and fed through pipes where forking is safe (the command line: no other
+    thread), a ``concurrent.futures`` pool otherwise (the explorer)."""
+
+    def __init__(self, jobs: int, worker: Callable[..., R], limits: Limits) -> None:
+        self.worker = worker
+        self.limits = limits
+        self.forked: ForkPool | None = None
+        self.executor: ProcessPoolExecutor | None = None
+        self.numbers = itertools.count()
+        if _fork_is_safe():
+            # Forked workers share this process's memory until they write to it; a
+            # collection in a worker would write to every object it visits.
+            gc.freeze()
+            self.forked = ForkPool(
+                jobs,
+                lambda work, *extra: worker(work, limits, *extra),
+                known_errors={"SigCollision": SigCollision},
+            )
+        else:
+            self.executor = _pool(jobs)
+
+    def submit(self, work: list[Any], extra: tuple[int, ...]) -> Any:
+        """Start ``worker(work, limits, *extra)``; returns what :meth:`result` takes."""
+        if self.forked is not None:
+            number = next(self.numbers)
+            self.forked.submit(number, work, *extra)
+            return number
+        assert self.executor is not None
+        return self.executor.submit(self.worker, work, self.limits, *extra)
+
+    def result(self, handle: Any, timeout: float) -> tuple[bool, R]:
+        """(True, the result) or (False, None) if not done within ``timeout`` seconds."""
+        if self.forked is not None:
+            done, value = self.forked.result(handle, timeout)
+            return done, value
+        future: Future[R] = handle
+        try:
+            return True, future.result(timeout=timeout)
+        except TimeoutError:
+            return False, None  # type: ignore[return-value]
+
+    def close(self, handles: Iterable[Any]) -> None:
+        """Stop the workers; ``handles`` are the jobs not collected (dropped)."""
+        if self.forked is not None:
+            self.forked.close(kill=any(True for _ in handles))
+            return
+        assert self.executor is not None
+        for future in handles:
+            future.cancel()
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -510,8 +557,8 @@ def map_batches(
             _check(cancel)
             yield batch, worker([job(x) for x in batch], limits, *extra())
         return
-    pending: deque[tuple[list[T], Future[R]]] = deque()
-    pool = _pool(jobs)
+    pending: deque[tuple[list[T], Any]] = deque()
+    pool = _Workers(jobs, worker, limits)
     # Items are listed ahead of the batches: once the listing is done, the last batches
     # are made smaller, so that the workers finish together and the caller has little
     # left to do after them.
@@ -533,26 +580,23 @@ def map_batches(
             batch = [ahead.popleft() for _ in range(min(count, len(ahead)))]
             step = min(step * 2, pooled)
             if batch:
-                work = [job(x) for x in batch]
-                pending.append((batch, pool.submit(worker, work, limits, *extra())))
+                pending.append((batch, pool.submit([job(x) for x in batch], extra())))
 
         for _ in range(jobs * 3):
             submit()
         while pending:
-            batch, future = pending.popleft()
+            batch, handle = pending.popleft()
             while True:
                 _check(cancel)
-                try:
-                    outs = future.result(timeout=0.1)
+                done, outs = pool.result(handle, 0.1)
+                if done:
                     break
-                except TimeoutError:
-                    continue
             submit()
+            while not more and ahead:
+                submit()  # (the rest is listed: the workers take it as they are free)
             yield batch, outs
     finally:
-        for _, future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.close(handle for _, handle in pending)
 
 
 # --------------------------------------------------------------------------- writing
@@ -2731,7 +2775,7 @@ def _scan_digest(entries: Sequence[Entry]) -> str:
     from array import array
 
     keys = [entry[KEY] for entry in entries]
-    digest = hashlib.blake2b(digest_size=20)
+    digest = blake2b(digest_size=20)
     digest.update(array("q", [len(keys)]).tobytes())
     digest.update(array("q", [len(key) for key in keys]).tobytes())
     digest.update(b"".join(keys))
