@@ -20,7 +20,7 @@ from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.store import extract, sqlite
-from tlsrpt_tui.store.batch import batch_base, build_batch
+from tlsrpt_tui.store.batch import batch_base, build_batch, expand_stage
 from tlsrpt_tui.store.schema import BATCH_TABLES
 from tlsrpt_tui.store.sqlite import index_path, open_index
 
@@ -92,9 +92,13 @@ def test_common_shape_rows_are_the_general_rows(tmp_path: Path) -> None:
     assert len(shortcut[8]) > 200  # most reports take the shortcut
 
 
-def _tables(database: bytes) -> dict[str, list[tuple[Any, ...]]]:
+def _tables(database: bytes, number: int) -> dict[str, list[tuple[Any, ...]]]:
+    """The tables of a batch, with the rows its staged files stand for."""
     conn = sqlite3.connect(":memory:")
     conn.deserialize(database)
+    staged = conn.execute("SELECT count(*) FROM stage").fetchone()[0]
+    assert staged > 100  # (many files take the shortcut)
+    expand_stage(conn, "main", "main", number)
     tables = {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in BATCH_TABLES}
     conn.close()
     return tables
@@ -104,7 +108,7 @@ def test_a_batch_database_holds_the_general_rows(tmp_path: Path) -> None:
     work = [(path, display, display.encode()) for path, display in _files(tmp_path, 400, 13)]
     number, database, _meta = build_batch(work, DEFAULT_LIMITS, 3)
     assert number == 3
-    tables = _tables(database)
+    tables = _tables(database, 3)
     general = extract._rows_of([job[:2] for job in work], DEFAULT_LIMITS, common=False)
     stats, reports, units, policies, failures, errors, *_rest = general
     b = batch_base(3)

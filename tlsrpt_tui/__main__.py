@@ -1,5 +1,5 @@
-from tlsrpt_tui.cli import main
+from tlsrpt_tui.cli import run
 
 # Guarded: multiprocessing's forkserver/spawn children import the main module.
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -61,3 +61,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def run() -> None:
+    """The program's entry point: :func:`main`, then exit.
+
+    When nothing needs the interpreter's orderly shutdown (no other thread, no
+    multiprocessing helper processes to stop), the process ends at once after
+    flushing its output: tearing down every module and object takes about 10 ms, a
+    noticeable part of a quick command (a warm ``summary`` takes about 0.1 s).
+    """
+    status = main()
+    import threading
+
+    if "multiprocessing" in sys.modules or threading.active_count() > 1:
+        raise SystemExit(status)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:  # (as in main: the reader went away)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass
+    os._exit(status)

@@ -7,6 +7,11 @@ each table with ``INSERT ... SELECT *``: SQLite moves the records in C, unchange
 no row passes through Python in the parent, which would otherwise be the slowest part
 of a cold build.
 
+A file holding one report of the common shape (one policy, no failure details: most
+files) is a single ``stage`` row instead of four rows of four tables; the parent's
+SQLite makes the four rows from it (:func:`expand_stage`) straight into the index.
+Each row is then written once into a B-tree, and Python binds one row per file.
+
 Ids: batch ``n`` numbers its rows from ``n * ID_SPAN + 1`` (:func:`batch_base`), so
 workers number rows without asking the parent and ids grow in scan order. A batch
 never needs more than ``ID_SPAN`` ids per table.
@@ -31,6 +36,23 @@ BatchJob = tuple[str, str, bytes]
 #: {signature id: signature}, the batch's sums)): what a worker returns.
 BatchOut = tuple[int, bytes, bytes]
 
+#: A staged file (see :data:`tlsrpt_tui.store.extract.Rows`): its report's staged row
+#: and the file's key, display name, size and time.
+_STAGE = (
+    "CREATE TABLE stage(n, khash, key, reporter, report_id, day, position, u, p, f, sig,"
+    " domain, successful, failed, policy_type, sts_mode, mx, fkey, display, size, mtime)"
+)
+#: The rows a staged file stands for ({to}: the schema they go to, {b}: the batch base).
+_FROM_STAGE = (
+    "INSERT INTO {to}.files SELECT position+{b}, fkey, display, size, mtime FROM {src}.stage",
+    "INSERT INTO {to}.reports SELECT n+{b}, khash, key, reporter, report_id, day,"
+    " position+{b}, 0, NULL, u+{b}, u+{b}, p+{b}, p+{b}, f+{b}, f-1+{b} FROM {src}.stage",
+    "INSERT INTO {to}.units SELECT u+{b}, n+{b}, sig, domain, reporter, day, successful,"
+    " failed, 1, NULL FROM {src}.stage",
+    "INSERT INTO {to}.policies SELECT p+{b}, u+{b}, sig, domain, reporter, day, policy_type,"
+    " sts_mode, mx, successful, failed, 1 FROM {src}.stage",
+)
+
 #: Per worker: an empty batch database, serialized (creating the tables anew for every
 #: batch would cost more than filling some of them).
 _EMPTY: bytes | None = None
@@ -41,26 +63,22 @@ def _empty_database() -> bytes:
     if _EMPTY is None:
         conn = sqlite3.connect(":memory:", isolation_level=None)
         try:
-            conn.executescript(table_schema(BATCH_TABLES))
+            conn.executescript(table_schema(BATCH_TABLES) + _STAGE + ";")
             _EMPTY = conn.serialize()
         finally:
             conn.close()
     return _EMPTY
 
 
-#: Staged reports (see :data:`tlsrpt_tui.store.extract.Rows`), and the rows they are.
-_STAGE = (
-    "CREATE TEMP TABLE stage(n, khash, key, reporter, report_id, day, position, u, p, f,"
-    " sig, domain, successful, failed, policy_type, sts_mode, mx)"
-)
-_FROM_STAGE = (
-    "INSERT INTO reports SELECT n+{b}, khash, key, reporter, report_id, day, position+{b}, 0,"
-    " NULL, u+{b}, u+{b}, p+{b}, p+{b}, f+{b}, f-1+{b} FROM temp.stage",
-    "INSERT INTO units SELECT u+{b}, n+{b}, sig, domain, reporter, day, successful, failed, 1,"
-    " NULL FROM temp.stage",
-    "INSERT INTO policies SELECT p+{b}, u+{b}, sig, domain, reporter, day, policy_type,"
-    " sts_mode, mx, successful, failed, 1 FROM temp.stage",
-)
+def expand_stage(conn: sqlite3.Connection, source: str, target: str, number: int) -> None:
+    """Insert the rows batch ``number``'s staged files stand for (the batch attached as
+    schema ``source``) into the tables of schema ``target``."""
+    for statement in _FROM_STAGE:
+        conn.execute(statement.format(to=target, src=source, b=batch_base(number)))
+
+
+def clear_stage(conn: sqlite3.Connection, source: str) -> None:
+    conn.execute(f"DELETE FROM {source}.stage")
 
 
 def can_serialize() -> bool:
@@ -79,10 +97,17 @@ def build_batch(work: list[BatchJob], limits: Limits, number: int) -> BatchOut:
     rows = extract_rows([(path, display) for path, display, _key in work], limits)
     stats, reports, units, policies, failures, errors, sigs, sums, staged = rows
     b = batch_base(number)
+    staged_files = []
+    for row in staged:
+        _path, display, key = work[row[6]]
+        info = stats[row[6]]
+        assert info is not None  # (a staged file was read)
+        staged_files.append((*row, key, display, *info))
+    alone = {row[6] for row in staged}
     files = [
         (b + position, key, display, stat[0], stat[1])
         for position, ((_path, display, key), stat) in enumerate(zip(work, stats, strict=True))
-        if stat is not None
+        if stat is not None and position not in alone
     ]
     khashes = [0] * (len(reports) + len(staged))
     for row in chain(reports, staged):
@@ -108,17 +133,12 @@ def build_batch(work: list[BatchJob], limits: Limits, number: int) -> BatchOut:
         conn.executemany(
             f"INSERT INTO failures VALUES (?+{b},?+{b},?,?,?,?,?,?,?,?,?,?,?,?)", failures
         )
-        if staged:
-            # A staged report is one row in Python; SQLite makes its three rows.
-            conn.execute(_STAGE)
-            conn.executemany(f"INSERT INTO temp.stage VALUES ({','.join('?' * 17)})", staged)
-            for statement in _FROM_STAGE:
-                conn.execute(statement.format(b=b))
+        conn.executemany(f"INSERT INTO stage VALUES ({','.join('?' * 21)})", staged_files)
         conn.execute("COMMIT")
-        data = conn.serialize()  # (the main database: not the temporary stage)
+        data = conn.serialize()
     finally:
         conn.close()
-    meta: tuple[Any, ...] = (len(files), khashes, sigs, sums)
+    meta: tuple[Any, ...] = (len(files) + len(staged_files), khashes, sigs, sums)
     return number, data, marshal.dumps(meta)
 
 
@@ -137,5 +157,7 @@ __all__ = [
     "batch_base",
     "build_batch",
     "can_serialize",
+    "clear_stage",
+    "expand_stage",
     "unpack_meta",
 ]

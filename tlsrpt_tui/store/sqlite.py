@@ -45,6 +45,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    # (At run time the row types are imported where rows are made: the index's own
+    # work, summary included, never makes one, and their classes take a while to set up.)
+    from tlsrpt_tui.store.queries import (
+        DailyPoint,
+        FailureRow,
+        Filter,
+        NavRow,
+        Overview,
+        Pivot,
+        PolicyRow,
+        ReportRow,
+    )
+
 from tlsrpt_tui import __version__
 from tlsrpt_tui.core.archive import collect_files, is_candidate_name
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
@@ -56,6 +69,8 @@ from tlsrpt_tui.store.batch import (
     batch_base,
     build_batch,
     can_serialize,
+    clear_stage,
+    expand_stage,
     unpack_meta,
 )
 from tlsrpt_tui.store.extract import (
@@ -84,16 +99,6 @@ from tlsrpt_tui.store.extract import (
     worker_init,
 )
 from tlsrpt_tui.store.forkpool import ForkPool
-from tlsrpt_tui.store.queries import (
-    DailyPoint,
-    FailureRow,
-    Filter,
-    NavRow,
-    Overview,
-    Pivot,
-    PolicyRow,
-    ReportRow,
-)
 from tlsrpt_tui.store.scan import (
     DIR_MARK,
     FILE_MARK,
@@ -824,6 +829,9 @@ class _Writer:
                 known.update(zip(khashes, range(base, base + len(khashes)), strict=True))
                 self.new_reports += len(khashes)
             else:
+                # (rare: the staged files become rows of the batch, to be sorted out there)
+                expand_stage(conn, _BATCH, _BATCH, number)
+                clear_stage(conn, _BATCH)
                 sums = self._keep_first_copies()
             if new_sigs:
                 conn.executemany(
@@ -832,6 +840,7 @@ class _Writer:
                 )
             for table in BATCH_TABLES:
                 conn.execute(f"INSERT INTO main.{table} SELECT * FROM {_BATCH}.{table}")
+            expand_stage(conn, _BATCH, "main", number)
             if sums[2]:
                 # The aggregate tables are written at the end (write_sums); until then (or
                 # after an interruption) they are stale, and _rebuild_aggregates fixes them.
@@ -1400,6 +1409,8 @@ def _policy_row(
     last: int,
 ) -> PolicyRow:
     """A policy pane row from (group columns, sums, first and last day ordinals)."""
+    from tlsrpt_tui.store.queries import PolicyRow
+
     return PolicyRow(
         domain=domain,
         policy_type=policy_type,
@@ -1420,6 +1431,8 @@ def _failure_row(
     """A failure pane row from (result type, domain, MX, receiving IP, sending IP, HELO,
     additional information, reason code), the count, the first and last day ordinals
     and the reporters."""
+    from tlsrpt_tui.store.queries import FailureRow
+
     return FailureRow(
         result_type=columns[0],
         domain=columns[1],
@@ -1588,6 +1601,8 @@ class SqliteStore:
         return result
 
     def _overview(self, flt: Filter) -> Overview:
+        from tlsrpt_tui.store.queries import Overview
+
         files, _reports, duplicates, bad = self._totals()
         conn = self.conn
         if _simple(flt):
@@ -1654,7 +1669,7 @@ class SqliteStore:
             return int(row[0])
         where = _sig_where(flt)
         inner = _scope(
-            Filter(since=flt.since, until=flt.until, result_type=flt.result_type),
+            flt.narrowed(text="", domain=None, reporter=None),  # (its dates and type)
             "u",
             with_type=True,
             with_text=None,
@@ -1829,6 +1844,8 @@ class SqliteStore:
         signatures, the units of the trend window, and the policies and failures
         summed by signature (or by what a row of the failure pane shows), which then
         answer the detail panes under a text filter (until the index changes)."""
+        from tlsrpt_tui.store.queries import Filter
+
         last = self.overview(Filter()).last_day
         with self._reading():
             self._fresh()
@@ -1881,6 +1898,8 @@ class SqliteStore:
         return list(result)
 
     def _nav_rows(self, pivot: Pivot, flt: Filter, trend_days: int | None) -> list[NavRow]:
+        from tlsrpt_tui.store.queries import NavRow
+
         by_units = pivot == "domain" or flt.domain is not None
         extra = {} if by_units else self._extra(pivot, flt)
         totals: dict[str, list[int]] = {}
@@ -1944,6 +1963,8 @@ class SqliteStore:
 
     @staticmethod
     def _points(grid: list[tuple[Any, ...]]) -> dict[str, list[DailyPoint]]:
+        from tlsrpt_tui.store.queries import DailyPoint
+
         points: dict[str, list[DailyPoint]] = {}
         for name, day, ok, failed, _units, _leads in grid:
             points.setdefault(name, []).append(DailyPoint(_fromordinal(day), ok, failed))
@@ -2056,6 +2077,8 @@ class SqliteStore:
 
     def daily(self, flt: Filter) -> list[DailyPoint]:
         """Sessions per report day over the selection (the sum of its navigation rows)."""
+        from tlsrpt_tui.store.queries import DailyPoint
+
         days: dict[date, list[int]] = {}
         for row in self.nav_rows("domain", flt):
             for point in row.daily:
@@ -2102,6 +2125,8 @@ class SqliteStore:
         return list(result)
 
     def _report_rows(self, flt: Filter, limit: int) -> list[ReportRow]:
+        from tlsrpt_tui.store.queries import ReportRow
+
         conn = self.conn
         where = _unit_where(flt)
         inner = (" AND " + " AND ".join(where.conds)) if where.conds else ""
