@@ -172,3 +172,25 @@ def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
     assert 0 < store.last_refresh.added < store.last_refresh.files
     assert store.summary() == summary_document(load_archive(paths))
     store.close()
+
+
+def test_a_cold_build_that_died_is_started_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "archive"
+    generate_archive(root, reports=120, domains=3, reporters=4, start=date(2026, 3, 1), seed=5)
+    paths = [root]
+    open_index(paths, jobs=1).close()
+    with sqlite3.connect(index_path(paths)) as conn:
+        # A finished build leaves the index in WAL mode, with no mark.
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone() is None
+        # What a build killed half way leaves (its journal was in memory): the mark,
+        # and rows that may be anything.
+        conn.execute("INSERT INTO meta VALUES ('building', '1')")
+        conn.execute("DELETE FROM units WHERE id % 2 = 0")
+    store = open_index(paths, jobs=1)
+    assert store.last_refresh.rebuilt and store.last_refresh.cold
+    assert store.summary() == summary_document(load_archive(paths))
+    store.close()

@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from tlsrpt_tui import __version__
 
@@ -26,10 +27,46 @@ COMMANDS: dict[str, str] = {
 COMMAND_MODULES: tuple[str, ...] = tuple(COMMANDS.values())
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` works it out."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+        if columns > 0:
+            return columns
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, told the terminal's width: argparse asks ``shutil``, whose import
+    is a few milliseconds of every command (a formatter is made for each argument)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_command_parser(
     only: str | None = None,
 ) -> tuple[argparse.ArgumentParser, set[str]]:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tlsrpt-tui",
         description="Headless commands of tlsrpt-tui.",
     )

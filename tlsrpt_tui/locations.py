@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import platformdirs
+from typing import Literal
 
 APP_NAME = "tlsrpt-tui"
 
 
-def _dir(env: str, default: str) -> Path:
+def _dir(env: str, kind: Literal["config", "cache", "data"]) -> Path:
+    """The folder ``env`` names, else the platform's own for ``kind`` (platformdirs is
+    imported only then: a few milliseconds of every start otherwise)."""
     value = os.environ.get(env)
-    return Path(value) if value else Path(default)
+    if value:
+        return Path(value)
+    import platformdirs
+
+    if kind == "config":
+        return Path(platformdirs.user_config_dir(APP_NAME))
+    if kind == "cache":
+        return Path(platformdirs.user_cache_dir(APP_NAME))
+    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def config_dir() -> Path:
-    return _dir("TLSRPT_TUI_CONFIG_DIR", platformdirs.user_config_dir(APP_NAME))
+    return _dir("TLSRPT_TUI_CONFIG_DIR", "config")
 
 
 def config_file() -> Path:
@@ -24,11 +33,11 @@ def config_file() -> Path:
 
 
 def cache_dir() -> Path:
-    return _dir("TLSRPT_TUI_CACHE_DIR", platformdirs.user_cache_dir(APP_NAME))
+    return _dir("TLSRPT_TUI_CACHE_DIR", "cache")
 
 
 def data_dir() -> Path:
-    return _dir("TLSRPT_TUI_DATA_DIR", platformdirs.user_data_dir(APP_NAME))
+    return _dir("TLSRPT_TUI_DATA_DIR", "data")
 
 
 def default_reports_dir() -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -193,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_csv(document: dict[str, Any], out: TextIO) -> None:
+    import csv  # (here: most runs print JSON or a table)
+
     from tlsrpt_tui.core.aggregate import failure_rate
 
     writer = csv.writer(out)

@@ -373,6 +373,8 @@ def _open_checked(path: Path, tag: str) -> tuple[sqlite3.Connection, bool]:
             row = conn.execute("SELECT value FROM meta WHERE name='format'").fetchone()
             if row is None or row[0] != tag:
                 raise _Stale
+            if conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone():
+                raise _Stale  # a cold build died with its journal in memory: start over
             _light_check(conn)
             return conn, rebuilt
         except (sqlite3.DatabaseError, _Stale) as exc:
@@ -2537,6 +2539,13 @@ def _refresh(
         stats.cold = stats.full = True
         with _transaction(conn, keep_cache=True):
             conn.execute("DELETE FROM meta WHERE name='scan'")
+            # The journal is kept in memory while a cold build writes (each page is then
+            # written once, not to the log and again into the file). A crash meanwhile
+            # could leave the file half written: 'building', written first, makes the
+            # next open start over. (Where another connection has the file open, the
+            # journal stays where it is.)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('building', '1')")
+        conn.execute("PRAGMA journal_mode=MEMORY")
         try:
             writer = _Writer(conn, roots, bulk=True)
             try:
@@ -2557,6 +2566,11 @@ def _refresh(
                         jobs, progress, cancel)  # fmt: skip
                 stats.files = stats.added = conn.execute("SELECT count(*) FROM files").fetchone()[0]
         finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.execute("PRAGMA journal_mode=WAL")
+            with _transaction(conn, keep_cache=True):
+                conn.execute("DELETE FROM meta WHERE name='building'")
             conn.execute("PRAGMA synchronous=NORMAL")
     else:
         quick = None if full else _quick_differences(conn, scan, stats)
