@@ -5,7 +5,10 @@ and no worker left behind."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +106,29 @@ def test_closing_with_jobs_running_stops_every_worker() -> None:
     pool.close(kill=True)
     assert time.monotonic() - started < 10
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_worker_whose_parent_went_away_exits_quietly(tmp_path: Path) -> None:
+    # The parent (here a child of the test) dies while its workers are busy: they
+    # finish, find nobody to write to, and go without a traceback.
+    script = tmp_path / "orphan.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from tlsrpt_tui.store.forkpool import ForkPool\n"
+        "def slow(n):\n"
+        "    time.sleep(0.5)\n"
+        "    return b'x' * (4 << 20)\n"
+        "pool = ForkPool(2, slow)\n"
+        "pool.submit(0, 0); pool.submit(1, 1)\n"
+        "print(*(w.pid for w in pool.workers), flush=True)\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=30, check=True
+    )
+    workers = [int(pid) for pid in done.stdout.split()]
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "orphaned workers linger"
+        time.sleep(0.05)
+    assert done.stderr == ""

@@ -141,6 +141,8 @@ class ForkPool:
                     os.close(other.jobs_fd)
                     os.close(other.results_fd)
                 _serve(worker, jobs_read, results_write)
+            except BrokenPipeError:
+                pass  # the parent went away: nobody wants the result
             except BaseException:
                 import traceback
 
