@@ -71,6 +71,8 @@ def _fail(kind: str) -> None:
         raise SigCollision("two signatures, one hash")
     if kind == "die":
         os._exit(3)
+    if kind == "odd":
+        return object()  # type: ignore[return-value]  # (marshal cannot send it)
     raise ValueError(f"bad input: {kind}")
 
 
@@ -83,6 +85,9 @@ def test_errors_come_back_as_exceptions() -> None:
         pool.submit(1, "collision")
         with pytest.raises(SigCollision, match="one hash"):
             _collect(pool, [1])
+        pool.submit(2, "odd")
+        with pytest.raises(WorkerFailed, match="ValueError: unmarshallable"):
+            _collect(pool, [2])
     finally:
         pool.close()
 

@@ -95,12 +95,12 @@ def _serve(worker: Callable[..., Any], jobs_fd: int, results_fd: int) -> None:
         if body is None:
             return
         try:
-            reply: Any = ("ok", worker(*marshal.loads(body)))
+            frame = _frame(("ok", worker(*marshal.loads(body))))
         except Exception as exc:  # handed to the parent, which raises it there
             import traceback
 
-            reply = ("error", type(exc).__name__, str(exc), traceback.format_exc())
-        _write_all(results_fd, _frame(reply))
+            frame = _frame(("error", type(exc).__name__, str(exc), traceback.format_exc()))
+        _write_all(results_fd, frame)
 
 
 class ForkPool:
@@ -157,7 +157,7 @@ class ForkPool:
         return _Worker(pid, jobs_write, results_read)
 
     def submit(self, number: int, *args: Any) -> None:
-        """Queue job ``number``: it goes to the first worker with nothing waiting."""
+        """Queue job ``number``: it goes to a worker as soon as one has room."""
         self.waiting.append((number, _frame(args)))
         self._dispatch()
         self._pump(0)
