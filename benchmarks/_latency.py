@@ -32,11 +32,10 @@ def percentile(values: list[float], q: float) -> float:
 TREND_DAYS = 14
 
 
-def screen(store: SqliteStore, base: Filter, pivot: str = "domain", *, full: bool = False) -> None:
+def screen(store: SqliteStore, base: Filter, pivot: str = "domain") -> None:
     """What the explorer's refresh_all asks: overview, nav, and the first row's detail."""
     store.overview(base)
-    trend = None if full else TREND_DAYS
-    rows = store.nav_rows(pivot, base, trend_days=trend)  # type: ignore[arg-type]
+    rows = store.nav_rows(pivot, base, trend_days=TREND_DAYS)  # type: ignore[arg-type]
     if rows:
         detail = base.narrowed(**{pivot: rows[0].key})
         store.policy_rows(detail)
@@ -74,6 +73,11 @@ def main() -> int:
         store.policy_rows(flt)
         store.failure_rows(flt)
 
+    def trends(flt: Filter) -> None:
+        """What the trends screen (opened with a text filter) asks: every day."""
+        store.daily(flt)
+        store.result_type_daily(flt)
+
     def drill_type(flt: Filter) -> None:
         store.failure_rows(flt)
         store.report_rows(flt)
@@ -95,7 +99,7 @@ def main() -> int:
         for end in range(1, len(word) + 1):
             base = everything.narrowed(text=word[:end])
             timed("filter keystroke", screen, store, base)
-            timed("filter keystroke (all days)", lambda b: screen(store, b, full=True), base)
+            timed("open (trends screen, text filter)", trends, base)
     timed("pivot toggle", screen, store, everything, "reporter")
     timed("pivot toggle", screen, store, everything, "domain")
     overview = store.overview(everything)

@@ -6,9 +6,11 @@ the views aggregate (:mod:`tlsrpt_tui.store.extract`); opening an archive re-rea
 only files that are new or changed, and forgets deleted ones. It is only a cache:
 deleting it loses nothing, and a corrupt or outdated one is rebuilt.
 
-* Cold builds parse in a process pool while the scan goes on; the parent writes rows
-  in batches, committing each batch with the rows of the files it covers, so an
-  interrupted build leaves a consistent, partial index that the next open completes.
+* Cold builds parse in a process pool while the scan goes on: each worker makes its
+  batch of files as a small SQLite database (:mod:`tlsrpt_tui.store.batch`) that the
+  parent copies in C, a transaction per batch, so an interrupted build leaves a
+  consistent, partial index that the next open completes. On the command line the
+  pool is forked and fed through pipes (:mod:`tlsrpt_tui.store.forkpool`).
 * Refreshes run under an exclusive lock on a side file, so two instances on the same
   archive take turns; readers use WAL snapshots and are never blocked.
 * A report seen in several files counts once, with the facts of its first copy in
@@ -2081,6 +2083,11 @@ class SqliteStore:
         """Sessions per report day over the selection (the sum of its navigation rows)."""
         from tlsrpt_tui.store.queries import DailyPoint
 
+        if _sig_only(flt):
+            points: list[DailyPoint] = self._memoized(
+                ("daily", flt), lambda: self._daily_of_signatures(flt)
+            )
+            return points
         days: dict[date, list[int]] = {}
         for row in self.nav_rows("domain", flt):
             for point in row.daily:
@@ -2088,6 +2095,44 @@ class SqliteStore:
                 pair[0] += point.successful
                 pair[1] += point.failed
         return [DailyPoint(d, s, f) for d, (s, f) in sorted(days.items())]
+
+    def _daily_of_signatures(self, flt: Filter) -> list[DailyPoint]:
+        """:meth:`daily` of a text filter over every day (the trends screen): the units of
+        the signatures it keeps, summed by day from the ``units_sig`` index alone; or,
+        when it keeps most, the daily totals less the units of those it drops."""
+        from tlsrpt_tui.store.queries import DailyPoint
+
+        matching = self._matching(flt)
+        signatures = self._signatures()
+        days: dict[int, list[int]] = {}  # day -> [successful, failed, units]
+        ids = [sig[_S_ID] for sig in matching]
+        sign = 1
+        if len(matching) * 2 > len(signatures) and flt.domain is None and flt.reporter is None:
+            with self._reading():
+                for day, ok, failed, units in self.conn.execute(
+                    "SELECT day, sum(successful), sum(failed), sum(units) FROM daily_domain"
+                    " GROUP BY day"
+                ):
+                    days[day] = [ok, failed, units]
+            kept = set(ids)
+            ids = [sig[_S_ID] for sig in signatures if sig[_S_ID] not in kept]
+            sign = -1
+        if ids:
+            with self._reading():
+                for day, ok, failed, units in self.conn.execute(
+                    "SELECT day, sum(successful), sum(failed), count(*) FROM units"
+                    " WHERE sig IN (SELECT value FROM json_each(?)) GROUP BY day",
+                    (json.dumps(ids),),
+                ):
+                    cell = days.setdefault(day, [0, 0, 0])
+                    cell[0] += sign * ok
+                    cell[1] += sign * failed
+                    cell[2] += sign * units
+        return [
+            DailyPoint(_fromordinal(day), ok, failed)
+            for day, (ok, failed, units) in sorted(days.items())
+            if units > 0
+        ]
 
     def result_type_daily(self, flt: Filter) -> dict[str, dict[date, int]]:
         """Failed sessions per result-type per day (failure-details counts)."""
