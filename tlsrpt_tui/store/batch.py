@@ -42,7 +42,8 @@ _STAGE = (
     "CREATE TABLE stage(n, khash, key, reporter, report_id, day, position, u, p, f, sig,"
     " domain, successful, failed, policy_type, sts_mode, mx, fkey, display, size, mtime)"
 )
-#: The rows a staged file stands for ({to}: the schema they go to, {b}: the batch base).
+#: The rows a staged file stands for ({src}: the batch's schema, {to}: the schema the
+#: rows go to, {b}: the batch's first id).
 _FROM_STAGE = (
     "INSERT INTO {to}.files SELECT position+{b}, fkey, display, size, mtime FROM {src}.stage",
     "INSERT INTO {to}.reports SELECT n+{b}, khash, key, reporter, report_id, day,"
@@ -78,6 +79,7 @@ def expand_stage(conn: sqlite3.Connection, source: str, target: str, number: int
 
 
 def clear_stage(conn: sqlite3.Connection, source: str) -> None:
+    """Forget the staged files of the batch attached as ``source`` (once expanded)."""
     conn.execute(f"DELETE FROM {source}.stage")
 
 
@@ -103,11 +105,11 @@ def build_batch(work: list[BatchJob], limits: Limits, number: int) -> BatchOut:
         info = stats[row[6]]
         assert info is not None  # (a staged file was read)
         staged_files.append((*row, key, display, *info))
-    alone = {row[6] for row in staged}
+    staged_positions = {row[6] for row in staged}
     files = [
         (b + position, key, display, stat[0], stat[1])
         for position, ((_path, display, key), stat) in enumerate(zip(work, stats, strict=True))
-        if stat is not None and position not in alone
+        if stat is not None and position not in staged_positions
     ]
     khashes = [0] * (len(reports) + len(staged))
     for row in chain(reports, staged):
