@@ -194,3 +194,25 @@ def test_a_cold_build_that_died_is_started_over(
     assert store.last_refresh.rebuilt and store.last_refresh.cold
     assert store.summary() == summary_document(load_archive(paths))
     store.close()
+
+
+def test_a_cold_build_while_another_connection_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty archive's index is open elsewhere (an explorer on an empty folder) when
+    # reports arrive: the build cannot take the journal into memory, and goes on in WAL.
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "archive"
+    root.mkdir()
+    paths = [root]
+    reader = open_index(paths, jobs=1)
+    assert reader.summary()["files"] == 0
+    generate_archive(root, reports=60, domains=2, reporters=3, start=date(2026, 3, 1), seed=6)
+    store = open_index(paths, jobs=1)
+    assert store.last_refresh.cold and store.last_refresh.added == 60
+    assert store.summary() == summary_document(load_archive(paths))
+    store.close()
+    reader.close()
+    with sqlite3.connect(index_path(paths)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone() is None

@@ -2614,10 +2614,11 @@ def _refresh(
             # The journal is kept in memory while a cold build writes (each page is then
             # written once, not to the log and again into the file). A crash meanwhile
             # could leave the file half written: 'building', written first, makes the
-            # next open start over. (Where another connection has the file open, the
-            # journal stays where it is.)
+            # next open start over. (Where another connection has the file open, SQLite
+            # refuses, and the log stays.)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('building', '1')")
-        conn.execute("PRAGMA journal_mode=MEMORY")
+        with suppress(sqlite3.OperationalError):
+            conn.execute("PRAGMA journal_mode=MEMORY")
         try:
             writer = _Writer(conn, roots, bulk=True)
             try:
@@ -2640,7 +2641,8 @@ def _refresh(
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            conn.execute("PRAGMA journal_mode=WAL")
+            with suppress(sqlite3.OperationalError):  # (the next connection switches it)
+                conn.execute("PRAGMA journal_mode=WAL")
             with _transaction(conn, keep_cache=True):
                 conn.execute("DELETE FROM meta WHERE name='building'")
             conn.execute("PRAGMA synchronous=NORMAL")
