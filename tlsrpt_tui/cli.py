@@ -113,6 +113,10 @@ def run() -> None:
 
     if "multiprocessing" in sys.modules or threading.active_count() > 1:
         raise SystemExit(status)
+    if "logging" in sys.modules:  # (what its handlers hold is written at exit)
+        import logging
+
+        logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
