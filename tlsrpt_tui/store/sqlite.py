@@ -470,13 +470,17 @@ class _Workers(Generic[R]):
         self.numbers = itertools.count()
         if _fork_is_safe():
             # Forked workers share this process's memory until they write to it; a
-            # collection in a worker would write to every object it visits.
+            # collection in a worker would write to every object it visits. (Frozen for
+            # the workers only: this process collects as before.)
             gc.freeze()
-            self.forked = ForkPool(
-                jobs,
-                lambda work, *extra: worker(work, limits, *extra),
-                known_errors={"SigCollision": SigCollision},
-            )
+            try:
+                self.forked = ForkPool(
+                    jobs,
+                    lambda work, *extra: worker(work, limits, *extra),
+                    known_errors={"SigCollision": SigCollision},
+                )
+            finally:
+                gc.unfreeze()
         else:
             self.executor = _pool(jobs)
 
