@@ -216,3 +216,31 @@ def test_a_cold_build_while_another_connection_reads(
     with sqlite3.connect(index_path(paths)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone() is None
+
+
+def test_without_batch_databases_the_general_path_builds_the_same_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (A Python whose SQLite cannot serialize: every file goes through the general path,
+    # here through the forked pool, whose workers send back each file's rows.)
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sqlite, "can_serialize", lambda: False)
+    root = tmp_path / "archive"
+    generate_archive(
+        root, reports=sqlite.POOL_MIN_FILES + 150, domains=4, reporters=5,
+        start=date(2026, 3, 1), seed=8,
+    )  # fmt: skip
+    paths = [root]
+    pools: list[Any] = []
+    fork_pool = sqlite.ForkPool
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        pools.append(fork_pool(*args, **kwargs))
+        return pools[-1]
+
+    monkeypatch.setattr(sqlite, "ForkPool", spy)
+    store = open_index(paths, jobs=2)
+    assert pools  # (the forked pool did the reading)
+    assert store.last_refresh.cold and store.last_refresh.added == sqlite.POOL_MIN_FILES + 150
+    assert store.summary() == summary_document(load_archive(paths))
+    store.close()
