@@ -549,7 +549,8 @@ def map_batches(
 ) -> Iterator[tuple[list[T], R]]:
     """Consecutive (batch of items, ``worker(batch's jobs, limits)``), in order.
 
-    ``job(item)`` is (path, display name). ``items`` may be a generator (the scan of
+    ``job(item)`` is what the worker is given for an item (a path and display name, and
+    in a cold build the file's key). ``items`` may be a generator (the scan of
     a cold build): it is consumed as batches are handed out, so parsing starts at
     once. With ``jobs > 1`` and enough files, batches are parsed in a process pool
     with a bounded number in flight (memory stays flat; cancelling stops within a
