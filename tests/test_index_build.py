@@ -174,6 +174,13 @@ def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
     store.close()
 
 
+def _assert_finished(paths: list[Path]) -> None:
+    """A finished build leaves the index in WAL mode, with no 'building' mark."""
+    with sqlite3.connect(index_path(paths)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone() is None
+
+
 def test_a_cold_build_that_died_is_started_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,10 +189,8 @@ def test_a_cold_build_that_died_is_started_over(
     generate_archive(root, reports=120, domains=3, reporters=4, start=date(2026, 3, 1), seed=5)
     paths = [root]
     open_index(paths, jobs=1).close()
+    _assert_finished(paths)
     with sqlite3.connect(index_path(paths)) as conn:
-        # A finished build leaves the index in WAL mode, with no mark.
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone() is None
         # What a build killed half way leaves (its journal was in memory): the mark,
         # and rows that may be anything.
         conn.execute("INSERT INTO meta VALUES ('building', '1')")
@@ -213,9 +218,7 @@ def test_a_cold_build_while_another_connection_reads(
     assert store.summary() == summary_document(load_archive(paths))
     store.close()
     reader.close()
-    with sqlite3.connect(index_path(paths)) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT 1 FROM meta WHERE name='building'").fetchone() is None
+    _assert_finished(paths)
 
 
 def test_without_batch_databases_the_general_path_builds_the_same_index(
