@@ -227,6 +227,20 @@ def iter_scan(scan: Scan, *, keep: bool = True, stat: bool = True) -> Iterator[E
             yield entry
 
 
+def count_files(roots: Sequence[Path], stop: Callable[[], bool]) -> int | None:
+    """How many files a walk of ``roots`` lists (None if ``stop()`` says so first, or a
+    root cannot be read): the total a cold build's progress shows long before its own
+    walk, kept just ahead of the parsing, is over."""
+    scan = Scan(roots)
+    try:
+        for _ in iter_scan(scan, keep=False, stat=False):
+            if scan.count % 256 == 0 and stop():
+                return None
+    except OSError:
+        return None
+    return None if stop() else scan.count
+
+
 def walk(
     scan: Scan,
     root: Path,

@@ -64,6 +64,7 @@ from tlsrpt_tui import __version__
 from tlsrpt_tui.core.archive import collect_files, is_candidate_name
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, Report, Source
+from tlsrpt_tui.core.progress import time_left
 from tlsrpt_tui.locations import cache_dir
 from tlsrpt_tui.store.batch import (
     BatchJob,
@@ -110,6 +111,7 @@ from tlsrpt_tui.store.scan import (
     Entry,
     Scan,
     Stamp,
+    count_files,
     dir_key,
     file_key,
     iter_scan,
@@ -241,30 +243,36 @@ class ProgressMeter:
 
     label: str = "indexing"
     started: float = field(default_factory=time.perf_counter)
+    #: The total of the call before: one still growing is not known yet (the walk goes
+    #: on), and gives no time left.
+    last_total: int = -1
 
     def line(self, done: int, total: int) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         rate = done / elapsed
-        text = f"{self.label}: {done:,}/{total:,} files"
+        settled = total <= self.last_total
+        self.last_total = total
+        text = f"{self.label}: {done:,}/{total:,}{'' if settled else '+'} files"
         if done and elapsed > 0.2:
             text += f", {rate:,.0f} files/s"
-            if total > done and rate > 0:
-                left = int((total - done) / rate)
-                text += f", ETA {left // 60}:{left % 60:02d}"
+            left = time_left(done, total, rate) if settled else None
+            if left is not None:
+                text += f", ETA {left}"
         return text
 
 
 def terminal_progress(
     label: str = "indexing", stream: Any = None
-) -> tuple[ProgressCallback, Callable[[], None]]:
-    """A progress callback printing one updating line (only on a terminal), and a finisher."""
+) -> tuple[ProgressCallback | None, Callable[[], None]]:
+    """A progress callback printing one updating line, and a finisher; no callback when
+    the stream is not a terminal (nothing is counted for it, then)."""
     out = stream if stream is not None else sys.stderr
     meter = ProgressMeter(label)
     shown = [False, 0.0]
     enabled = hasattr(out, "isatty") and out.isatty()
 
     def progress(done: int, total: int) -> None:
-        if not enabled or not total:
+        if not total:
             return
         now = time.perf_counter()
         if done < total and now - float(shown[1]) < 0.1:
@@ -278,7 +286,7 @@ def terminal_progress(
             out.write("\r\033[K")
             out.flush()
 
-    return progress, finish
+    return (progress if enabled else None), finish
 
 
 # --------------------------------------------------------------------------- location
@@ -2545,6 +2553,36 @@ def _ingest(
     return created
 
 
+class _FileCounter:
+    """Counts, in a thread, the files a cold build's walk lists: its progress then has a
+    total, and a time left, long before its own walk (kept just ahead of the parsing,
+    so that memory stays flat) is over."""
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = roots
+        self.count: int | None = None
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start counting (after the workers are forked: no thread may run then)."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="count files", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        self.count = count_files(self.roots, self.stopped.is_set)
+
+    def total(self, listed: int) -> int:
+        """The files to read: the count once known, else those listed so far."""
+        return listed if self.count is None else max(listed, self.count)
+
+    def close(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+
+
 def _ingest_batches(
     conn: sqlite3.Connection,
     writer: _Writer,
@@ -2554,6 +2592,7 @@ def _ingest_batches(
     jobs: int,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
+    counter: _FileCounter | None = None,
 ) -> int:
     """:func:`_ingest` for a cold build (files in scan order into an empty index): the
     workers make each batch's rows as a database (:mod:`tlsrpt_tui.store.batch`),
@@ -2569,11 +2608,15 @@ def _ingest_batches(
             todo, _batch_job, build_batch, limits, jobs, cancel, pooled=ROWS_BATCH_FILES,
             numbered=True,
         ):  # fmt: skip
+            if counter is not None:
+                counter.start()
             files += writer.add_batch(out)
             done += len(batch)
             if progress:
                 progress(done, max(done, total()))
     finally:
+        if counter is not None:
+            counter.close()
         conn.execute(f"DETACH {_BATCH}")
     return files
 
@@ -2629,9 +2672,11 @@ def _refresh(
             try:
                 if not can_serialize():
                     raise SigCollision  # (no batches as databases: the general path)
+                counter = _FileCounter(roots) if progress is not None else None
                 stats.files = stats.added = _ingest_batches(
-                    conn, writer, _listing(scan), lambda: scan.count, limits, jobs, progress,
-                    cancel,
+                    conn, writer, _listing(scan),
+                    lambda: scan.count if counter is None else counter.total(scan.count),
+                    limits, jobs, progress, cancel, counter,
                 )  # fmt: skip
                 with _transaction(conn, keep_cache=True):
                     writer.write_sums()
