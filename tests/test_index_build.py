@@ -8,12 +8,13 @@ import gzip
 import json
 import random
 import sqlite3
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_index import _corpus_reports, _mutations
+from test_index import _corpus_reports, _mutations, assert_same
 
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
@@ -246,4 +247,70 @@ def test_without_batch_databases_the_general_path_builds_the_same_index(
     assert pools  # (the forked pool did the reading)
     assert store.last_refresh.cold and store.last_refresh.added == sqlite.POOL_MIN_FILES + 150
     assert store.summary() == summary_document(load_archive(paths))
+    store.close()
+
+
+def _spy_appends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many files each refresh added the way a cold build does (_append)."""
+    appended: list[int] = []
+    append = sqlite._append
+
+    def spy(conn: Any, writer: Any, todo: Any, *args: Any) -> None:
+        appended.append(len(todo))
+        append(conn, writer, todo, *args)
+
+    monkeypatch.setattr(sqlite, "_append", spy)
+    return appended
+
+
+def test_an_interrupted_cold_build_goes_on_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "archive"
+    generate_archive(root, reports=1_200, domains=5, reporters=6, start=date(2026, 3, 1), seed=11)
+    paths = [root]
+    cancel = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done >= 300:
+            cancel.set()
+
+    with pytest.raises(sqlite.IndexCancelled):
+        open_index(paths, jobs=2, progress=progress, cancel=cancel)
+    appended = _spy_appends(monkeypatch)
+    store = open_index(paths, jobs=2)
+    assert appended and 0 < appended[0] < 1_200  # the rest, after what was kept
+    assert store.last_refresh.added == appended[0]
+    assert_same(paths, store)
+    store.close()
+
+
+def test_a_big_folder_added_at_the_end_goes_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "archive"
+    generate_archive(
+        root / "a", reports=450, domains=4, reporters=5, start=date(2026, 3, 1), seed=12
+    )
+    paths = [root]
+    open_index(paths, jobs=2).close()
+    # A later folder: new reports, and copies of reports indexed already (which stay
+    # copies: their first copy is the one indexed) and of new ones within the folder.
+    generate_archive(
+        root / "b", reports=450, domains=4, reporters=5, start=date(2026, 4, 1), seed=13
+    )
+    old = sorted((root / "a").rglob("*.json.gz"))[:40]
+    new = sorted((root / "b").rglob("*.json.gz"))[:20]
+    for index, source in enumerate(old + new):
+        target = root / "c" / f"copy-{index:03d}.json.gz"
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(source.read_bytes())
+    appended = _spy_appends(monkeypatch)
+    store = open_index(paths, jobs=2)
+    assert appended == [510]
+    assert store.last_refresh.new_reports == 450
+    assert store.summary()["duplicates"] == 60
+    assert_same(paths, store)
     store.close()

@@ -10,7 +10,9 @@ deleting it loses nothing, and a corrupt or outdated one is rebuilt.
   batch of files as a small SQLite database (:mod:`tlsrpt_tui.store.batch`) that the
   parent copies in C, a transaction per batch, so an interrupted build leaves a
   consistent, partial index that the next open completes. On the command line the
-  pool is forked and fed through pipes (:mod:`tlsrpt_tui.store.forkpool`).
+  pool is forked and fed through pipes (:mod:`tlsrpt_tui.store.forkpool`). Many files
+  that all come after every file indexed (the rest of an interrupted cold build, a big
+  folder added at the end) are added the same way.
 * Refreshes run under an exclusive lock on a side file, so two instances on the same
   archive take turns; readers use WAL snapshots and are never blocked.
 * A report seen in several files counts once, with the facts of its first copy in
@@ -67,6 +69,7 @@ from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import time_left
 from tlsrpt_tui.locations import cache_dir
 from tlsrpt_tui.store.batch import (
+    ID_SPAN,
     BatchJob,
     BatchOut,
     batch_base,
@@ -554,6 +557,7 @@ def map_batches(
     size: int = 64,
     pooled: int = BATCH_FILES,
     numbered: bool = False,
+    first_number: int = 0,
 ) -> Iterator[tuple[list[T], R]]:
     """Consecutive (batch of items, ``worker(batch's jobs, limits)``), in order.
 
@@ -563,13 +567,13 @@ def map_batches(
     once. With ``jobs > 1`` and enough files, batches are parsed in a process pool
     with a bounded number in flight (memory stays flat; cancelling stops within a
     batch); batches have ``pooled`` items in the pool, ``size`` in-process. With
-    ``numbered``, the worker is also given the batch's number (0, 1, ...), as
-    ``worker(jobs, limits, number)``.
+    ``numbered``, the worker is also given the batch's number (``first_number``, and
+    on), as ``worker(jobs, limits, number)``.
     """
     source = iter(items)
     head = list(islice(source, POOL_MIN_FILES))
     source = chain(head, source)
-    numbers = itertools.count()
+    numbers = itertools.count(first_number)
 
     def extra() -> tuple[int, ...]:
         return (next(numbers),) if numbered else ()
@@ -842,7 +846,10 @@ class _Writer:
         with _transaction(conn):
             base = batch_base(number)
             known = self.known
-            if known.keys().isdisjoint(khashes) and len(set(khashes)) == len(khashes):
+            fresh = known.keys().isdisjoint(khashes) and len(set(khashes)) == len(khashes)
+            if fresh and not self.bulk:
+                fresh = not self._indexed(khashes)
+            if fresh:
                 known.update(zip(khashes, range(base, base + len(khashes)), strict=True))
                 self.new_reports += len(khashes)
             else:
@@ -858,15 +865,28 @@ class _Writer:
             for table in BATCH_TABLES:
                 conn.execute(f"INSERT INTO main.{table} SELECT * FROM {_BATCH}.{table}")
             expand_stage(conn, _BATCH, "main", number)
-            if sums[2]:
+            if not self.bulk:
+                # (an index in use: its aggregate tables follow, by this batch's id range)
+                _aggregate(conn, base, base + ID_SPAN - 1, base, base + ID_SPAN - 1, 1)
+            elif sums[2]:
                 # The aggregate tables are written at the end (write_sums); until then (or
                 # after an interruption) they are stale, and _rebuild_aggregates fixes them.
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('stale', '1')")
         for sid, sig in new_sigs.items():
             self.sig_ids[sid] = sig
             self.sigs[sig] = sid
-        merge_sums(self.sums, sums)
+        if self.bulk:
+            merge_sums(self.sums, sums)
         return files
+
+    def _indexed(self, khashes: Sequence[int]) -> bool:
+        """Whether a report with one of these key hashes is in the index already."""
+        return any(
+            self.conn.execute(
+                f"SELECT 1 FROM reports WHERE khash IN ({_marks(len(chunk))}) LIMIT 1", chunk
+            ).fetchone()
+            for chunk in _chunks(khashes)
+        )
 
     def _keep_first_copies(self) -> Sums:
         """Turn the batch's reports seen before into copies (a cold build goes in scan
@@ -2593,6 +2613,7 @@ def _ingest_batches(
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     counter: _FileCounter | None = None,
+    first_number: int = 0,
 ) -> int:
     """:func:`_ingest` for a cold build (files in scan order into an empty index): the
     workers make each batch's rows as a database (:mod:`tlsrpt_tui.store.batch`),
@@ -2606,7 +2627,7 @@ def _ingest_batches(
     try:
         for batch, out in map_batches(
             todo, _batch_job, build_batch, limits, jobs, cancel, pooled=ROWS_BATCH_FILES,
-            numbered=True,
+            numbered=True, first_number=first_number,
         ):  # fmt: skip
             if counter is not None:
                 counter.start()
@@ -2722,7 +2743,10 @@ def _refresh(
                         ]
                     )
                 conn.executemany("UPDATE files SET display=? WHERE key=?", renamed)
-        _ingest(conn, writer, todo, lambda: len(todo), limits, jobs, progress, cancel)
+        if not remove and not renamed and _after_every_file(conn, todo):
+            _append(conn, writer, todo, limits, jobs, progress, cancel)
+        else:
+            _ingest(conn, writer, todo, lambda: len(todo), limits, jobs, progress, cancel)
     with _transaction(conn, keep_cache=True):
         writer.promote(limits)
     # (Its own transaction: what the walk saw of folders changes no answer.)
@@ -2743,6 +2767,44 @@ def _refresh(
         conn.execute("PRAGMA optimize")
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _after_every_file(conn: sqlite3.Connection, todo: Sequence[Todo]) -> bool:
+    """Whether these files are many and all come after every file indexed (in scan
+    order): the rest of a cold build that was interrupted, a big folder added at the end.
+    They are then added in batches as a cold build adds them (:func:`_append`)."""
+    if len(todo) < POOL_MIN_FILES or not can_serialize():
+        return False
+    last = conn.execute("SELECT max(key) FROM files").fetchone()[0]
+    return last is None or min(item[0] for item in todo) > last
+
+
+def _append(
+    conn: sqlite3.Connection,
+    writer: _Writer,
+    todo: Sequence[Todo],
+    limits: Limits,
+    jobs: int,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> None:
+    """Add files that come after every file indexed, in batches the workers make, with
+    ids after every id in use; a report already indexed becomes a copy, as in a cold
+    build, and the aggregate tables follow each batch."""
+    top = max(
+        conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0 for table in BATCH_TABLES
+    )
+    first = (top - 1) // ID_SPAN + 1 if top else 0
+    try:
+        _ingest_batches(
+            conn, writer, todo, lambda: len(todo), limits, jobs, progress, cancel,
+            first_number=first,
+        )  # fmt: skip
+    except SigCollision:
+        # Two signatures with one hash (never seen): the rest one file at a time.
+        last = conn.execute("SELECT max(key) FROM files").fetchone()[0]
+        rest = [item for item in todo if last is None or item[0] > last]
+        _ingest(conn, writer, rest, lambda: len(rest), limits, jobs, progress, cancel)
 
 
 def _listing(scan: Scan, *, stat: bool = False) -> Iterator[Todo]:
