@@ -221,19 +221,19 @@ def bench_size(
     def fresh_cache() -> None:
         shutil.rmtree(cache, ignore_errors=True)
 
-    # Warm the page cache, then the floor.
+    # Warm the page cache, then the floor and the cold summary, taken in turns (the
+    # machine's load drifts: each ratio's two sides are measured under the same).
     run([PYTHON, "-c", BARE_LOOP, str(archive)])
-    bare = Figure([measure([PYTHON, "-c", BARE_LOOP, str(archive)]) for _ in range(repeat)])
-    files = int(bare.runs[0].stdout.strip() or 0)
-    result["files"] = files
-    bare2 = Figure([measure([PYTHON, "-c", BARE_LOOP_2, str(archive)]) for _ in range(repeat)])
-
     argv, label = summary_argv(archive, jobs)
     result["summary_command"] = label
-    cold = Figure()
+    bare, bare2, cold = Figure(), Figure(), Figure()
     for _ in range(repeat):
+        bare.runs.append(measure([PYTHON, "-c", BARE_LOOP, str(archive)]))
+        bare2.runs.append(measure([PYTHON, "-c", BARE_LOOP_2, str(archive)]))
         fresh_cache()
         cold.runs.append(measure(argv, env=env))
+    files = int(bare.runs[0].stdout.strip() or 0)
+    result["files"] = files
     warm = Figure([measure(argv, env=env) for _ in range(repeat)])
     # The same answer without the index (reading every file): not at 1M (a minute more).
     no_cache = measure([*argv, "--no-cache"], env=env) if n < 1_000_000 else None
