@@ -100,6 +100,16 @@ def test_a_dead_worker_is_an_error_not_a_hang() -> None:
             _collect(pool, [0])
     finally:
         pool.close(kill=True)
+    # Found dead while its next job is being written (the pipe is broken).
+    pool = ForkPool(1, _fail)
+    try:
+        pool.submit(0, "die")
+        time.sleep(0.3)
+        with pytest.raises(WorkerFailed, match="died"):
+            pool.submit(1, "x" * (4 << 20))
+            _collect(pool, [0, 1])
+    finally:
+        pool.close(kill=True)
 
 
 def test_closing_with_jobs_running_stops_every_worker() -> None:

@@ -8,7 +8,7 @@ pickle, sockets) takes about 20 ms, a twentieth of a cold ``summary`` of 10,000 
 
 Each worker has a pipe for its jobs and one for its results; a frame is an 8-byte
 length and a marshalled value. The parent writes jobs without blocking and reads
-results as they come (:func:`select.select` on both), so a worker busy writing a big
+results as they come (:func:`select.poll` on both), so a worker busy writing a big
 result and a parent busy writing the next job never wait for each other.
 """
 
@@ -193,19 +193,23 @@ class ForkPool:
     def _pump(self, timeout: float) -> None:
         """Write what waits to be written and read what came, for up to ``timeout``
         seconds or until at least one result came."""
-        readers = [w.results_fd for w in self.workers if w.given]
-        writers = [w.jobs_fd for w in self.workers if w.outgoing]
-        if not readers and not writers:
-            return
-        readable, writable, _ = select.select(readers, writers, [], timeout)
+        poller = select.poll()  # (not select(): no limit on descriptor numbers)
         for worker in self.workers:
-            if worker.jobs_fd in writable:
+            if worker.given:
+                poller.register(worker.results_fd, select.POLLIN)
+            if worker.outgoing:
+                poller.register(worker.jobs_fd, select.POLLOUT)
+        ready = {fd for fd, _event in poller.poll(int(timeout * 1000))}
+        for worker in self.workers:
+            if worker.jobs_fd in ready:
                 try:
                     written = os.write(worker.jobs_fd, worker.outgoing)
                 except BlockingIOError:
                     written = 0
+                except BrokenPipeError:
+                    raise WorkerFailed(f"a worker (pid {worker.pid}) died") from None
                 del worker.outgoing[:written]
-            if worker.results_fd in readable:
+            if worker.results_fd in ready:
                 chunk = os.read(worker.results_fd, 1 << 20)
                 if not chunk:
                     raise WorkerFailed(f"a worker (pid {worker.pid}) died")
