@@ -29,8 +29,9 @@ _HEADER = 8
 _GIVEN = 3
 
 
-class WorkerFailed(RuntimeError):
-    """A worker raised an exception the caller does not know, or died."""
+class WorkerFailed(ChildProcessError):
+    """A worker raised an exception the caller does not know, or died (an OSError:
+    the commands report it, and ``summary`` answers without the index)."""
 
 
 class _Worker:
