@@ -18,7 +18,8 @@ For each N it generates (once, then reuses) a deterministic archive with
   filter keystroke, a pivot toggle and opening the raw view issue (remembered answers
   dropped first, so every action really queries), and of real key presses in the UI.
 
-Timings are the best of ``--repeat`` runs (the machine is shared and noisy); the
+Timings are the best of ``--repeat`` runs (three times as many at 10,000 reports or
+fewer, one at 1,000,000: see ``runs_for``; the machine is shared and noisy); the
 median is shown too. The OS page cache is warm for both the floor and the cold runs.
 """
 
@@ -361,6 +362,15 @@ def bench_size(
     return result
 
 
+def runs_for(n: int, repeat: int) -> int:
+    """Runs per timing at ``n`` reports: ``repeat``, three times as many for small
+    archives (each run takes under a second, and a few hundred milliseconds are what a
+    neighbour on the machine can take), one at a million (each takes minutes)."""
+    if n >= 1_000_000:
+        return 1
+    return repeat * 3 if n <= 10_000 else repeat
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated report counts")
@@ -397,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             n,
             archive,
             jobs=args.jobs,
-            repeat=args.repeat if n < 1_000_000 else 1,
+            repeat=runs_for(n, args.repeat),
             ui=ui,
             cache_root=args.workdir,
         )
