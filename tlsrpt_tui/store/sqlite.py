@@ -856,7 +856,12 @@ class _Writer:
                 # (rare: the staged files become rows of the batch, to be sorted out there)
                 expand_stage(conn, _BATCH, _BATCH, number)
                 clear_stage(conn, _BATCH)
-                sums = self._keep_first_copies()
+                self._keep_first_copies()
+                if self.bulk:  # (what is left of the batch)
+                    sums = aggregate_rows(
+                        conn.execute(f"SELECT * FROM {_BATCH}.units"),
+                        conn.execute(f"SELECT * FROM {_BATCH}.policies"),
+                    )
             if new_sigs:
                 conn.executemany(
                     "INSERT INTO sigs(id, domain, reporter, hay) VALUES (?,?,?,?)",
@@ -888,10 +893,10 @@ class _Writer:
             for chunk in _chunks(khashes)
         )
 
-    def _keep_first_copies(self) -> Sums:
-        """Turn the batch's reports seen before into copies (a cold build goes in scan
-        order: a report seen before is never the first copy), dropping their facts from
-        the batch; returns the sums of what is left."""
+    def _keep_first_copies(self) -> None:
+        """Turn the batch's reports seen before into copies (batches come in scan order,
+        after every file indexed: a report seen before is never the first copy),
+        dropping their facts from the batch."""
         conn = self.conn
         batch_keys: dict[int, str] = {}
         self.batch_keys = batch_keys
@@ -919,10 +924,6 @@ class _Writer:
                     f" WHERE unit NOT IN (SELECT id FROM {_BATCH}.units)"
                 )
             conn.executemany("INSERT INTO copies(report, file, seq, part) VALUES (?,?,?,?)", copies)
-        return aggregate_rows(
-            conn.execute(f"SELECT * FROM {_BATCH}.units"),
-            conn.execute(f"SELECT * FROM {_BATCH}.policies"),
-        )
 
     def write_sums(self) -> None:
         """Write the aggregate tables from a cold build's sums (in a transaction)."""
@@ -2688,27 +2689,36 @@ def _refresh(
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('building', '1')")
         with suppress(sqlite3.OperationalError):
             conn.execute("PRAGMA journal_mode=MEMORY")
-        try:
+
+        def one_by_one() -> _Writer:
+            """The general path: every file's rows through this process (a walk anew:
+            the folders it lists are the ones remembered)."""
+            nonlocal scan
+            scan = Scan(roots)
             writer = _Writer(conn, roots, bulk=True)
-            try:
-                if not can_serialize():
-                    raise SigCollision  # (no batches as databases: the general path)
-                counter = _FileCounter(roots) if progress is not None else None
-                stats.files = stats.added = _ingest_batches(
-                    conn, writer, _listing(scan),
-                    lambda: scan.count if counter is None else counter.total(scan.count),
-                    limits, jobs, progress, cancel, counter,
-                )  # fmt: skip
-                with _transaction(conn, keep_cache=True):
-                    writer.write_sums()
-            except SigCollision:
-                # Two signatures with one hash (never seen): number them one by one.
-                _clear(conn)
-                scan = Scan(roots)
+            _ingest(conn, writer, _listing(scan, stat=True), lambda: scan.count, limits,
+                    jobs, progress, cancel)  # fmt: skip
+            stats.files = stats.added = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+            return writer
+
+        try:
+            if not can_serialize():
+                writer = one_by_one()  # (this SQLite cannot move batches as databases)
+            else:
                 writer = _Writer(conn, roots, bulk=True)
-                _ingest(conn, writer, _listing(scan, stat=True), lambda: scan.count, limits,
-                        jobs, progress, cancel)  # fmt: skip
-                stats.files = stats.added = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+                try:
+                    counter = _FileCounter(roots) if progress is not None else None
+                    stats.files = stats.added = _ingest_batches(
+                        conn, writer, _listing(scan),
+                        lambda: scan.count if counter is None else counter.total(scan.count),
+                        limits, jobs, progress, cancel, counter,
+                    )  # fmt: skip
+                    with _transaction(conn, keep_cache=True):
+                        writer.write_sums()
+                except SigCollision:
+                    # Two signatures with one hash (never seen): number them one by one.
+                    _clear(conn)
+                    writer = one_by_one()
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
