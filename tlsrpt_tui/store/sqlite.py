@@ -556,8 +556,7 @@ def map_batches(
     *,
     size: int = 64,
     pooled: int = BATCH_FILES,
-    numbered: bool = False,
-    first_number: int = 0,
+    numbered_from: int | None = None,
 ) -> Iterator[tuple[list[T], R]]:
     """Consecutive (batch of items, ``worker(batch's jobs, limits)``), in order.
 
@@ -567,16 +566,16 @@ def map_batches(
     once. With ``jobs > 1`` and enough files, batches are parsed in a process pool
     with a bounded number in flight (memory stays flat; cancelling stops within a
     batch); batches have ``pooled`` items in the pool, ``size`` in-process. With
-    ``numbered``, the worker is also given the batch's number (``first_number``, and
-    on), as ``worker(jobs, limits, number)``.
+    ``numbered_from``, the worker is also given the batch's number (that one, and on),
+    as ``worker(jobs, limits, number)``.
     """
     source = iter(items)
     head = list(islice(source, POOL_MIN_FILES))
     source = chain(head, source)
-    numbers = itertools.count(first_number)
+    numbers = itertools.count(numbered_from or 0)
 
     def extra() -> tuple[int, ...]:
-        return (next(numbers),) if numbered else ()
+        return () if numbered_from is None else (next(numbers),)
 
     if jobs <= 1 or len(head) < POOL_MIN_FILES:
         while batch := list(islice(source, size)):
@@ -2628,7 +2627,7 @@ def _ingest_batches(
     try:
         for batch, out in map_batches(
             todo, _batch_job, build_batch, limits, jobs, cancel, pooled=ROWS_BATCH_FILES,
-            numbered=True, first_number=first_number,
+            numbered_from=first_number,
         ):  # fmt: skip
             if counter is not None:
                 counter.start()
