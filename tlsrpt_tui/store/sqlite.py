@@ -66,7 +66,7 @@ from tlsrpt_tui import __version__
 from tlsrpt_tui.core.archive import collect_files, is_candidate_name
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, Report, Source
-from tlsrpt_tui.core.progress import time_left
+from tlsrpt_tui.core.progress import Totals
 from tlsrpt_tui.locations import cache_dir
 from tlsrpt_tui.store.batch import (
     ID_SPAN,
@@ -246,19 +246,15 @@ class ProgressMeter:
 
     label: str = "indexing"
     started: float = field(default_factory=time.perf_counter)
-    #: The total of the call before: one still growing is not known yet (the walk goes
-    #: on), and gives no time left.
-    last_total: int = -1
+    totals: Totals = field(default_factory=Totals)
 
     def line(self, done: int, total: int) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         rate = done / elapsed
-        settled = total <= self.last_total
-        self.last_total = total
-        text = f"{self.label}: {done:,}/{total:,}{'' if settled else '+'} files"
+        count, left = self.totals.count(done, total, rate)
+        text = f"{self.label}: {count} files"
         if done and elapsed > 0.2:
             text += f", {rate:,.0f} files/s"
-            left = time_left(done, total, rate) if settled else None
             if left is not None:
                 text += f", ETA {left}"
         return text

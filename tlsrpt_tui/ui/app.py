@@ -33,7 +33,7 @@ from tlsrpt_tui.core.archive import (
 )
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
 from tlsrpt_tui.core.model import LoadResult, Report, Source
-from tlsrpt_tui.core.progress import time_left
+from tlsrpt_tui.core.progress import Totals
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions
 from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
@@ -111,9 +111,8 @@ class ExplorerApp(App[None]):
         self.use_index = use_index
         self.index: SqliteStore | None = None
         self.cancel_loading = threading.Event()
-        #: The total of the last progress message: one still growing (the walk goes on)
-        #: gives no time left.
-        self.progress_total = -1
+        #: The totals of the progress messages (one still growing gives no time left)
+        self.progress_totals = Totals()
         self.load_error: str | None = None
         #: Policy the user drilled into (Enter on a policy row): narrows the failures.
         self.drilled: tuple[str, str] | None = None
@@ -364,12 +363,10 @@ class ExplorerApp(App[None]):
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=max(message.total, 1), progress=message.done)
         verb = "Reading reports" if self.index is None else "Checking for changes"
-        settled = message.total <= self.progress_total
-        self.progress_total = message.total
-        label = f"{verb} {message.done:,}/{message.total:,}{'' if settled else '+'}"
+        count, left = self.progress_totals.count(message.done, message.total, message.rate)
+        label = f"{verb} {count}"
         if message.rate:
             label += f" · {message.rate:,.0f} files/s"
-            left = time_left(message.done, message.total, message.rate) if settled else None
             if left is not None:
                 label += f" · {left} left"
         self.query_one("#progress-label", Static).update(label)
