@@ -82,6 +82,16 @@ async def shoot(name: str, size: tuple[int, int], steps: Steps) -> Path:
     return path
 
 
+def svg_for_png(svg: str) -> str:
+    """The SVG with its white space kept, as a terminal shows it.
+
+    Textual writes each run of cells as its own ``<text>``; without ``xml:space``
+    librsvg trims the space at either end of a run, so "469 reports" beside bold
+    text came out as "469reports" in every PNG.
+    """
+    return svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     converter = shutil.which("rsvg-convert")
@@ -90,7 +100,11 @@ def main() -> None:
         line = f"wrote {svg.relative_to(OUT.parent)}"
         if converter:
             png = svg.with_suffix(".png")
-            subprocess.run([converter, str(svg), "-o", str(png)], check=True)
+            subprocess.run(
+                [converter, "-o", str(png)],
+                input=svg_for_png(svg.read_text(encoding="utf-8")).encode(),
+                check=True,
+            )
             line += f" and {png.name}"
         print(line)
 
