@@ -199,7 +199,7 @@ async def test_entry_archive_numbers_and_the_jump_there_and_back(archive: Path) 
         screen = await open_guide(pilot)
         screen.select("certificate-not-trusted")
         await go_to(pilot, screen, "certificate-expired")  # k
-        entry = guidance.CERTIFICATE_EXPIRED
+        entry = guidance.entry_for("certificate-expired")
         text = screen.entry_plain
         for part in (entry.title, entry.rfc_section, entry.summary, *entry.causes, *entry.fix):
             assert part in text
