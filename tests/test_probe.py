@@ -130,11 +130,13 @@ async def test_clean_domain_passes(lab: Lab) -> None:
         "certificate-expiry": "pass",
         "certificate-trust": "pass",
         "certificate-names": "pass",
-        "dane-tlsa": "warn",  # no TLSA: DANE not in use
+        "dane-tlsa": "info",  # no TLSA, unvalidated answer: DANE not in use
     }
     assert result.ok
     assert result.mx_hosts == (f"mx.{fqdn('plain')}",)
     assert check(result, "dane-tlsa").explains == ("dane-required",)
+    assert "DANE not in use" in check(result, "dane-tlsa").summary
+    assert result.exit_status == 0
     # the policy was really fetched from the HTTPS server under its own name
     assert f"mta-sts.{fqdn('plain')}" in lab.sites["valid"].hits
     starttls = check(result, "smtp-starttls")
@@ -240,7 +242,8 @@ async def test_starttls_not_supported(lab: Lab) -> None:
     assert any("EHLO keywords" in line for line in starttls.evidence)
     for name in ("certificate-expiry", "certificate-trust", "certificate-names"):
         assert check(result, name).verdict == "error"
-        assert "not checked" in check(result, name).summary
+        assert "could not check" in check(result, name).summary
+    assert result.exit_status == 1  # a fail wins over the errors it causes
 
 
 async def test_silent_server_times_out_at_the_banner(lab: Lab) -> None:
@@ -533,8 +536,15 @@ async def test_dns_resolver_unreachable(lab: Lab) -> None:
     for name in ("tlsrpt-record", "mx-records", "mta-sts-record"):
         assert check(result, name).verdict == "error"
         assert "no answer" in check(result, name).summary
-    assert check(result, "mta-sts-policy").verdict == "pass"  # no record: not needed
+    # The _mta-sts lookup failed: nothing is known about a policy. Not "pass".
+    policy = check(result, "mta-sts-policy")
+    assert policy.verdict == "error", policy
+    assert "could not check" in policy.summary
+    assert "no MTA-STS policy published" not in to_text(result)
+    assert {c.verdict for c in result.checks} == {"error"}
     assert not result.ok
+    assert result.exit_status == 3
+    assert to_text(result).rstrip().splitlines()[-1] == "COULD NOT CHECK: 4 could not check"
 
 
 # --------------------------------------------------------------------------- API: sync, cache
@@ -612,7 +622,20 @@ def test_command_json_clean(lab: Lab, capsys: pytest.CaptureFixture[str]) -> Non
     assert data["ok"] is True
     assert set(data) >= {"domain", "started", "finished", "checks", "ok"}
     first = data["checks"][0]
-    assert set(first) == {"name", "target", "verdict", "summary", "evidence", "explains"}
+    assert set(first) == {
+        "name",
+        "target",
+        "verdict",
+        "summary",
+        "evidence",
+        "explains",
+        "address",
+    }
+    assert first["address"] is None  # a domain-wide check
+    starttls = [c for c in data["checks"] if c["name"] == "smtp-starttls"]
+    assert [c["address"] for c in starttls] == ["127.0.0.1"]
+    assert data["exit-status"] == 0
+    assert data["counts"] == {"pass": 9, "info": 1, "warn": 0, "fail": 0, "error": 0}
     assert data["started"].endswith("+00:00")
 
 
@@ -625,7 +648,7 @@ def test_command_text_failure_exit_1(lab: Lab, capsys: pytest.CaptureFixture[str
     assert "FAIL   certificate-expiry" in out
     assert "explains: certificate-expired" in out
     assert f"MX mx.{fqdn('expired')}" in out
-    assert out.rstrip().splitlines()[-1].startswith("NOT OK")
+    assert out.rstrip().splitlines()[-1].startswith("FAILED: 1 failed")
 
 
 @pytest.mark.parametrize(
