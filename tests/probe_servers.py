@@ -57,6 +57,7 @@ from cryptography.x509.oid import NameOID
 
 T = TypeVar("T")
 LOCALHOST = "127.0.0.1"
+LOCALHOST6 = "::1"
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -665,6 +666,52 @@ async def start_smtp(context: Any | None, hostname: str = "mx.lab.example") -> a
     return await loop.create_server(factory, LOCALHOST, 0)
 
 
+def free_port_v4_v6() -> int:
+    """A TCP port free on both 127.0.0.1 and ::1 (one MX, two address families)."""
+    for _ in range(50):
+        v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        v4.bind((LOCALHOST, 0))
+        port = int(v4.getsockname()[1])
+        v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            v6.bind((LOCALHOST6, port))
+        except OSError:
+            continue
+        finally:
+            v6.close()
+            v4.close()
+        return port
+    raise RuntimeError("no TCP port free on both 127.0.0.1 and ::1")
+
+
+async def start_dual(context: Any) -> tuple[int, list[asyncio.Server]]:
+    """STARTTLS on 127.0.0.1 and, on the same port, no STARTTLS on ::1: an MX whose
+    IPv6 listener lacks TLS, which senders that prefer IPv6 report."""
+    loop = asyncio.get_running_loop()
+    hostname = "mx.dual.lab.example"
+    for _ in range(10):
+        port = free_port_v4_v6()
+        try:
+            v4 = await loop.create_server(
+                lambda: SMTP(_Sink(), hostname=hostname, tls_context=context, timeout=30),
+                LOCALHOST,
+                port,
+            )
+        except OSError:
+            continue
+        try:
+            v6 = await loop.create_server(
+                lambda: SMTP(_Sink(), hostname=hostname, tls_context=None, timeout=30),
+                LOCALHOST6,
+                port,
+            )
+        except OSError:
+            v4.close()
+            continue
+        return port, [v4, v6]
+    raise RuntimeError("could not start the dual-stack SMTP servers")
+
+
 async def start_silent() -> asyncio.Server:
     loop = asyncio.get_running_loop()
     return await loop.create_server(SilentProtocol, LOCALHOST, 0)
@@ -758,6 +805,9 @@ VALID_MX_DOMAINS = (
     "tlsrptbad",
     "tlsrptnone",
     "ctl",
+    "stshtml",
+    "dual",
+    "aliasmx",
 )
 #: Domains with an MTA-STS record; the policy host of all but stswronghost is in the
 #: valid HTTPS certificate.
@@ -776,6 +826,8 @@ STS_DOMAINS = (
     "stsmismatch",
     "stswronghost",
     "stsredirect",
+    "stshtml",
+    "eestalests",
 )
 
 
@@ -833,6 +885,10 @@ class Lab:
             "smtp-selfsigned", [f"mx.{fqdn('selfsigned')}"], self_signed=True
         )
         https_names = [f"mta-sts.{fqdn(d)}" for d in STS_DOMAINS if d != "stswronghost"]
+        # expired and naming another host: only a DANE-EE record vouches for it
+        self.certs["eestale"] = pki.issue(
+            "smtp-eestale", [fqdn("other")], valid_from_days=-90, valid_to_days=-2
+        )
         self.certs["https-valid"] = pki.issue("https-valid", https_names)
         self.certs["https-untrusted"] = pki.issue(
             "https-untrusted", [f"mta-sts.{fqdn('stsuntrusted')}"], self_signed=True
@@ -883,6 +939,21 @@ class Lab:
         domain("stswronghost")
         domain("stsredirect")
         domain("stsnohost", policy_host=False)
+        domain("stshtml")
+        # one MX, two families: STARTTLS on 127.0.0.1, none on ::1 (same port)
+        domain("dual")
+        add(f"mx.{fqdn('dual')}", "AAAA", LOCALHOST6)
+        # an MX target that is an alias of a host whose TLSA lives at the expanded name
+        add(fqdn("aliasmx"), "MX", f"10 mx.{fqdn('aliasmx')}.")
+        add(f"mx.{fqdn('aliasmx')}", "CNAME", f"mx.{fqdn('good')}.")
+        add(
+            f"_smtp._tls.{fqdn('aliasmx')}",
+            "TXT",
+            txt_quote(f"v=TLSRPTv1; rua=mailto:r@{fqdn('aliasmx')}"),
+        )
+        stale = tlsa_data(3, 1, 1, self.certs["eestale"].spki)
+        domain("eestale", tlsa=[stale])
+        domain("eestalests", tlsa=[stale])
         domain(
             "tlsrptmulti",
             tlsrpt=[
@@ -943,6 +1014,11 @@ class Lab:
             policy_text(["mx.elsewhere.example", "*.other.example"]),
             "text/plain",
         )
+        policies[f"mta-sts.{fqdn('stshtml')}"] = (
+            200,
+            policy_text([f"mx.{fqdn('stshtml')}"]),
+            "text/html; charset=utf-8",
+        )
         policies[f"mta-sts.{fqdn('stsredirect')}"] = (
             301,
             f"https://mta-sts.{fqdn('plain')}/.well-known/mta-sts.txt".encode(),
@@ -970,13 +1046,16 @@ class Lab:
     async def _start_servers(self) -> None:
         smtp_contexts: dict[str, Any] = {
             name: server_context(self.certs[name])
-            for name in ("valid", "expired", "soon", "wronghost", "selfsigned")
+            for name in ("valid", "expired", "soon", "wronghost", "selfsigned", "eestale")
         }
         smtp_contexts["nostarttls"] = None
         for name, context in smtp_contexts.items():
             server = await start_smtp(context)
             self._smtp_servers.append(server)
             self.smtp[name] = server_port(server)
+        port, dual = await start_dual(smtp_contexts["valid"])
+        self._smtp_servers.extend(dual)
+        self.smtp["dual"] = port
         silent = await start_silent()
         self._smtp_servers.append(silent)
         self.smtp["silent"] = server_port(silent)
