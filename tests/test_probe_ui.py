@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import socket
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
