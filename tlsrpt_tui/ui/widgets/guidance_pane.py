@@ -15,6 +15,42 @@ from tlsrpt_tui.ui.safe import safe
 from tlsrpt_tui.ui.widgets.text_view import TextView
 
 
+def render_reporter_says(
+    result_type: str, failure_reason_code: str | None, additional_information: str | None
+) -> list[Text]:
+    """What the row's reporter wrote (failure-reason-code, additional-information),
+    shown as text, and what the catalogue knows it means; [] when the row has neither."""
+    given = [
+        (label, value)
+        for label, value in (
+            ("failure-reason-code", failure_reason_code),
+            ("additional-information", additional_information),
+        )
+        if value and value.strip()
+    ]
+    if not given:
+        return []
+    parts: list[Text] = []
+    for label, value in given:
+        parts.append(Text.assemble((f"Reporter wrote ({label}): ", "bold"), safe(value, limit=300)))
+    found = guidance.reporter_code_for(
+        failure_reason_code, additional_information, result_type=result_type
+    )
+    if found is None:
+        parts.append(
+            Text(
+                " Not in the catalogue of reporter codes: read it as the reporter's own words.",
+                style="dim",
+            )
+        )
+    else:
+        code, _value = found
+        who = f" ({', '.join(code.reporters)})" if code.reporters else ""
+        parts.append(Text.assemble((f' "{code.text}"{who}: ', "bold"), (code.meaning, "")))
+    parts.append(Text(""))
+    return parts
+
+
 def render_entry(
     entry: guidance.GuidanceEntry,
     *,
@@ -23,15 +59,18 @@ def render_entry(
     ip: str | None = None,
     compact: bool = False,
     summary: bool = False,
+    reporter_says: list[Text] | None = None,
 ) -> Text:
     """The entry as rich renderables; every value from a report goes through ``safe``.
 
     Headings come from ``entry.labels``; shell commands start with ``$ ``, other lines
     (e.g. a zone file record) do not. ``summary`` adds the group, the severity and the
     one-line summary under the title (the guide shows them; the pane has no room).
+    ``reporter_says`` (from :func:`render_reporter_says`) opens the entry: what the
+    row's code means comes first. Then "Start here": the first thing to do.
     """
     causes_label, confirm_label, fix_label = entry.labels
-    parts: list[Text] = []
+    parts: list[Text] = list(reporter_says or ())
     title = Text.assemble(
         (entry.title, "bold"),
         ("  ", ""),
@@ -52,6 +91,14 @@ def render_entry(
             where.append(" via ", style="dim")
             where.append_text(safe(mx, "bold"))
         parts.append(where)
+    if entry.start:
+        parts.append(Text(""))
+        start = guidance.fill(entry.start, domain=domain, mx=mx, ip=ip)
+        parts.append(Text.assemble(("Start here: ", "bold reverse"), (start, "bold")))
+        if entry.first is not None:
+            filled = guidance.fill(entry.first.template, domain=domain, mx=mx, ip=ip)
+            prompt = "   $ " if entry.first.shell else "     "
+            parts.append(Text(f"{prompt}{filled}", style="bold cyan"))
     parts.append(Text(""))
     parts.append(Text(entry.meaning))
     parts.append(Text(""))
@@ -69,6 +116,13 @@ def render_entry(
     parts.append(Text(fix_label, style="bold underline"))
     for item in entry.fix:
         parts.append(Text(f" • {item}"))
+    codes = guidance.codes_for(entry.key)
+    if codes and not compact:
+        parts.append(Text(""))
+        parts.append(Text("What reporters write", style="bold underline"))
+        for code in codes:
+            who = f" ({', '.join(code.reporters)})" if code.reporters else ""
+            parts.append(Text.assemble((f' "{code.text}"{who}: ', "bold"), (code.meaning, "")))
     if entry.related and not compact:
         parts.append(Text(""))
         parts.append(Text("Related", style="bold underline"))
@@ -110,14 +164,17 @@ class GuidancePane(TextView, can_focus=True):
         domain: str | None,
         mx: str | None,
         ip: str | None,
+        failure_reason_code: str | None = None,
+        additional_information: str | None = None,
     ) -> None:
-        key = (result_type, domain, mx, ip)
+        key = (result_type, domain, mx, ip, failure_reason_code, additional_information)
         if key == self.key:
             return
         self.key = key
         entry = guidance.entry_for(result_type)
         self.border_title = f"Guidance: {entry.key}"
-        self.entry_text = render_entry(entry, domain=domain, mx=mx, ip=ip)
+        says = render_reporter_says(result_type, failure_reason_code, additional_information)
+        self.entry_text = render_entry(entry, domain=domain, mx=mx, ip=ip, reporter_says=says)
         self.probe_text = None
         self._refresh_body()
         self.scroll_home(animate=False)
@@ -129,6 +186,8 @@ class GuidancePane(TextView, can_focus=True):
             domain=row.domain,
             mx=row.receiving_mx_hostname,
             ip=row.receiving_ip,
+            failure_reason_code=row.failure_reason_code,
+            additional_information=row.additional_information,
         )
 
     def set_probe(self, text: Text | None) -> None:
