@@ -371,3 +371,49 @@ async def test_unknown_result_type_is_literal_and_gets_the_generic_entry(tmp_pat
         await pilot.pause()
         assert app.base_filter.result_type == WEIRD
         assert [r.result_type for r in app.failures.rows_data] == [WEIRD]
+
+
+# --------------------------------------------------------------------------- reporter codes
+
+
+def coded(result_type: str, code: str | None, info: str | None = None) -> dict[str, Any]:
+    detail = failure(result_type, "mx1.coded.example", 3)
+    if code is not None:
+        detail["failure-reason-code"] = code
+    if info is not None:
+        detail["additional-information"] = info
+    return detail
+
+
+async def test_pane_opens_with_what_the_reporters_code_means(tmp_path: Path) -> None:
+    root = tmp_path / "coded"
+    detail = coded("sts-policy-fetch-error", "bad https response code: 404")
+    write_gz(root / "a.json.gz", report("Mail.ru", "coded.example", 1, 3, [detail]))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        lines = app.guidance.plain.splitlines()
+        assert lines[0] == "Reporter wrote (failure-reason-code): bad https response code: 404"
+        assert lines[1].startswith(' "bad https response code" (Mail.ru): The policy fetch got')
+        text = app.guidance.plain
+        start = text.index("Start here: Fetch the policy of coded.example yourself first")
+        assert text.index("bad https response code") < start < text.index("Likely causes")
+        assert "curl -sv https://mta-sts.coded.example/.well-known/mta-sts.txt" in text
+
+
+async def test_unknown_and_hostile_reporter_text_is_shown_literally(tmp_path: Path) -> None:
+    root = tmp_path / "hostile"
+    detail = coded("validation-failure", WEIRD, "\x1b[2Jgone")
+    write_gz(root / "a.json.gz", report("Example", "coded.example", 1, 3, [detail]))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        text = app.guidance.plain
+        assert f"Reporter wrote (failure-reason-code): {WEIRD}" in text
+        assert "Reporter wrote (additional-information): \\x1b[2Jgone" in text
+        assert "\x1b" not in text
+        assert "Not in the catalogue of reporter codes" in text
