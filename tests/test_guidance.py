@@ -612,3 +612,17 @@ def test_catalogue_is_package_data_and_module_is_small() -> None:
     assert len(source.splitlines()) < 1000
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert "core/guidance_catalogue.json" in pyproject
+
+
+@pytest.mark.parametrize("result_type", RFC_RESULT_TYPES)
+def test_start_here_without_an_ip_names_no_ip_placeholder(result_type: str) -> None:
+    # Many reports carry no receiving-ip: the first step must still be runnable.
+    entry = entry_for(result_type)
+    text = guidance.render_text(entry, domain="example.org", mx="mx.example.org")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Start here: "))
+    block = " ".join(lines[start : start + 4])
+    assert "<ip>" not in block, block
+    data = guidance.to_dict(entry, domain="example.org", mx="mx.example.org", ip="not-an-ip")
+    assert "<ip>" not in data["start"]["text"]
+    assert "<ip>" not in data["start"]["command"]["command"]

@@ -49,6 +49,7 @@ __all__ = [
     "reporter_code_for",
     "safe_hostname",
     "safe_ip",
+    "start_for",
     "to_dict",
 ]
 
@@ -95,6 +96,9 @@ class GuidanceEntry:
     start: str = ""
     #: The first command to run, shown with ``start``.
     first: Command | None = None
+    #: ``start`` and ``first`` for a row without a usable receiving IP (when those use it).
+    start_no_ip: str = ""
+    first_no_ip: Command | None = None
 
     @property
     def heading(self) -> str:
@@ -147,6 +151,7 @@ def _entry(data: dict[str, Any]) -> GuidanceEntry:
     if len(labels) != 3:
         raise ValueError(f"{data.get('key')}: labels needs three headings")
     first = data.get("first")
+    first_no_ip = data.get("first-no-ip")
     return GuidanceEntry(
         key=str(data["key"]),
         title=str(data["title"]),
@@ -163,6 +168,8 @@ def _entry(data: dict[str, Any]) -> GuidanceEntry:
         labels=(labels[0], labels[1], labels[2]),
         start=str(data.get("start", "")),
         first=_command(first) if first else None,
+        start_no_ip=str(data.get("start-no-ip", "")),
+        first_no_ip=_command(first_no_ip) if first_no_ip else None,
     )
 
 
@@ -212,6 +219,14 @@ def groups() -> tuple[tuple[str, tuple[GuidanceEntry, ...]], ...]:
 def find(value: str) -> GuidanceEntry | None:
     """The entry for a key (case and surrounding space ignored), or None."""
     return _BY_KEY.get(value.strip().lower())
+
+
+def start_for(entry: GuidanceEntry, ip: str | None) -> tuple[str, Command | None]:
+    """ "Start here" for a row: the text and the first command, the IP-free variants
+    when the row has no usable receiving IP (no ``<ip>`` placeholder in a first step)."""
+    if safe_ip(ip) is None and entry.start_no_ip:
+        return entry.start_no_ip, entry.first_no_ip or entry.first
+    return entry.start, entry.first
 
 
 def reporter_code_for(
@@ -344,9 +359,10 @@ def to_dict(
     causes_label, confirm_label, fix_label = entry.labels
     start: dict[str, Any] | None = None
     if entry.start:
-        start = {"text": fill(entry.start, domain=domain, mx=mx, ip=ip), "command": None}
-        if entry.first is not None:
-            start["command"] = _command_dict(entry.first, domain, mx, ip)
+        text, first = start_for(entry, ip)
+        start = {"text": fill(text, domain=domain, mx=mx, ip=ip), "command": None}
+        if first is not None:
+            start["command"] = _command_dict(first, domain, mx, ip)
     return {
         "key": entry.key,
         "title": entry.title,
@@ -423,11 +439,11 @@ def render_text(
     lines.extend(_wrap(entry.summary, width))
     if entry.start:
         lines.append("")
-        text = fill(entry.start, domain=domain, mx=mx, ip=ip)
-        lines.extend(_wrap(f"Start here: {text}", width))
-        if entry.first is not None:
-            prompt = "    $ " if entry.first.shell else "      "
-            lines.append(prompt + fill(entry.first.template, domain=domain, mx=mx, ip=ip))
+        text, first = start_for(entry, ip)
+        lines.extend(_wrap(f"Start here: {fill(text, domain=domain, mx=mx, ip=ip)}", width))
+        if first is not None:
+            prompt = "    $ " if first.shell else "      "
+            lines.append(prompt + fill(first.template, domain=domain, mx=mx, ip=ip))
     lines.append("")
     lines.extend(_wrap(entry.meaning, width))
     lines.extend(["", f"{causes_label}:"])

@@ -93,11 +93,12 @@ def render_entry(
         parts.append(where)
     if entry.start:
         parts.append(Text(""))
-        start = guidance.fill(entry.start, domain=domain, mx=mx, ip=ip)
+        text, first = guidance.start_for(entry, ip)
+        start = guidance.fill(text, domain=domain, mx=mx, ip=ip)
         parts.append(Text.assemble(("Start here: ", "bold reverse"), (start, "bold")))
-        if entry.first is not None:
-            filled = guidance.fill(entry.first.template, domain=domain, mx=mx, ip=ip)
-            prompt = "   $ " if entry.first.shell else "     "
+        if first is not None:
+            filled = guidance.fill(first.template, domain=domain, mx=mx, ip=ip)
+            prompt = "   $ " if first.shell else "     "
             parts.append(Text(f"{prompt}{filled}", style="bold cyan"))
     parts.append(Text(""))
     parts.append(Text(entry.meaning))
