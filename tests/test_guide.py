@@ -417,3 +417,27 @@ async def test_unknown_and_hostile_reporter_text_is_shown_literally(tmp_path: Pa
         assert "Reporter wrote (additional-information): \\x1b[2Jgone" in text
         assert "\x1b" not in text
         assert "Not in the catalogue of reporter codes" in text
+
+
+async def test_a_merged_row_says_how_many_codes_instead_of_quoting_the_count(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "merged"
+    details = [
+        coded("sts-policy-fetch-error", "bad https response code: 404"),
+        coded("sts-policy-fetch-error", "bad https response code: 500"),
+    ]
+    for detail, ip in zip(details, ("192.0.2.1", "192.0.2.2"), strict=True):
+        detail["receiving-ip"] = ip
+    write_gz(root / "a.json.gz", report("Mail.ru", "coded.example", 1, 6, details))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        text = app.guidance.plain
+        assert app.failures.current is not None
+        assert app.failures.current.failure_reason_code == "(2 codes)"
+        assert "Reporters wrote 2 different failure-reason-codes here" in text
+        assert "Reporter wrote (failure-reason-code): (2 codes)" not in text
+        assert "Not in the catalogue" not in text

@@ -7,6 +7,8 @@ command cannot carry anything else).
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from tlsrpt_tui.core import guidance
@@ -14,39 +16,56 @@ from tlsrpt_tui.store.queries import FailureRow
 from tlsrpt_tui.ui.safe import safe
 from tlsrpt_tui.ui.widgets.text_view import TextView
 
+#: What the failure table puts in a merged row where members differ: "(3 codes)".
+_MERGED = re.compile(r"\((\d+) (codes|texts)\)")
+
 
 def render_reporter_says(
     result_type: str, failure_reason_code: str | None, additional_information: str | None
 ) -> list[Text]:
     """What the row's reporter wrote (failure-reason-code, additional-information),
-    shown as text, and what the catalogue knows it means; [] when the row has neither."""
-    given = [
-        (label, value)
-        for label, value in (
-            ("failure-reason-code", failure_reason_code),
-            ("additional-information", additional_information),
-        )
-        if value and value.strip()
-    ]
-    if not given:
-        return []
+    shown as text, and what the catalogue knows it means; [] when the row has neither.
+
+    A merged row whose members differ says "(3 codes)" there: that is the table's
+    count, not a reporter's text, and is said so."""
     parts: list[Text] = []
-    for label, value in given:
-        parts.append(Text.assemble((f"Reporter wrote ({label}): ", "bold"), safe(value, limit=300)))
-    found = guidance.reporter_code_for(
-        failure_reason_code, additional_information, result_type=result_type
-    )
-    if found is None:
-        parts.append(
-            Text(
-                " Not in the catalogue of reporter codes: read it as the reporter's own words.",
-                style="dim",
+    known: dict[str, str | None] = {}
+    for label, value in (
+        ("failure-reason-code", failure_reason_code),
+        ("additional-information", additional_information),
+    ):
+        if not value or not value.strip():
+            continue
+        merged = _MERGED.fullmatch(value.strip())
+        if merged:
+            parts.append(
+                Text.assemble(
+                    (f"Reporters wrote {merged.group(1)} different {label}s here: ", "bold"),
+                    ("narrow the rows (e.g. to one reporter) to have each explained.", ""),
+                )
             )
+            continue
+        known[label] = value
+        parts.append(Text.assemble((f"Reporter wrote ({label}): ", "bold"), safe(value, limit=300)))
+    if not parts:
+        return []
+    if known:
+        found = guidance.reporter_code_for(
+            known.get("failure-reason-code"),
+            known.get("additional-information"),
+            result_type=result_type,
         )
-    else:
-        code, _value = found
-        who = f" ({', '.join(code.reporters)})" if code.reporters else ""
-        parts.append(Text.assemble((f' "{code.text}"{who}: ', "bold"), (code.meaning, "")))
+        if found is None:
+            parts.append(
+                Text(
+                    " Not in the catalogue of reporter codes: read it as the reporter's own words.",
+                    style="dim",
+                )
+            )
+        else:
+            code, _value = found
+            who = f" ({', '.join(code.reporters)})" if code.reporters else ""
+            parts.append(Text.assemble((f' "{code.text}"{who}: ', "bold"), (code.meaning, "")))
     parts.append(Text(""))
     return parts
 
