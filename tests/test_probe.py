@@ -884,3 +884,15 @@ async def test_no_tlsa_is_info_unless_the_zone_is_signed_or_dane_is_expected(
     )
     assert check(expected, "dane-tlsa").verdict == "warn"
     assert "tlsa policies" in check(expected, "dane-tlsa").summary
+
+
+def test_command_expect_dane_turns_no_tlsa_into_a_warning(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["probe", fqdn("plain"), *cli_args(lab, "--format", "json")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["probe", fqdn("plain"), *cli_args(lab, "--format", "json", "--expect-dane")]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    verdict = {d["name"]: d["verdict"] for d in plain["checks"]}["dane-tlsa"]
+    assert verdict == "info"
+    assert {d["name"]: d["verdict"] for d in expected["checks"]}["dane-tlsa"] == "warn"

@@ -82,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--ehlo-name", default="localhost", metavar="NAME", help="name to send in EHLO"
     )
     parser.add_argument(
+        "--expect-dane",
+        action="store_true",
+        help="DANE is expected (e.g. the domain's reports carry tlsa policies): no TLSA "
+        "records is a warning, not info",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="text: show evidence of passing checks too"
     )
     parser.set_defaults(func=run)
@@ -95,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         ca_file=args.ca_file,
         timeout=args.timeout,
         ehlo_name=args.ehlo_name,
+        dane_expected=args.expect_dane,
     )
     try:
         result = run_probe_sync(args.domain, args.mx, options)

@@ -5,14 +5,16 @@ from __future__ import annotations
 from rich.text import Text
 
 from tlsrpt_tui.probe import CachedProbe, Check
+from tlsrpt_tui.probe.render import VERDICT_LABELS
 from tlsrpt_tui.ui.safe import safe
 
+#: The labels `tlsrpt-tui probe` prints, with a colour each (status is never colour alone).
 VERDICT_STYLE = {
-    "pass": ("PASS", "bold green"),
-    "info": ("INFO", "bold blue"),
-    "warn": ("WARN", "bold yellow"),
-    "fail": ("FAIL", "bold red"),
-    "error": ("ERR ", "bold magenta"),
+    "pass": (VERDICT_LABELS["pass"], "bold green"),
+    "info": (VERDICT_LABELS["info"], "bold blue"),
+    "warn": (VERDICT_LABELS["warn"], "bold yellow"),
+    "fail": (VERDICT_LABELS["fail"], "bold red"),
+    "error": (VERDICT_LABELS["error"], "bold magenta"),
 }
 
 
