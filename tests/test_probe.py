@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from probe_servers import INSECURE_ZONE, Lab, fqdn
+from probe_lab import INSECURE_ZONE, Lab, fqdn
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.model import RFC_RESULT_TYPES

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from probe_servers import Lab, fqdn
+from probe_lab import Lab, fqdn
 
 from tlsrpt_tui.probe import ProbeOptions
 from tlsrpt_tui.ui.app import ExplorerApp
