@@ -37,6 +37,7 @@ from tlsrpt_tui.probe.model import (
     CHECK_DANE,
     CHECK_MX_RECORDS,
     CHECK_STARTTLS,
+    CHECK_STS_MX,
     Check,
     ProbeResult,
     Verdict,
@@ -567,6 +568,21 @@ def names_check(host: str, leaf: CertInfo, policy: StsPolicy | None) -> Check:
     )
 
 
+def mx_policy_check(domain: str, policy: StsPolicy, lookup: MxLookup, given: list[str]) -> Check:
+    """``mta-sts-mx``; when the MX lookup got no answer (and no --mx was given) there is
+    nothing to compare: "could not check", not a warning about no MX hosts."""
+    if lookup.check.verdict == "error" and not given and policy.mode != "none":
+        return Check(
+            CHECK_STS_MX,
+            domain,
+            "error",
+            f"could not check the MX hosts against the policy: {lookup.check.summary}",
+            [f"policy mx patterns: {', '.join(policy.mx) or '(none)'}"],
+            ("validation-failure",),
+        )
+    return sts_mx_check(domain, policy, lookup.hosts, given)
+
+
 def cname_warning(check: Check, aliases: list[tuple[str, str]]) -> Check:
     """An MX target that is a CNAME: RFC 2181 §10.3 and RFC 5321 §5.1 say the MX names
     a host with address records, not an alias; many senders cope, some do not."""
@@ -658,7 +674,7 @@ async def run_probe(
     policy_result, policy = policy_check(domain, fetch, record)
     checks.append(policy_result)
     if policy is not None:
-        checks.append(sts_mx_check(domain, policy, lookup.hosts, given))
+        checks.append(mx_policy_check(domain, policy, lookup, given))
     applied_policy = policy if record != "absent" else None
     for data in mx_data:
         checks.extend(mx_checks(data, options, applied_policy))
