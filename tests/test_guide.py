@@ -199,7 +199,7 @@ async def test_entry_archive_numbers_and_the_jump_there_and_back(archive: Path) 
         screen = await open_guide(pilot)
         screen.select("certificate-not-trusted")
         await go_to(pilot, screen, "certificate-expired")  # k
-        entry = guidance.CERTIFICATE_EXPIRED
+        entry = guidance.entry_for("certificate-expired")
         text = screen.entry_plain
         for part in (entry.title, entry.rfc_section, entry.summary, *entry.causes, *entry.fix):
             assert part in text
@@ -371,3 +371,73 @@ async def test_unknown_result_type_is_literal_and_gets_the_generic_entry(tmp_pat
         await pilot.pause()
         assert app.base_filter.result_type == WEIRD
         assert [r.result_type for r in app.failures.rows_data] == [WEIRD]
+
+
+# --------------------------------------------------------------------------- reporter codes
+
+
+def coded(result_type: str, code: str | None, info: str | None = None) -> dict[str, Any]:
+    detail = failure(result_type, "mx1.coded.example", 3)
+    if code is not None:
+        detail["failure-reason-code"] = code
+    if info is not None:
+        detail["additional-information"] = info
+    return detail
+
+
+async def test_pane_opens_with_what_the_reporters_code_means(tmp_path: Path) -> None:
+    root = tmp_path / "coded"
+    detail = coded("sts-policy-fetch-error", "bad https response code: 404")
+    write_gz(root / "a.json.gz", report("Mail.ru", "coded.example", 1, 3, [detail]))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        lines = app.guidance.plain.splitlines()
+        assert lines[0] == "Reporter wrote (failure-reason-code): bad https response code: 404"
+        assert lines[1].startswith(' "bad https response code" (Mail.ru): The policy fetch got')
+        text = app.guidance.plain
+        start = text.index("Start here: Fetch the policy of coded.example yourself first")
+        assert text.index("bad https response code") < start < text.index("Likely causes")
+        assert "curl -sv https://mta-sts.coded.example/.well-known/mta-sts.txt" in text
+
+
+async def test_unknown_and_hostile_reporter_text_is_shown_literally(tmp_path: Path) -> None:
+    root = tmp_path / "hostile"
+    detail = coded("validation-failure", WEIRD, "\x1b[2Jgone")
+    write_gz(root / "a.json.gz", report("Example", "coded.example", 1, 3, [detail]))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        text = app.guidance.plain
+        assert f"Reporter wrote (failure-reason-code): {WEIRD}" in text
+        assert "Reporter wrote (additional-information): \\x1b[2Jgone" in text
+        assert "\x1b" not in text
+        assert "Not in the catalogue of reporter codes" in text
+
+
+async def test_a_merged_row_says_how_many_codes_instead_of_quoting_the_count(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "merged"
+    details = [
+        coded("sts-policy-fetch-error", "bad https response code: 404"),
+        coded("sts-policy-fetch-error", "bad https response code: 500"),
+    ]
+    for detail, ip in zip(details, ("192.0.2.1", "192.0.2.2"), strict=True):
+        detail["receiving-ip"] = ip
+    write_gz(root / "a.json.gz", report("Mail.ru", "coded.example", 1, 6, details))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        text = app.guidance.plain
+        assert app.failures.current is not None
+        assert app.failures.current.failure_reason_code == "(2 codes)"
+        assert "Reporters wrote 2 different failure-reason-codes here" in text
+        assert "Reporter wrote (failure-reason-code): (2 codes)" not in text
+        assert "Not in the catalogue" not in text

@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from probe_servers import INSECURE_ZONE, Lab, fqdn
+from probe_lab import INSECURE_ZONE, Lab, fqdn
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.model import RFC_RESULT_TYPES
@@ -130,11 +130,13 @@ async def test_clean_domain_passes(lab: Lab) -> None:
         "certificate-expiry": "pass",
         "certificate-trust": "pass",
         "certificate-names": "pass",
-        "dane-tlsa": "warn",  # no TLSA: DANE not in use
+        "dane-tlsa": "info",  # no TLSA, unvalidated answer: DANE not in use
     }
     assert result.ok
     assert result.mx_hosts == (f"mx.{fqdn('plain')}",)
     assert check(result, "dane-tlsa").explains == ("dane-required",)
+    assert "DANE not in use" in check(result, "dane-tlsa").summary
+    assert result.exit_status == 0
     # the policy was really fetched from the HTTPS server under its own name
     assert f"mta-sts.{fqdn('plain')}" in lab.sites["valid"].hits
     starttls = check(result, "smtp-starttls")
@@ -240,7 +242,8 @@ async def test_starttls_not_supported(lab: Lab) -> None:
     assert any("EHLO keywords" in line for line in starttls.evidence)
     for name in ("certificate-expiry", "certificate-trust", "certificate-names"):
         assert check(result, name).verdict == "error"
-        assert "not checked" in check(result, name).summary
+        assert "could not check" in check(result, name).summary
+    assert result.exit_status == 1  # a fail wins over the errors it causes
 
 
 async def test_silent_server_times_out_at_the_banner(lab: Lab) -> None:
@@ -533,8 +536,15 @@ async def test_dns_resolver_unreachable(lab: Lab) -> None:
     for name in ("tlsrpt-record", "mx-records", "mta-sts-record"):
         assert check(result, name).verdict == "error"
         assert "no answer" in check(result, name).summary
-    assert check(result, "mta-sts-policy").verdict == "pass"  # no record: not needed
+    # The _mta-sts lookup failed: nothing is known about a policy. Not "pass".
+    policy = check(result, "mta-sts-policy")
+    assert policy.verdict == "error", policy
+    assert "could not check" in policy.summary
+    assert "no MTA-STS policy published" not in to_text(result)
+    assert {c.verdict for c in result.checks} == {"error"}
     assert not result.ok
+    assert result.exit_status == 3
+    assert to_text(result).rstrip().splitlines()[-1] == "COULD NOT CHECK: 4 could not check"
 
 
 # --------------------------------------------------------------------------- API: sync, cache
@@ -612,7 +622,20 @@ def test_command_json_clean(lab: Lab, capsys: pytest.CaptureFixture[str]) -> Non
     assert data["ok"] is True
     assert set(data) >= {"domain", "started", "finished", "checks", "ok"}
     first = data["checks"][0]
-    assert set(first) == {"name", "target", "verdict", "summary", "evidence", "explains"}
+    assert set(first) == {
+        "name",
+        "target",
+        "verdict",
+        "summary",
+        "evidence",
+        "explains",
+        "address",
+    }
+    assert first["address"] is None  # a domain-wide check
+    starttls = [c for c in data["checks"] if c["name"] == "smtp-starttls"]
+    assert [c["address"] for c in starttls] == ["127.0.0.1"]
+    assert data["exit-status"] == 0
+    assert data["counts"] == {"pass": 9, "info": 1, "warn": 0, "fail": 0, "error": 0}
     assert data["started"].endswith("+00:00")
 
 
@@ -625,7 +648,7 @@ def test_command_text_failure_exit_1(lab: Lab, capsys: pytest.CaptureFixture[str
     assert "FAIL   certificate-expiry" in out
     assert "explains: certificate-expired" in out
     assert f"MX mx.{fqdn('expired')}" in out
-    assert out.rstrip().splitlines()[-1].startswith("NOT OK")
+    assert out.rstrip().splitlines()[-1].startswith("FAILED: 1 failed")
 
 
 @pytest.mark.parametrize(
@@ -665,3 +688,211 @@ def test_probe_package_does_not_import_textual() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+# --------------------------------------------------------------------------- issue 18
+
+
+def refused_udp_port() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+async def test_refused_resolver_is_reported_at_once(lab: Lab) -> None:
+    # Nothing listens on the resolver's port: the kernel answers ECONNREFUSED at once.
+    # Before: every query waited its full timeout (8 s per domain, 16 s with an MX).
+    started = time.monotonic()
+    result = await run_probe(
+        fqdn("plain"),
+        (f"mx.{fqdn('plain')}",),
+        ProbeOptions(
+            resolver=f"127.0.0.1:{refused_udp_port()}",
+            https_port=lab.https["valid"],
+            smtp_port=lab.smtp["valid"],
+            timeout=8,
+        ),
+    )
+    assert time.monotonic() - started < 2
+    assert {c.verdict for c in result.checks} == {"error"}, to_text(result)
+    assert "Connection refused" in check(result, "mx-records").summary
+    # what could not be looked up is "could not check", never "pass"
+    assert "could not check" in check(result, "mta-sts-policy").summary
+    assert "could not check" in check(result, "smtp-starttls").summary
+    assert result.exit_status == 3
+
+
+def test_command_exit_3_when_nothing_could_be_checked(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        [
+            "probe",
+            fqdn("plain"),
+            "--resolver",
+            f"127.0.0.1:{refused_udp_port()}",
+            "--https-port",
+            str(lab.https["valid"]),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 3
+    assert "PASS" not in out
+    assert out.rstrip().splitlines()[-1].startswith("COULD NOT CHECK: 4 could not check")
+
+
+def test_command_help_states_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["probe", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0 no check failed and none could not be checked" in out
+    assert "1 at least one check failed" in out
+    assert "2 usage error" in out
+    assert "3 no check failed but at least one could not be checked" in out
+
+
+async def test_refused_smtp_and_https_ports_are_reported_at_once(lab: Lab) -> None:
+    started = time.monotonic()
+    result = await run_probe(
+        fqdn("plain"),
+        options=ProbeOptions(
+            resolver=lab.auth_resolver,
+            smtp_port=closed_port(),
+            https_port=closed_port(),
+            ca_file=str(lab.pki.ca_file),
+            timeout=8,
+        ),
+    )
+    assert time.monotonic() - started < 2
+    starttls = check(result, "smtp-starttls")
+    assert starttls.verdict == "error"
+    assert "Connection refused" in starttls.summary
+    assert check(result, "mta-sts-policy").verdict == "fail"  # published, not reachable
+
+
+async def test_every_address_of_an_mx_is_tested(lab: Lab) -> None:
+    # STARTTLS on 127.0.0.1, none on ::1: senders preferring IPv6 report
+    # starttls-not-supported, so the MX fails although its IPv4 address passes.
+    result = await probe(lab, "dual", smtp="dual")
+    mx = f"mx.{fqdn('dual')}"
+    starttls = {c.address: c for c in result.checks if c.name == "smtp-starttls"}
+    assert set(starttls) == {"127.0.0.1", "::1"}
+    assert starttls["127.0.0.1"].verdict == "pass"
+    assert starttls["::1"].verdict == "fail"
+    assert "at ::1 does not offer STARTTLS" in starttls["::1"].summary
+    assert starttls["::1"].explains == ("starttls-not-supported",)
+    for name in ("certificate-expiry", "certificate-trust", "certificate-names"):
+        by_address = {c.address: c.verdict for c in result.checks if c.name == name}
+        assert by_address == {"127.0.0.1": "pass", "::1": "error"}
+    assert result.exit_status == 1
+    assert all(c.target == mx for c in result.for_target(mx))
+    text = to_text(result)
+    assert f"MX {mx} at 127.0.0.1" in text and f"MX {mx} at ::1" in text
+    data = json.loads(to_json(result))
+    assert {c["address"] for c in data["checks"] if c["name"] == "smtp-starttls"} == {
+        "127.0.0.1",
+        "::1",
+    }
+
+
+async def test_addresses_are_bounded(lab: Lab) -> None:
+    opts = ProbeOptions(
+        resolver=lab.auth_resolver,
+        smtp_port=lab.smtp["dual"],
+        https_port=lab.https["valid"],
+        ca_file=str(lab.pki.ca_file),
+        timeout=TIMEOUT,
+        max_addresses=1,
+    )
+    result = await run_probe(fqdn("dual"), (), opts)
+    starttls = [c for c in result.checks if c.name == "smtp-starttls"]
+    assert [c.address for c in starttls] == ["127.0.0.1"]
+    assert any("not probed: ::1" in line for line in starttls[0].evidence)
+
+
+async def test_policy_content_type_other_than_text_plain_fails(lab: Lab) -> None:
+    result = await probe(lab, "stshtml")
+    policy = check(result, "mta-sts-policy")
+    assert policy.verdict == "fail", policy
+    assert "text/html" in policy.summary and "not text/plain" in policy.summary
+    assert "RFC 8461 §3.2" in policy.summary
+    assert set(policy.explains) == {"sts-policy-invalid", "sts-policy-fetch-error"}
+    # the policy was still read: its mx patterns are compared
+    assert check(result, "mta-sts-mx").verdict == "pass"
+    # a charset parameter is fine
+    assert check(await probe(lab, "stsbom"), "mta-sts-policy").summary.startswith("invalid")
+
+
+async def test_cname_mx_warns_and_tlsa_is_looked_up_at_the_expanded_name(
+    lab: Lab, validating_resolver: str
+) -> None:
+    result = await probe(lab, "aliasmx", resolver=validating_resolver)
+    mx = check(result, "mx-records")
+    assert mx.verdict == "warn"
+    assert f"mx.{fqdn('aliasmx')} -> mx.{fqdn('good')}" in mx.summary
+    assert "RFC 2181 §10.3" in mx.summary and "RFC 5321 §5.1" in mx.summary
+    dane = check(result, "dane-tlsa")
+    # the TLSA record exists only at the expanded name _25._tcp.mx.good.lab.example
+    assert dane.verdict == "pass", dane
+    assert f"TLSA _25._tcp.mx.{fqdn('good')}" in dane.evidence[0]
+    assert check(result, "certificate-names").verdict == "pass"
+
+
+async def test_dane_ee_match_says_who_the_expiry_and_name_failures_affect(
+    lab: Lab, validating_resolver: str
+) -> None:
+    # no MTA-STS: only senders that verify without DANE would mind -> warn, with the reason
+    plain = await probe(lab, "eestale", smtp="eestale", resolver=validating_resolver)
+    assert check(plain, "dane-tlsa").verdict == "pass"
+    for name in ("certificate-expiry", "certificate-names"):
+        found = check(plain, name)
+        assert found.verdict == "warn", found
+        assert "DANE senders ignore this (RFC 7672 §3.1.1)" in found.summary
+    # with MTA-STS enforce the failures stay failures, naming the senders affected
+    sts = await probe(lab, "eestalests", smtp="eestale", resolver=validating_resolver)
+    for name in ("certificate-expiry", "certificate-names"):
+        found = check(sts, name)
+        assert found.verdict == "fail", found
+        assert "MTA-STS senders (mode enforce) are affected" in found.summary
+    # without a DANE match, a bare fail as before
+    bare = await probe(lab, "eestale", smtp="eestale")
+    assert check(bare, "certificate-expiry").verdict == "fail"
+    assert "DANE" not in check(bare, "certificate-expiry").summary
+
+
+async def test_no_tlsa_is_info_unless_the_zone_is_signed_or_dane_is_expected(
+    lab: Lab, validating_resolver: str
+) -> None:
+    unvalidated = check(await probe(lab, "plain"), "dane-tlsa")
+    assert unvalidated.verdict == "info"
+    signed = check(await probe(lab, "plain", resolver=validating_resolver), "dane-tlsa")
+    assert signed.verdict == "warn"
+    assert "the zone is signed" in signed.summary
+    expected = await run_probe(
+        fqdn("plain"),
+        (),
+        ProbeOptions(
+            resolver=lab.auth_resolver,
+            smtp_port=lab.smtp["valid"],
+            https_port=lab.https["valid"],
+            ca_file=str(lab.pki.ca_file),
+            timeout=TIMEOUT,
+            dane_expected=True,
+        ),
+    )
+    assert check(expected, "dane-tlsa").verdict == "warn"
+    assert "tlsa policies" in check(expected, "dane-tlsa").summary
+
+
+def test_command_expect_dane_turns_no_tlsa_into_a_warning(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["probe", fqdn("plain"), *cli_args(lab, "--format", "json")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["probe", fqdn("plain"), *cli_args(lab, "--format", "json", "--expect-dane")]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    verdict = {d["name"]: d["verdict"] for d in plain["checks"]}["dane-tlsa"]
+    assert verdict == "info"
+    assert {d["name"]: d["verdict"] for d in expected["checks"]}["dane-tlsa"] == "warn"

@@ -299,3 +299,19 @@ def test_check_sanitises_and_renders() -> None:
     assert "\x1b" not in text and "\x07" not in text
     with pytest.raises(ValueError):
         Check("x", "y", "maybe", "z")  # type: ignore[arg-type]
+
+
+def test_mx_policy_check_could_not_check_without_an_mx_answer() -> None:
+    from tlsrpt_tui.probe.dns import DnsUnreachable
+    from tlsrpt_tui.probe.runner import mx_policy_check, mx_records_check
+
+    policy = parse_sts_policy(
+        b"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n"
+    )
+    lookup = mx_records_check("example.com", DnsUnreachable("no answer for MX example.com"))
+    check = mx_policy_check("example.com", policy, lookup, [])
+    assert check.verdict == "error"
+    assert check.summary.startswith("could not check")
+    # with --mx given there is something to compare
+    given = mx_policy_check("example.com", policy, lookup, ["mx.example.com"])
+    assert given.verdict == "pass"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from probe_servers import Lab, fqdn
+from probe_lab import Lab, fqdn
 
 from tlsrpt_tui.probe import ProbeOptions
 from tlsrpt_tui.ui.app import ExplorerApp
@@ -88,3 +89,45 @@ async def test_probe_key_shows_verdicts_next_to_guidance(lab: Lab, tmp_path: Pat
         await pilot.press("enter", "enter")
         await pilot.pause()
         assert "Live probe" in app.guidance.plain
+
+
+def refused_udp_port() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+async def test_probe_that_could_not_check_says_so(lab: Lab, tmp_path: Path) -> None:
+    # No working resolver: nothing can be looked up. Before, the toast said
+    # "8 checks failed" and the pane "the problem may have been fixed".
+    options = ProbeOptions(
+        resolver=f"127.0.0.1:{refused_udp_port()}",
+        smtp_port=lab.smtp["expired"],
+        https_port=lab.https["valid"],
+        ca_file=str(lab.pki.ca_file),
+        timeout=2.0,
+    )
+    app = ExplorerApp(
+        [archive_with_expired_cert(tmp_path / "r")], watch=False, probe_options=options
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter", "enter")
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = app.guidance.plain
+        assert "may have been fixed" not in text
+        assert "Could not check what would explain certificate-expired" in text
+        assert "[PASS]" not in text
+        cached = app.probe_cache.get(fqdn("expired"), (f"mx.{fqdn('expired')}",), options)
+        assert cached is not None
+        outcome = cached.result.outcome()
+        assert outcome.startswith("COULD NOT CHECK: ") and "failed" not in outcome
+        assert outcome in text  # the same words as `tlsrpt-tui probe`
+        messages = [n.message for n in app._notifications]
+        assert messages[-1] == f"Probe of {fqdn('expired')}: {outcome}"
+        assert "failed" not in messages[-1]

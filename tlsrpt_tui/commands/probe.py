@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tlsrpt_tui.probe import ProbeOptions, ProbeUsageError, run_probe_sync, to_json, to_text
+from tlsrpt_tui.probe.model import EXIT_USAGE
 from tlsrpt_tui.probe.options import DEFAULT_TIMEOUT
 
 
@@ -31,10 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check a domain's TLS-RPT/MTA-STS records, MX STARTTLS, certificates and DANE live",
         description=(
             "Probe DOMAIN live: the TLS-RPT record, MTA-STS record and policy, each MX "
-            "host's STARTTLS, certificate (expiry, trust, names) and DANE TLSA. Each check "
-            "says pass/warn/fail/error, its evidence, and which TLS-RPT result-types it "
-            "explains. Exit status: 0 all fine (warnings allowed), 1 a check failed or could "
-            "not be done, 2 usage error."
+            "host's STARTTLS (on every A and AAAA address), certificate (expiry, trust, "
+            "names) and DANE TLSA. Each check says pass, info, warn, fail or error (could "
+            "not check: a step or what it needs could not be looked up), its evidence, and "
+            "which TLS-RPT result-types it explains."
+        ),
+        epilog=(
+            "Exit status: 0 no check failed and none could not be checked (warn and info "
+            "allowed); 1 at least one check failed; 2 usage error; 3 no check failed but at "
+            "least one could not be checked."
         ),
     )
     parser.add_argument("domain", metavar="DOMAIN", help="the policy domain")
@@ -76,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--ehlo-name", default="localhost", metavar="NAME", help="name to send in EHLO"
     )
     parser.add_argument(
+        "--expect-dane",
+        action="store_true",
+        help="DANE is expected (e.g. the domain's reports carry tlsa policies): no TLSA "
+        "records is a warning, not info",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="text: show evidence of passing checks too"
     )
     parser.set_defaults(func=run)
@@ -89,12 +101,13 @@ def run(args: argparse.Namespace) -> int:
         ca_file=args.ca_file,
         timeout=args.timeout,
         ehlo_name=args.ehlo_name,
+        dane_expected=args.expect_dane,
     )
     try:
         result = run_probe_sync(args.domain, args.mx, options)
     except ProbeUsageError as exc:
         print(f"tlsrpt-tui probe: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("tlsrpt-tui probe: interrupted", file=sys.stderr)
         return 130
@@ -102,4 +115,4 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_json(result) + "\n")
     else:
         sys.stdout.write(to_text(result, verbose=args.verbose))
-    return 0 if result.ok else 1
+    return result.exit_status

@@ -9,7 +9,7 @@ validating resolver means the signatures are bogus.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tlsrpt_tui.probe.certs import CertInfo, name_matches, names_for_matching
@@ -143,6 +143,17 @@ def match_tlsa(
     return matched, evidence, usable
 
 
+def dane_ee_matches(answer: DnsAnswer | DnsUnreachable | None, chain: list[CertInfo]) -> bool:
+    """Whether an authenticated, usable DANE-EE (3 x x) record matches the leaf: then
+    DANE senders ignore the certificate's names and dates (RFC 7672 §3.1.1)."""
+    if not isinstance(answer, DnsAnswer) or not answer.ad or not chain:
+        return False
+    records = [TlsaRecord.from_rdata(r) for r in answer.records]
+    return any(
+        r.usage == 3 and r.unusable_reason() is None and r.matches(chain[0]) for r in records
+    )
+
+
 def dane_check(
     mx: str,
     answer: DnsAnswer | DnsUnreachable,
@@ -150,9 +161,34 @@ def dane_check(
     chain: list[CertInfo] | None,
     tls_problem: str | None,
     address_ad: bool | None,
+    *,
+    dane_expected: bool = False,
+    owner: str | None = None,
+    address: str | None = None,
+    names: list[str] | None = None,
 ) -> Check:
-    """The ``dane-tlsa`` check for one MX host."""
-    owner = tlsa_name(mx)
+    """The ``dane-tlsa`` check for one MX host (and ``address``, the one whose
+    certificate ``chain`` is). ``owner`` is where the TLSA records were found (the
+    CNAME-expanded name, RFC 7672 §2.2.2); ``names`` the names the certificate may
+    carry for DANE-TA (the MX host, and its expanded name)."""
+    owner = owner or tlsa_name(mx)
+    checked = _dane_check(
+        mx, owner, answer, cd_answer, chain, tls_problem, address_ad, dane_expected, names
+    )
+    return replace(checked, address=address)
+
+
+def _dane_check(
+    mx: str,
+    owner: str,
+    answer: DnsAnswer | DnsUnreachable,
+    cd_answer: DnsAnswer | DnsUnreachable | None,
+    chain: list[CertInfo] | None,
+    tls_problem: str | None,
+    address_ad: bool | None,
+    dane_expected: bool,
+    names: list[str] | None,
+) -> Check:
     if isinstance(answer, DnsUnreachable):
         return Check(
             CHECK_DANE,
@@ -187,13 +223,29 @@ def dane_check(
         )
     records = [TlsaRecord.from_rdata(r) for r in answer.records]
     if not records:
-        denial = "authenticated denial" if answer.ad else "unauthenticated denial"
+        # Information, not a warning: most domains do not use DANE. It is worth a
+        # warning when DANE is expected (the domain's reports carry tlsa policies) or
+        # the zone is signed (authenticated denial), where TLSA is one step away.
+        if answer.ad or dane_expected:
+            why = (
+                "the zone is signed (authenticated denial)"
+                if answer.ad
+                else "reports for this domain carry tlsa policies"
+            )
+            return Check(
+                CHECK_DANE,
+                mx,
+                "warn",
+                f"no TLSA records at {owner} although {why}: DANE is not in use for {mx}; "
+                "a sender configured to require DANE reports dane-required",
+                evidence,
+                ("dane-required",),
+            )
         return Check(
             CHECK_DANE,
             mx,
-            "warn",
-            f"no TLSA records ({denial}): DANE is not in use for {mx}; a sender that "
-            "requires DANE reports dane-required",
+            "info",
+            f"DANE not in use: no TLSA records at {owner} (unsigned or unvalidated answer)",
             evidence,
             ("dane-required",),
         )
@@ -212,7 +264,7 @@ def dane_check(
             evidence,
             ("dane-required", "dnssec-invalid"),
         )
-    matched, match_evidence, usable = match_tlsa(records, chain or [], [mx])
+    matched, match_evidence, usable = match_tlsa(records, chain or [], names or [mx])
     evidence.extend(match_evidence)
     if not chain:
         return Check(

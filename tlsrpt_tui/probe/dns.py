@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dns.asyncbackend
 import dns.asyncquery
 import dns.edns
 import dns.exception
@@ -139,6 +142,24 @@ def txt_strings(answer: DnsAnswer) -> list[str]:
     return texts
 
 
+async def _ask(
+    message: dns.message.Message, host: str, port: int, timeout: float
+) -> dns.message.Message:
+    """One query over UDP (TCP on truncation) from a *connected* UDP socket: only a
+    connected socket hears the ICMP "port unreachable" that makes a refused resolver
+    an immediate ``ConnectionRefusedError`` instead of a timeout."""
+    backend = dns.asyncbackend.get_default_backend()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = await backend.make_socket(  # type: ignore[no-untyped-call]
+        family, socket.SOCK_DGRAM, 0, None, (host, port)
+    )
+    async with sock:
+        response, _ = await dns.asyncquery.udp_with_fallback(
+            message, host, timeout=timeout, port=port, udp_sock=sock
+        )
+    return response
+
+
 class DnsClient:
     """Queries one list of recursive resolvers with a per-query deadline.
 
@@ -179,24 +200,33 @@ class DnsClient:
         per_try = max(self.timeout / 3, 0.25)
         problems: list[str] = []
         while True:
+            refused = 0  # servers that answered this round with an error, not silence
             for host, port in self.nameservers:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 try:
-                    response, _ = await dns.asyncquery.udp_with_fallback(
-                        message, host, timeout=min(remaining, per_try), port=port
-                    )
+                    response = await _ask(message, host, port, min(remaining, per_try))
                 except dns.exception.Timeout:
                     continue
                 except (OSError, dns.exception.DNSException, ValueError) as exc:
-                    problems.append(f"{describe_servers([(host, port)])}: {exc}")
+                    reason = (
+                        os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else exc
+                    )
+                    problems.append(f"{describe_servers([(host, port)])}: {reason}")
+                    refused += 1
                     continue
                 return self._answer(name, rdtype, cd, response, describe_servers([(host, port)]))
+            if refused == len(self.nameservers):
+                # Every server refused at once (ECONNREFUSED, unreachable network):
+                # waiting out the timeout would only make the operator wait.
+                raise DnsUnreachable(
+                    f"no answer for {rdtype} {name}: {'; '.join(problems[-refused:])}"
+                )
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            if problems:  # refused/unreachable: don't spin; wait a little before retrying
+            if problems:  # some refused, some silent: wait a little before retrying
                 await asyncio.sleep(min(0.2, remaining))
         detail = f" ({problems[-1]})" if problems else ""
         raise DnsUnreachable(

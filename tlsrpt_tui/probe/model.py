@@ -9,8 +9,14 @@ markup itself.
 ``explains`` lists RFC 8460 result-types. Its meaning follows the verdict:
 
 * ``fail`` / ``warn``: the result-types this finding explains;
-* ``pass``: the result-types this check covers and found no cause for now;
-* ``error``: the result-types the check could not look into (a step was unreachable).
+* ``pass`` / ``info``: the result-types this check covers and found no cause for now
+  (``info``: nothing to check, e.g. no TLSA records where DANE is not expected);
+* ``error``: the result-types the check could not look into: a step or a prerequisite
+  could not be looked up, so the check says "could not check", never "pass".
+
+Exit status of ``tlsrpt-tui probe`` (:attr:`ProbeResult.exit_status`): 0 no ``fail``
+and no ``error`` (``warn`` and ``info`` allowed); 1 any ``fail``; 3 no ``fail`` but at
+least one ``error``. (2 is a usage error, raised before anything is probed.)
 """
 
 from __future__ import annotations
@@ -21,11 +27,26 @@ from typing import Any, Literal
 
 from tlsrpt_tui.core.text import plain
 
-Verdict = Literal["pass", "warn", "fail", "error"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "warn", "fail", "error")
+Verdict = Literal["pass", "info", "warn", "fail", "error"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "info", "warn", "fail", "error")
 
-#: Verdicts that make a probe "not ok" (exit status 1).
+#: Verdicts that make a probe "not ok".
 FAILING_VERDICTS: frozenset[str] = frozenset({"fail", "error"})
+
+#: How each verdict is counted in words: one phrase for ``probe``, the explorer's
+#: probe block and its toast, so they say the same thing.
+VERDICT_WORDS: dict[str, str] = {
+    "pass": "passed",
+    "info": "info",
+    "warn": "warning",
+    "fail": "failed",
+    "error": "could not check",
+}
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_CHECKED = 3
 
 # Check names, in the order they are reported.
 CHECK_TLSRPT_RECORD = "tlsrpt-record"
@@ -68,6 +89,8 @@ class Check:
     summary: str
     evidence: list[str] = field(default_factory=list)
     explains: tuple[str, ...] = ()
+    #: The IP address this check is about (per-address MX checks), or None.
+    address: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -89,6 +112,7 @@ class Check:
             "summary": self.summary,
             "evidence": list(self.evidence),
             "explains": list(self.explains),
+            "address": self.address,
         }
 
 
@@ -107,6 +131,33 @@ class ProbeResult:
     def ok(self) -> bool:
         """True when no check failed or errored (warnings are fine)."""
         return not any(check.failed for check in self.checks)
+
+    @property
+    def exit_status(self) -> int:
+        """0 no fail and no error; 1 any fail; 3 no fail but an error (could not check)."""
+        verdicts = {check.verdict for check in self.checks}
+        if "fail" in verdicts:
+            return EXIT_FAILED
+        if "error" in verdicts:
+            return EXIT_NOT_CHECKED
+        return EXIT_OK
+
+    def outcome(self) -> str:
+        """One line in words: ``FAILED: 1 failed, 6 could not check, 3 passed``."""
+        counts = self.counts()
+        order = ("fail", "error", "warn", "info", "pass")
+        parts = []
+        for verdict in order:
+            n = counts[verdict]
+            if n:
+                word = VERDICT_WORDS[verdict]
+                parts.append(f"{n} {word}{'s' if verdict == 'warn' and n != 1 else ''}")
+        head = {
+            EXIT_FAILED: "FAILED",
+            EXIT_NOT_CHECKED: "COULD NOT CHECK",
+            EXIT_OK: "OK",
+        }[self.exit_status]
+        return f"{head}: {', '.join(parts) or 'no checks'}"
 
     @property
     def duration(self) -> float:
@@ -144,5 +195,7 @@ class ProbeResult:
             "finished": self.finished.isoformat(),
             "mx_hosts": list(self.mx_hosts),
             "checks": [check.to_dict() for check in self.checks],
+            "counts": self.counts(),
             "ok": self.ok,
+            "exit-status": self.exit_status,
         }

@@ -39,6 +39,11 @@ class ProbeOptions:
     max_mx: int = 10
     #: MX hosts probed at the same time.
     concurrency: int = 4
+    #: At most this many addresses of each MX are probed (IPv4 first, then IPv6).
+    max_addresses: int = 6
+    #: DANE is expected (e.g. the domain's reports carry ``tlsa`` policies): a missing
+    #: TLSA record is then a warning, not information.
+    dane_expected: bool = False
 
     def validate(self) -> None:
         if self.resolver is not None:

@@ -8,7 +8,7 @@ import textwrap
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.probe.model import PER_MX_CHECKS, Check, ProbeResult
 
-VERDICT_LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR"}
+VERDICT_LABELS = {"pass": "PASS", "info": "INFO", "warn": "WARN", "fail": "FAIL", "error": "ERROR"}
 
 
 def to_json(result: ProbeResult, *, indent: int | None = 2) -> str:
@@ -19,8 +19,8 @@ def _check_lines(check: Check, width: int, verbose: bool) -> list[str]:
     label = VERDICT_LABELS[check.verdict]
     head = f"{label:<5}  {check.name:<18}  {plain(check.summary)}"
     lines = textwrap.wrap(head, width=width, subsequent_indent=" " * 27) or [head]
-    if check.explains and check.verdict != "pass":
-        verb = "explains" if check.verdict in ("fail", "warn") else "unchecked"
+    if check.explains and check.verdict not in ("pass", "info"):
+        verb = "explains" if check.verdict in ("fail", "warn") else "could not check"
         lines.append(" " * 27 + f"{verb}: {', '.join(check.explains)}")
     if verbose or check.verdict != "pass":
         for item in check.evidence:
@@ -40,17 +40,19 @@ def to_text(result: ProbeResult, *, width: int = 100, verbose: bool = False) -> 
         f"Probe of {plain(result.domain)}: {result.started:%Y-%m-%d %H:%M:%S} UTC, "
         f"{result.duration:.1f} s"
     ]
-    last_group: str | None = None
+    last_group: tuple[str, str | None] | None = None
     for check in result.checks:
         per_mx = check.name in PER_MX_CHECKS
-        group = check.target if per_mx else result.domain
+        group = (check.target, check.address) if per_mx else (result.domain, None)
         if group != last_group:
             out.append("")
-            out.append(f"MX {plain(group)}" if per_mx else f"Domain {plain(group)}")
+            if per_mx:
+                at = f" at {plain(check.address)}" if check.address else ""
+                out.append(f"MX {plain(check.target)}{at}")
+            else:
+                out.append(f"Domain {plain(result.domain)}")
             last_group = group
         out.extend("  " + line for line in _check_lines(check, width - 2, verbose))
-    counts = result.counts()
     out.append("")
-    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    out.append(("OK: " if result.ok else "NOT OK: ") + (summary or "no checks"))
+    out.append(result.outcome())
     return "\n".join(out) + "\n"

@@ -22,7 +22,7 @@ from tlsrpt_tui.probe.certs import (
     name_matches,
     names_for_matching,
 )
-from tlsrpt_tui.probe.dane import DANE_TYPES, dane_check, tlsa_name
+from tlsrpt_tui.probe.dane import DANE_TYPES, dane_check, dane_ee_matches, tlsa_name
 from tlsrpt_tui.probe.dns import (
     DnsAnswer,
     DnsClient,
@@ -37,8 +37,10 @@ from tlsrpt_tui.probe.model import (
     CHECK_DANE,
     CHECK_MX_RECORDS,
     CHECK_STARTTLS,
+    CHECK_STS_MX,
     Check,
     ProbeResult,
+    Verdict,
 )
 from tlsrpt_tui.probe.options import (
     ProbeOptions,
@@ -153,16 +155,13 @@ def mx_records_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> MxLooku
 
 
 @dataclass(slots=True)
-class MxData:
-    host: str
-    addresses: list[str] = field(default_factory=list)
-    address_evidence: list[str] = field(default_factory=list)
-    address_error: str | None = None
-    address_ad: bool | None = None
-    first: SmtpSession | None = None
+class AddressSessions:
+    """The sessions with one address of an MX: the verifying one, and the collecting
+    one when verification failed."""
+
+    address: str
+    first: SmtpSession
     second: SmtpSession | None = None
-    tlsa: DnsAnswer | DnsUnreachable | None = None
-    tlsa_cd: DnsAnswer | DnsUnreachable | None = None
 
     @property
     def tls_session(self) -> SmtpSession | None:
@@ -177,6 +176,43 @@ class MxData:
         return session.chain if session else []
 
 
+@dataclass(slots=True)
+class MxData:
+    host: str
+    addresses: list[str] = field(default_factory=list)
+    address_evidence: list[str] = field(default_factory=list)
+    address_error: str | None = None
+    address_ad: bool | None = None
+    #: The name the MX's CNAME chain ends at, when the MX target is an alias.
+    expanded: str | None = None
+    #: Addresses found but not probed (over ``max_addresses``).
+    skipped: list[str] = field(default_factory=list)
+    sessions: list[AddressSessions] = field(default_factory=list)
+    tlsa: DnsAnswer | DnsUnreachable | None = None
+    tlsa_cd: DnsAnswer | DnsUnreachable | None = None
+    tlsa_owner: str | None = None
+    tlsa_evidence: list[str] = field(default_factory=list)
+
+
+async def _lookup_tlsa(data: MxData, client: DnsClient) -> None:
+    """TLSA as a DANE sender looks it up (RFC 7672 §2.2.2): at the CNAME-expanded MX
+    name first, then at the MX name itself when the expanded name has none."""
+    owners = [tlsa_name(data.expanded)] if data.expanded else []
+    owners.append(tlsa_name(data.host))
+    for index, owner in enumerate(owners):
+        answer = await _safe_query(client, owner, "TLSA")
+        data.tlsa, data.tlsa_owner = answer, owner
+        if isinstance(answer, DnsAnswer) and answer.servfail:
+            data.tlsa_cd = await _safe_query(client, owner, "TLSA", cd=True)
+        last = index == len(owners) - 1
+        if last or not (isinstance(answer, DnsAnswer) and not answer.records and answer.ad):
+            # Only a secure "no TLSA here" at the expanded name moves on to the MX name.
+            break
+        data.tlsa_evidence.append(
+            f"no TLSA at the CNAME-expanded name {owner}: looking at {owners[-1]}"
+        )
+
+
 async def gather_mx(
     host: str,
     client: DnsClient,
@@ -184,43 +220,42 @@ async def gather_mx(
     verify_context: ssl.SSLContext,
 ) -> MxData:
     data = MxData(host=host)
-    is_ip = _is_ip(host)
-
-    async def lookup_addresses() -> None:
-        if is_ip:
-            data.addresses = [host]
-            data.address_evidence = [f"{host} is an IP address"]
-            return
+    if _is_ip(host):
+        data.addresses = [host]
+        data.address_evidence = [f"{host} is an IP address"]
+    else:
         try:
-            data.addresses, data.address_evidence = await client.addresses(host)
+            addresses, data.address_evidence = await client.addresses(host)
         except DnsUnreachable as exc:
             data.address_error = str(exc)
-            return
+            addresses = []
+        limit = max(1, options.max_addresses)
+        data.addresses, data.skipped = addresses[:limit], addresses[limit:]
         a_answer = await _safe_query(client, host, "A")
         if isinstance(a_answer, DnsAnswer):
             data.address_ad = a_answer.ad
+            if a_answer.cnames:
+                data.expanded = a_answer.cnames[-1].rstrip(".").lower()
 
-    async def lookup_tlsa() -> None:
-        if is_ip:
-            return
-        data.tlsa = await _safe_query(client, tlsa_name(host), "TLSA")
-        if isinstance(data.tlsa, DnsAnswer) and data.tlsa.servfail:
-            data.tlsa_cd = await _safe_query(client, tlsa_name(host), "TLSA", cd=True)
+    async def one_address(address: str) -> AddressSessions:
+        first, second = await probe_mx_tls(
+            host,
+            [address],
+            options.smtp_port,
+            ca_file=options.ca_file,
+            timeout=options.timeout,
+            ehlo_name=options.ehlo_name,
+            verify_context=verify_context,
+        )
+        return AddressSessions(address, first, second)
 
-    async def session() -> None:
-        await lookup_addresses()
-        if data.addresses:
-            data.first, data.second = await probe_mx_tls(
-                host,
-                data.addresses,
-                options.smtp_port,
-                ca_file=options.ca_file,
-                timeout=options.timeout,
-                ehlo_name=options.ehlo_name,
-                verify_context=verify_context,
-            )
+    async def sessions() -> None:
+        data.sessions = list(await asyncio.gather(*(one_address(a) for a in data.addresses)))
 
-    await asyncio.gather(session(), lookup_tlsa())
+    if _is_ip(host):
+        await sessions()
+    else:
+        await asyncio.gather(sessions(), _lookup_tlsa(data, client))
     return data
 
 
@@ -239,198 +274,246 @@ def _trust_store_text(options: ProbeOptions) -> str:
     return f"system trust store ({paths.cafile or paths.capath or 'OpenSSL default'})"
 
 
-def mx_checks(data: MxData, options: ProbeOptions, policy: StsPolicy | None) -> list[Check]:
-    host = data.host
-    now = datetime.now(UTC)
-    checks: list[Check] = []
-    session_problem: str | None = None
+def _not_checked(host: str, reason: str, address: str | None) -> list[Check]:
+    text = f"could not check: {reason}"
+    return [
+        Check(CHECK_CERT_EXPIRY, host, "error", text, [], ("certificate-expired",), address),
+        Check(CHECK_CERT_TRUST, host, "error", text, [], ("certificate-not-trusted",), address),
+        Check(CHECK_CERT_NAMES, host, "error", text, [], ("certificate-host-mismatch",), address),
+    ]
 
-    # -- STARTTLS
+
+def mx_checks(data: MxData, options: ProbeOptions, policy: StsPolicy | None) -> list[Check]:
+    """The checks of one MX: one set (STARTTLS, certificate, DANE) per address."""
+    host = data.host
     evidence = list(data.address_evidence)
-    if data.address_error is not None:
-        session_problem = f"could not resolve {host}"
-        checks.append(
-            Check(
+    if data.skipped:
+        evidence.append(
+            f"probing the first {len(data.addresses)} of "
+            f"{len(data.addresses) + len(data.skipped)} addresses; not probed: "
+            + ", ".join(data.skipped)
+        )
+    if data.address_error is not None or not data.addresses:
+        if data.address_error is not None:
+            problem = f"could not resolve {host}"
+            first = Check(
                 CHECK_STARTTLS,
                 host,
                 "error",
-                f"could not resolve {host}: {data.address_error}",
+                f"could not check: could not resolve {host}: {data.address_error}",
                 [*evidence, data.address_error],
                 ("starttls-not-supported",),
             )
-        )
-    elif not data.addresses:
-        session_problem = f"{host} has no address"
-        checks.append(
-            Check(
+        else:
+            problem = f"{host} has no address"
+            first = Check(
                 CHECK_STARTTLS,
                 host,
                 "fail",
                 f"{host} has no A or AAAA records: senders cannot connect",
                 evidence,
             )
-        )
-    else:
-        first = data.first
-        assert first is not None
-        evidence.extend(first.log)
-        tls = data.tls_session
-        if data.second is not None:
-            evidence.append(
-                "verification failed; connected again without verification to read the certificate"
-            )
-            evidence.extend(data.second.log)
-        if tls is not None:
-            checks.append(
-                Check(
-                    CHECK_STARTTLS,
-                    host,
-                    "pass",
-                    f"STARTTLS offered; {tls.tls_version} established ({tls.cipher})",
-                    evidence,
-                    ("starttls-not-supported",),
-                )
-            )
-        else:
-            failed = data.second if data.second is not None else first
-            session_problem = failed.failure or "no TLS session"
-            kind = failed.failure_kind
-            step = failed.failed_step or "?"
-            evidence.append(f"failed at step: {step}")
-            if kind == "unreachable":
-                checks.append(
-                    Check(
-                        CHECK_STARTTLS,
-                        host,
-                        "error",
-                        f"could not reach {host} ({step}): {failed.failure}",
-                        evidence,
-                        ("starttls-not-supported",),
-                    )
-                )
-            elif kind == "no-starttls":
-                checks.append(
-                    Check(
-                        CHECK_STARTTLS,
-                        host,
-                        "fail",
-                        f"{host} does not offer STARTTLS: {failed.failure}",
-                        evidence,
-                        ("starttls-not-supported",),
-                    )
-                )
-            elif kind in ("tls", "verify"):
-                checks.append(
-                    Check(
-                        CHECK_STARTTLS,
-                        host,
-                        "fail",
-                        f"STARTTLS offered but {failed.failure}",
-                        evidence,
-                        ("starttls-not-supported", "validation-failure"),
-                    )
-                )
-            else:
-                checks.append(
-                    Check(
-                        CHECK_STARTTLS,
-                        host,
-                        "fail",
-                        f"SMTP session failed ({step}): {failed.failure}",
-                        evidence,
-                    )
-                )
+        checks = [first, *_not_checked(host, problem, None)]
+        checks.extend(_dane_checks(data, options, None, None, problem))
+        return checks
+    checks = []
+    for sessions in data.sessions:
+        checks.extend(_address_checks(data, sessions, evidence, options, policy))
+    return checks
 
-    chain = data.chain
-    tls = data.tls_session
-    if tls is None or not chain:
-        reason = session_problem or "no certificate was presented"
-        not_checked = f"not checked: {reason}"
-        checks.append(
-            Check(CHECK_CERT_EXPIRY, host, "error", not_checked, [], ("certificate-expired",))
-        )
-        checks.append(
-            Check(CHECK_CERT_TRUST, host, "error", not_checked, [], ("certificate-not-trusted",))
-        )
-        checks.append(
-            Check(CHECK_CERT_NAMES, host, "error", not_checked, [], ("certificate-host-mismatch",))
-        )
-    else:
-        cert_lines = [
-            f"{'leaf' if i == 0 else f'chain[{i}]'}: {info.describe()}"
-            for i, info in enumerate(chain)
+
+def _dane_checks(
+    data: MxData,
+    options: ProbeOptions,
+    address: str | None,
+    chain: list[CertInfo] | None,
+    problem: str | None,
+) -> list[Check]:
+    host = data.host
+    if data.tlsa is None:
+        if _is_ip(host):
+            return []
+        return [
+            Check(
+                CHECK_DANE,
+                host,
+                "error",
+                "could not check: TLSA not looked up",
+                [],
+                DANE_TYPES,
+                address,
+            )
         ]
-        # -- expiry
-        finding = expiry_finding(chain, now)
+    names = [host, *([data.expanded] if data.expanded else [])]
+    dane = dane_check(
+        host,
+        data.tlsa,
+        data.tlsa_cd,
+        chain,
+        problem,
+        data.address_ad,
+        dane_expected=options.dane_expected,
+        owner=data.tlsa_owner,
+        address=address,
+        names=names,
+    )
+    if data.tlsa_evidence:
+        dane = replace(dane, evidence=[*data.tlsa_evidence, *dane.evidence])
+    return [dane]
+
+
+def _address_checks(
+    data: MxData,
+    sessions: AddressSessions,
+    address_evidence: list[str],
+    options: ProbeOptions,
+    policy: StsPolicy | None,
+) -> list[Check]:
+    host, address = data.host, sessions.address
+    now = datetime.now(UTC)
+    checks: list[Check] = []
+    session_problem: str | None = None
+    first = sessions.first
+    evidence = [*address_evidence, *first.log]
+    tls = sessions.tls_session
+    if sessions.second is not None:
+        evidence.append(
+            "verification failed; connected again without verification to read the certificate"
+        )
+        evidence.extend(sessions.second.log)
+    at = f" at {address}" if address != host else ""
+    if tls is not None:
         checks.append(
             Check(
-                CHECK_CERT_EXPIRY,
+                CHECK_STARTTLS,
                 host,
-                finding.verdict,
-                finding.summary,
-                finding.evidence,
-                ("certificate-expired",),
+                "pass",
+                f"STARTTLS offered{at}; {tls.tls_version} established ({tls.cipher})",
+                evidence,
+                ("starttls-not-supported",),
+                address,
             )
         )
-        # -- trust
-        store = _trust_store_text(options)
-        first = data.first
-        assert first is not None
-        if first.trusted:
-            verified = first.verified_chain or chain
-            trust_evidence = [f"verified against {store} (validity dates checked separately)"]
-            trust_evidence.extend(f"path[{i}]: {info.subject}" for i, info in enumerate(verified))
-            checks.append(
-                Check(
-                    CHECK_CERT_TRUST,
-                    host,
-                    "pass",
-                    "the chain verifies against the "
-                    + ("CA file" if options.ca_file else "system trust store"),
-                    trust_evidence + cert_lines,
-                    ("certificate-not-trusted",),
-                )
-            )
+    else:
+        failed = sessions.second if sessions.second is not None else first
+        session_problem = failed.failure or "no TLS session"
+        kind = failed.failure_kind
+        step = failed.failed_step or "?"
+        evidence.append(f"failed at step: {step}")
+        verdict: Verdict = "fail"
+        explains: tuple[str, ...] = ("starttls-not-supported",)
+        if kind == "unreachable":
+            verdict = "error"
+            summary = f"could not check: could not reach {host}{at} ({step}): {failed.failure}"
+        elif kind == "no-starttls":
+            summary = f"{host}{at} does not offer STARTTLS: {failed.failure}"
+        elif kind in ("tls", "verify"):
+            summary = f"STARTTLS offered{at} but {failed.failure}"
+            explains = ("starttls-not-supported", "validation-failure")
         else:
-            trust_evidence = [
-                f"verification against {store} failed: {first.verify_error}",
-                *cert_lines,
-            ]
-            if chain[0].self_signed:
-                trust_evidence.append("the server certificate is self-signed")
-            if len(chain) == 1 and not chain[0].self_signed:
-                trust_evidence.append(
-                    "the server sent only its own certificate: is the intermediate missing?"
-                )
-            checks.append(
-                Check(
-                    CHECK_CERT_TRUST,
-                    host,
-                    "fail",
-                    f"certificate not trusted: {first.verify_error}",
-                    trust_evidence,
-                    ("certificate-not-trusted",),
-                )
-            )
-        # -- names
-        checks.append(names_check(host, chain[0], policy))
+            summary = f"SMTP session{at} failed ({step}): {failed.failure}"
+            explains = ()
+        checks.append(Check(CHECK_STARTTLS, host, verdict, summary, evidence, explains, address))
 
-    # -- DANE
-    if data.tlsa is not None:
-        dane = dane_check(
-            host, data.tlsa, data.tlsa_cd, chain or None, session_problem, data.address_ad
+    chain = sessions.chain
+    if tls is None or not chain:
+        checks.extend(
+            _not_checked(host, session_problem or "no certificate was presented", address)
         )
-        checks.append(dane)
-        if dane.verdict == "pass":
-            checks = [
-                replace(c, evidence=[*c.evidence, DANE_TRUST_NOTE])
-                if c.name == CHECK_CERT_TRUST and c.verdict == "fail"
-                else c
-                for c in checks
-            ]
-    elif not _is_ip(host):
-        checks.append(Check(CHECK_DANE, host, "error", "TLSA not looked up", [], DANE_TYPES))
+        checks.extend(_dane_checks(data, options, address, None, session_problem))
+        return checks
+    cert_lines = [
+        f"{'leaf' if i == 0 else f'chain[{i}]'}: {info.describe()}" for i, info in enumerate(chain)
+    ]
+    # -- expiry
+    finding = expiry_finding(chain, now)
+    checks.append(
+        Check(
+            CHECK_CERT_EXPIRY,
+            host,
+            finding.verdict,
+            finding.summary,
+            finding.evidence,
+            ("certificate-expired",),
+            address,
+        )
+    )
+    # -- trust
+    store = _trust_store_text(options)
+    if first.trusted:
+        verified = first.verified_chain or chain
+        trust_evidence = [f"verified against {store} (validity dates checked separately)"]
+        trust_evidence.extend(f"path[{i}]: {info.subject}" for i, info in enumerate(verified))
+        checks.append(
+            Check(
+                CHECK_CERT_TRUST,
+                host,
+                "pass",
+                "the chain verifies against the "
+                + ("CA file" if options.ca_file else "system trust store"),
+                trust_evidence + cert_lines,
+                ("certificate-not-trusted",),
+                address,
+            )
+        )
+    else:
+        trust_evidence = [f"verification against {store} failed: {first.verify_error}", *cert_lines]
+        if chain[0].self_signed:
+            trust_evidence.append("the server certificate is self-signed")
+        if len(chain) == 1 and not chain[0].self_signed:
+            trust_evidence.append(
+                "the server sent only its own certificate: is the intermediate missing?"
+            )
+        checks.append(
+            Check(
+                CHECK_CERT_TRUST,
+                host,
+                "fail",
+                f"certificate not trusted: {first.verify_error}",
+                trust_evidence,
+                ("certificate-not-trusted",),
+                address,
+            )
+        )
+    # -- names
+    checks.append(replace(names_check(host, chain[0], policy), address=address))
+    # -- DANE
+    dane = _dane_checks(data, options, address, chain, session_problem)
+    checks.extend(dane)
+    if dane and dane[0].verdict == "pass":
+        ee = dane_ee_matches(data.tlsa, chain)
+        checks = [_dane_note(c, ee, policy) for c in checks]
     return checks
+
+
+def _dane_note(check: Check, ee: bool, policy: StsPolicy | None) -> Check:
+    """What a DANE match changes for the certificate checks: DANE senders need no
+    WebPKI trust; with DANE-EE (3 x x) they ignore names and dates too (RFC 7672
+    §3.1.1), so a failure there affects MTA-STS senders (and others that verify)."""
+    if check.verdict not in ("fail", "warn"):
+        return check
+    if check.name == CHECK_CERT_TRUST:
+        return replace(check, evidence=[*check.evidence, DANE_TRUST_NOTE])
+    if not ee or check.name not in (CHECK_CERT_EXPIRY, CHECK_CERT_NAMES):
+        return check
+    sts = policy is not None and policy.mode in ("enforce", "testing")
+    who = (
+        f"MTA-STS senders (mode {policy.mode}) are affected"
+        if sts and policy is not None
+        else "senders that verify the certificate without DANE are affected (none are "
+        "required to: no MTA-STS policy applies)"
+    )
+    note = (
+        f"a DANE-EE (3 x x) TLSA record matches, so DANE senders ignore this "
+        f"(RFC 7672 §3.1.1); {who}"
+    )
+    verdict: Verdict = check.verdict if sts else "warn"
+    return replace(
+        check,
+        verdict=verdict,
+        summary=f"{check.summary}; {note}",
+        evidence=[*check.evidence, note],
+    )
 
 
 def names_check(host: str, leaf: CertInfo, policy: StsPolicy | None) -> Check:
@@ -483,6 +566,35 @@ def names_check(host: str, leaf: CertInfo, policy: StsPolicy | None) -> Check:
         evidence,
         ("certificate-host-mismatch",),
     )
+
+
+def mx_policy_check(domain: str, policy: StsPolicy, lookup: MxLookup, given: list[str]) -> Check:
+    """``mta-sts-mx``; when the MX lookup got no answer (and no --mx was given) there is
+    nothing to compare: "could not check", not a warning about no MX hosts."""
+    if lookup.check.verdict == "error" and not given and policy.mode != "none":
+        return Check(
+            CHECK_STS_MX,
+            domain,
+            "error",
+            f"could not check the MX hosts against the policy: {lookup.check.summary}",
+            [f"policy mx patterns: {', '.join(policy.mx) or '(none)'}"],
+            ("validation-failure",),
+        )
+    return sts_mx_check(domain, policy, lookup.hosts, given)
+
+
+def cname_warning(check: Check, aliases: list[tuple[str, str]]) -> Check:
+    """An MX target that is a CNAME: RFC 2181 §10.3 and RFC 5321 §5.1 say the MX names
+    a host with address records, not an alias; many senders cope, some do not."""
+    shown = ", ".join(f"{host} -> {target}" for host, target in aliases)
+    note = (
+        f"MX target is a CNAME ({shown}): an MX must name a host with A/AAAA records, "
+        "not an alias (RFC 2181 §10.3, RFC 5321 §5.1); DANE senders look for TLSA at "
+        "the expanded name first (RFC 7672 §2.2.2)"
+    )
+    verdict: Verdict = "warn" if check.verdict in ("pass", "info") else check.verdict
+    summary = f"{check.summary}; {note}"
+    return replace(check, verdict=verdict, summary=summary, evidence=[*check.evidence, note])
 
 
 # --------------------------------------------------------------------------- the run
@@ -553,13 +665,17 @@ async def run_probe(
     elif len(lookup.hosts) > len(hosts):
         mx_check.evidence.append(f"probing the first {len(hosts)} of {len(lookup.hosts)} MX hosts")
     checks.append(mx_check)
-    sts_check, record_present = sts_record_check(domain, sts_answer)
+    aliases = [(d.host, d.expanded) for d in mx_data if d.expanded]
+    if aliases:
+        mx_check = cname_warning(mx_check, aliases)
+        checks[-1] = mx_check
+    sts_check, record = sts_record_check(domain, sts_answer)
     checks.append(sts_check)
-    policy_result, policy = policy_check(domain, fetch, record_present)
+    policy_result, policy = policy_check(domain, fetch, record)
     checks.append(policy_result)
     if policy is not None:
-        checks.append(sts_mx_check(domain, policy, lookup.hosts, given))
-    applied_policy = policy if record_present else None
+        checks.append(mx_policy_check(domain, policy, lookup, given))
+    applied_policy = policy if record != "absent" else None
     for data in mx_data:
         checks.extend(mx_checks(data, options, applied_policy))
     return ProbeResult(

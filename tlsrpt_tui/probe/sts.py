@@ -13,7 +13,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -92,7 +92,11 @@ def parse_sts_record(text: str) -> StsRecordParse:
     return result
 
 
-def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[Check, bool]:
+#: Whether a usable ``_mta-sts`` record exists: yes, no, or the lookup got no answer.
+RecordState = Literal["present", "absent", "unknown"]
+
+
+def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[Check, RecordState]:
     """The ``mta-sts-record`` check, and whether a usable record exists."""
     target = f"_mta-sts.{domain}"
     if isinstance(answer, DnsUnreachable):
@@ -105,7 +109,7 @@ def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[C
                 [str(answer)],
                 STS_POLICY_TYPES,
             ),
-            False,
+            "unknown",
         )
     evidence = [answer.describe()]
     if not answer.noerror and not answer.nxdomain:
@@ -118,7 +122,7 @@ def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[C
                 evidence,
                 ("sts-policy-fetch-error",),
             ),
-            False,
+            "unknown",
         )
     texts = txt_strings(answer)
     for rdata in answer.records:
@@ -136,7 +140,7 @@ def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[C
                 "keep it until max_age runs out)",
                 evidence,
             ),
-            False,
+            "absent",
         )
     if len(candidates) > 1:
         evidence.extend(f"record: {t!r}" for t in candidates)
@@ -148,7 +152,7 @@ def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[C
                 f"{len(candidates)} MTA-STS records: senders treat this as no MTA-STS",
                 evidence,
             ),
-            False,
+            "absent",
         )
     parsed = parse_sts_record(candidates[0])
     evidence.append(f"record: {parsed.text!r}")
@@ -162,11 +166,11 @@ def sts_record_check(domain: str, answer: DnsAnswer | DnsUnreachable) -> tuple[C
                 f"invalid MTA-STS record: {parsed.errors[0]}",
                 evidence,
             ),
-            False,
+            "absent",
         )
     return (
         Check(CHECK_STS_RECORD, target, "pass", f"MTA-STS record valid, id={parsed.id}", evidence),
-        True,
+        "present",
     )
 
 
@@ -317,6 +321,8 @@ class ProbeHttpResolver(AbstractResolver):
 
     def __init__(self, client: DnsClient) -> None:
         self.client = client
+        #: Set when the resolver gave no answer at all (not an answer saying "no address").
+        self.unreachable: str | None = None
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -324,6 +330,7 @@ class ProbeHttpResolver(AbstractResolver):
         try:
             addresses, _ = await self.client.addresses(host)
         except DnsUnreachable as exc:
+            self.unreachable = str(exc)
             raise OSError(f"DNS lookup of {host} failed: {exc}") from None
         results: list[ResolveResult] = []
         for address in addresses:
@@ -355,7 +362,8 @@ class PolicyFetch:
     status: int | None = None
     content_type: str | None = None
     body: bytes = b""
-    #: "webpki", "fetch" or None (fetched).
+    #: "webpki", "fetch", "unchecked" (the policy host's address could not be looked
+    #: up: nothing is known about the policy) or None (fetched).
     problem: str | None = None
     message: str = ""
     evidence: list[str] = field(default_factory=list)
@@ -384,8 +392,9 @@ async def fetch_policy(
     url = policy_url(domain, https_port)
     fetch = PolicyFetch(url=url)
     host = f"mta-sts.{domain}"
+    resolver = ProbeHttpResolver(client)
     connector = aiohttp.TCPConnector(
-        resolver=ProbeHttpResolver(client), ssl=ssl_context, use_dns_cache=False, limit=2
+        resolver=resolver, ssl=ssl_context, use_dns_cache=False, limit=2
     )
     client_timeout = aiohttp.ClientTimeout(total=timeout * 2, connect=timeout, sock_read=timeout)
     try:
@@ -453,23 +462,50 @@ async def fetch_policy(
     except OSError as exc:
         fetch.problem = "fetch"
         fetch.message = f"cannot fetch {url}: {exc}"
+    if resolver.unreachable is not None:
+        fetch.problem = "unchecked"
+        fetch.message = f"could not look up {host}: {resolver.unreachable}"
     return fetch
 
 
 def policy_check(
-    domain: str, fetch: PolicyFetch, record_present: bool
+    domain: str, fetch: PolicyFetch, record: RecordState
 ) -> tuple[Check, StsPolicy | None]:
-    """The ``mta-sts-policy`` check: fetched? WebPKI-valid? parses?"""
+    """The ``mta-sts-policy`` check: fetched? WebPKI-valid? parses? served as text/plain?
+
+    A policy is only "not published" when the ``_mta-sts`` lookup answered that there
+    is no record; when that lookup (or the policy host's) got no answer, the check
+    could not be done and says so (``error``), never ``pass``."""
     evidence = [f"GET {fetch.url}", *fetch.evidence]
     target = f"mta-sts.{domain}"
-    if not record_present:
+    record_present = record == "present"
+    if record == "absent":
         evidence.append("no usable _mta-sts TXT record: senders do not fetch this policy")
+    elif record == "unknown":
+        evidence.append("the _mta-sts TXT lookup got no answer: whether senders fetch is unknown")
     if not fetch.ok:
         evidence.append(fetch.message)
+        if fetch.problem == "unchecked" or (record == "unknown" and fetch.problem != "webpki"):
+            reason = (
+                fetch.message
+                if fetch.problem == "unchecked"
+                else "the _mta-sts record could not be looked up, and " + fetch.message
+            )
+            return (
+                Check(
+                    CHECK_STS_POLICY,
+                    target,
+                    "error",
+                    f"could not check the MTA-STS policy: {reason}",
+                    evidence,
+                    STS_POLICY_TYPES,
+                ),
+                None,
+            )
         explains = (
             ("sts-webpki-invalid",) if fetch.problem == "webpki" else ("sts-policy-fetch-error",)
         )
-        if not record_present:
+        if record == "absent":
             return (
                 Check(
                     CHECK_STS_POLICY,
@@ -483,15 +519,23 @@ def policy_check(
                 ),
                 None,
             )
-        return Check(CHECK_STS_POLICY, target, "fail", fetch.message, evidence, explains), None
+        verdict: Verdict = "fail" if record_present else "warn"
+        return Check(CHECK_STS_POLICY, target, verdict, fetch.message, evidence, explains), None
     policy = parse_sts_policy(fetch.body)
     content_type = (fetch.content_type or "").split(";")[0].strip().lower()
-    if content_type != "text/plain":
-        policy.warnings.append(
-            f"Content-Type is {fetch.content_type or '(none)'!r}, RFC 8461 says text/plain"
+    wrong_type = (
+        None
+        if content_type == "text/plain"
+        else (
+            f"Content-Type is {fetch.content_type or '(none)'!r}, not text/plain (RFC 8461 "
+            "§3.2): senders that check it reject the policy and report "
+            "sts-policy-invalid or sts-policy-fetch-error"
         )
+    )
     preview = fetch.body[:2048].decode("utf-8", errors="backslashreplace")
     evidence.append(f"policy ({len(fetch.body)} bytes): {preview!r}")
+    if wrong_type:
+        evidence.append(f"error: {wrong_type}")
     evidence.extend(f"error: {e}" for e in policy.errors)
     evidence.extend(f"warning: {w}" for w in policy.warnings)
     evidence.extend(f"note: {n}" for n in policy.notes)
@@ -500,20 +544,32 @@ def policy_check(
             f"version={policy.version} mode={policy.mode} max_age={policy.max_age} "
             f"mx={', '.join(policy.mx) or '(none)'}"
         )
+    bad_verdict: Verdict = "fail" if record_present else "warn"
     if not policy.valid:
-        verdict: Verdict = "fail" if record_present else "warn"
         return (
             Check(
                 CHECK_STS_POLICY,
                 target,
-                verdict,
+                bad_verdict,
                 f"invalid MTA-STS policy: {policy.errors[0]}",
                 evidence,
                 ("sts-policy-invalid",),
             ),
             None,
         )
-    if not record_present:
+    if wrong_type:
+        return (
+            Check(
+                CHECK_STS_POLICY,
+                target,
+                bad_verdict,
+                wrong_type,
+                evidence,
+                ("sts-policy-invalid", "sts-policy-fetch-error"),
+            ),
+            policy,
+        )
+    if record == "absent":
         return (
             Check(
                 CHECK_STS_POLICY,
@@ -533,6 +589,8 @@ def policy_check(
     summary = (
         f"policy fetched and valid: mode {policy.mode} ({mode_note}), max_age {policy.max_age}"
     )
+    if record == "unknown":
+        summary += "; the _mta-sts record could not be looked up"
     if policy.warnings:
         return (
             Check(

@@ -48,7 +48,7 @@ from tlsrpt_tui.ui.widgets.filter_input import FilterInput
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
 from tlsrpt_tui.ui.widgets.line_table import LineTable
 from tlsrpt_tui.ui.widgets.overview import OverviewBar
-from tlsrpt_tui.ui.widgets.probe_view import probe_text
+from tlsrpt_tui.ui.widgets.probe_view import probe_text, toast_text
 from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, PolicyTable
 
 #: Below this width the panes stack and the guidance opens full screen.
@@ -634,12 +634,10 @@ class ExplorerApp(App[None]):
         current = self.failures.current
         if current is not None and current.domain == row.domain:
             self.guidance.set_probe(probe_text(cached, current.result_type))
-        failing = sum(1 for c in cached.result.checks if c.verdict in ("fail", "error"))
+        # "failed" and "could not check" told apart, in the words `probe` prints
         self.notify(
-            f"Probe of {row.domain}: {failing} checks failed"
-            if failing
-            else f"Probe of {row.domain}: all checks passed",
-            severity="warning" if failing else "information",
+            toast_text(row.domain, cached),
+            severity="warning" if cached.result.exit_status else "information",
             markup=False,
             timeout=4,
         )

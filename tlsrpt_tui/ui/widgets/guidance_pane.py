@@ -7,12 +7,67 @@ command cannot carry anything else).
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from tlsrpt_tui.core import guidance
 from tlsrpt_tui.store.queries import FailureRow
 from tlsrpt_tui.ui.safe import safe
 from tlsrpt_tui.ui.widgets.text_view import TextView
+
+#: What the failure table puts in a merged row where members differ: "(3 codes)".
+_MERGED = re.compile(r"\((\d+) (codes|texts)\)")
+
+
+def render_reporter_says(
+    result_type: str, failure_reason_code: str | None, additional_information: str | None
+) -> list[Text]:
+    """What the row's reporter wrote (failure-reason-code, additional-information),
+    shown as text, and what the catalogue knows it means; [] when the row has neither.
+
+    A merged row whose members differ says "(3 codes)" there: that is the table's
+    count, not a reporter's text, and is said so."""
+    parts: list[Text] = []
+    known: dict[str, str | None] = {}
+    for label, value in (
+        ("failure-reason-code", failure_reason_code),
+        ("additional-information", additional_information),
+    ):
+        if not value or not value.strip():
+            continue
+        merged = _MERGED.fullmatch(value.strip())
+        if merged:
+            parts.append(
+                Text.assemble(
+                    (f"Reporters wrote {merged.group(1)} different {label}s here: ", "bold"),
+                    ("narrow the rows (e.g. to one reporter) to have each explained.", ""),
+                )
+            )
+            continue
+        known[label] = value
+        parts.append(Text.assemble((f"Reporter wrote ({label}): ", "bold"), safe(value, limit=300)))
+    if not parts:
+        return []
+    if known:
+        found = guidance.reporter_code_for(
+            known.get("failure-reason-code"),
+            known.get("additional-information"),
+            result_type=result_type,
+        )
+        if found is None:
+            parts.append(
+                Text(
+                    " Not in the catalogue of reporter codes: read it as the reporter's own words.",
+                    style="dim",
+                )
+            )
+        else:
+            code, _value = found
+            who = f" ({', '.join(code.reporters)})" if code.reporters else ""
+            parts.append(Text.assemble((f' "{code.text}"{who}: ', "bold"), (code.meaning, "")))
+    parts.append(Text(""))
+    return parts
 
 
 def render_entry(
@@ -23,15 +78,18 @@ def render_entry(
     ip: str | None = None,
     compact: bool = False,
     summary: bool = False,
+    reporter_says: list[Text] | None = None,
 ) -> Text:
     """The entry as rich renderables; every value from a report goes through ``safe``.
 
     Headings come from ``entry.labels``; shell commands start with ``$ ``, other lines
     (e.g. a zone file record) do not. ``summary`` adds the group, the severity and the
     one-line summary under the title (the guide shows them; the pane has no room).
+    ``reporter_says`` (from :func:`render_reporter_says`) opens the entry: what the
+    row's code means comes first. Then "Start here": the first thing to do.
     """
     causes_label, confirm_label, fix_label = entry.labels
-    parts: list[Text] = []
+    parts: list[Text] = list(reporter_says or ())
     title = Text.assemble(
         (entry.title, "bold"),
         ("  ", ""),
@@ -52,6 +110,15 @@ def render_entry(
             where.append(" via ", style="dim")
             where.append_text(safe(mx, "bold"))
         parts.append(where)
+    if entry.start:
+        parts.append(Text(""))
+        text, first = guidance.start_for(entry, ip)
+        start = guidance.fill(text, domain=domain, mx=mx, ip=ip)
+        parts.append(Text.assemble(("Start here: ", "bold reverse"), (start, "bold")))
+        if first is not None:
+            filled = guidance.fill(first.template, domain=domain, mx=mx, ip=ip)
+            prompt = "   $ " if first.shell else "     "
+            parts.append(Text(f"{prompt}{filled}", style="bold cyan"))
     parts.append(Text(""))
     parts.append(Text(entry.meaning))
     parts.append(Text(""))
@@ -69,6 +136,13 @@ def render_entry(
     parts.append(Text(fix_label, style="bold underline"))
     for item in entry.fix:
         parts.append(Text(f" • {item}"))
+    codes = guidance.codes_for(entry.key)
+    if codes and not compact:
+        parts.append(Text(""))
+        parts.append(Text("What reporters write", style="bold underline"))
+        for code in codes:
+            who = f" ({', '.join(code.reporters)})" if code.reporters else ""
+            parts.append(Text.assemble((f' "{code.text}"{who}: ', "bold"), (code.meaning, "")))
     if entry.related and not compact:
         parts.append(Text(""))
         parts.append(Text("Related", style="bold underline"))
@@ -110,14 +184,17 @@ class GuidancePane(TextView, can_focus=True):
         domain: str | None,
         mx: str | None,
         ip: str | None,
+        failure_reason_code: str | None = None,
+        additional_information: str | None = None,
     ) -> None:
-        key = (result_type, domain, mx, ip)
+        key = (result_type, domain, mx, ip, failure_reason_code, additional_information)
         if key == self.key:
             return
         self.key = key
         entry = guidance.entry_for(result_type)
         self.border_title = f"Guidance: {entry.key}"
-        self.entry_text = render_entry(entry, domain=domain, mx=mx, ip=ip)
+        says = render_reporter_says(result_type, failure_reason_code, additional_information)
+        self.entry_text = render_entry(entry, domain=domain, mx=mx, ip=ip, reporter_says=says)
         self.probe_text = None
         self._refresh_body()
         self.scroll_home(animate=False)
@@ -129,6 +206,8 @@ class GuidancePane(TextView, can_focus=True):
             domain=row.domain,
             mx=row.receiving_mx_hostname,
             ip=row.receiving_ip,
+            failure_reason_code=row.failure_reason_code,
+            additional_information=row.additional_information,
         )
 
     def set_probe(self, text: Text | None) -> None:
