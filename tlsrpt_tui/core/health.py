@@ -17,7 +17,17 @@ writes the end of the day (Google ``23:59:59Z``, Mail.ru the next ``00:00:00Z``)
 whether *now* is one or the other: with a normal daily archive "the last 24 h" is the
 last day of reports of every reporter. Reports whose midpoint lies after *now* (when
 ``now`` is given explicitly) are ignored. The "last 48 h" of the silence rules is
-``(now - silent_hours, now]`` in the same way.
+``(silence_now - silent_hours, silence_now]`` in the same way.
+
+Two clocks. The rules over report contents (new result-type, failure rate, spike, MX
+mismatch) measure from *now*, the newest report, so a check run from cron every hour
+gives the same answer all day. The silence rules (silent reporter, no reports) must
+notice that reports stopped arriving, which the newest report cannot tell: given the
+wall ``clock`` they measure from ``silence_now = clock - delivery_lag_hours`` (a report
+of a UTC day arrives up to about a day after the day ends; the default 30 h allows
+that and a fetch from cron). Reports whose midpoint is after ``silence_now`` (early
+deliveries) count as recent. An explicit ``now`` sets both to itself, with no lag;
+without either ``silence_now`` is the newest report's end, as for the content rules.
 
 Rules and severities
 --------------------
@@ -50,7 +60,8 @@ Rules and severities
     the last 24 h (a policy being rotated, or stale caches).
 ``no-reports`` (critical)
     No report at all for a domain in the last ``silent_hours`` when it had reports in
-    the ``no_reports_lookback_days`` days before.
+    the ``no_reports_lookback_days`` days before (before the archive's newest report
+    when that is earlier: an archive where every report stopped keeps raising it).
 
 ``since`` is when the condition started: the start of the first report showing it in
 the window (walking back day by day while a failure rate stays above threshold), or for
@@ -62,10 +73,12 @@ by domain, reporter, result-type and MX host.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from tlsrpt_tui.core.aggregate import facts_of, report_day, result_type_counts
@@ -133,10 +146,15 @@ class Alert:
 
 @dataclass(frozen=True)
 class HealthResult:
-    """The alerts active at ``now`` (``None`` only for an empty archive)."""
+    """The alerts active at ``now`` (``None`` only for an empty archive).
+
+    ``silence_now`` is where the silence rules measured from (the wall clock less the
+    delivery lag, or ``now``); ``None`` when it is ``now`` or the archive is empty.
+    """
 
     now: datetime | None
     alerts: tuple[Alert, ...]
+    silence_now: datetime | None = None
 
     @property
     def critical(self) -> int:
@@ -155,6 +173,23 @@ def isoformat(moment: datetime) -> str:
     """``2026-11-27T23:59:59Z`` (UTC, no microseconds unless present)."""
     text = moment.astimezone(UTC).isoformat()
     return text.removesuffix("+00:00") + "Z"
+
+
+def documented_now(paths: Iterable[Path]) -> datetime | None:
+    """The fixed "now" of an archive that documents one, else ``None`` (the wall clock).
+
+    Only the bundled demo archive does (:data:`~tlsrpt_tui.demo.DEMO_NOW`, the end of its
+    last day): opened alone, as ``--demo`` does, its alerts stay the same on any date.
+    """
+    from tlsrpt_tui.locations import demo_archive
+
+    root = Path(os.path.abspath(demo_archive()))
+    given = [Path(os.path.abspath(p)) for p in paths]
+    if not given or not all(p == root or p.is_relative_to(root) for p in given):
+        return None
+    from tlsrpt_tui.demo.generator import DEMO_NOW  # (only then: its import is not free)
+
+    return DEMO_NOW
 
 
 def midpoint(report: Report) -> datetime:
@@ -283,14 +318,20 @@ def evaluate(
     reports: Iterable[Report],
     *,
     now: datetime | None = None,
+    clock: datetime | None = None,
     thresholds: Thresholds = _DEFAULT_THRESHOLDS,
 ) -> HealthResult:
     """Run every rule over ``reports`` (distinct reports) and return the active alerts.
 
-    ``now`` defaults to the latest date-range end; a naive ``now`` is read as UTC.
+    ``now`` defaults to the latest date-range end and sets every rule's time; without
+    it, ``clock`` (the wall clock: ``check`` and the explorer pass it) moves the silence
+    rules to ``clock`` less ``thresholds.delivery_lag_hours`` (module docstring,
+    "Two clocks"). A naive ``now`` or ``clock`` is read as UTC.
     """
     # Times as POSIX seconds: datetime arithmetic would dominate on 100k reports.
     rows = [(report, report.start.timestamp(), report.end.timestamp()) for report in reports]
+    t = thresholds
+    from_clock = now is None and clock is not None
     if now is None:
         if not rows:
             return HealthResult(now=None, alerts=())
@@ -298,7 +339,15 @@ def evaluate(
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     now_ts = now.timestamp()
-    t = thresholds
+    # The silence rules' "now", and the moment "h ago" is counted from.
+    lag = max(0, t.delivery_lag_hours)
+    if from_clock and clock is not None:
+        wall = clock if clock.tzinfo is not None else clock.replace(tzinfo=UTC)
+        wall = wall.astimezone(UTC).replace(microsecond=0)  # (shown to the second)
+        silence_now = wall - timedelta(hours=lag)
+    else:
+        wall = silence_now = now
+    silence_ts = silence_now.timestamp()
     day_s = DAY.total_seconds()
     silent = max(0, t.silent_hours) * 3600.0
     lookback = max(0, t.new_result_type_lookback_days)
@@ -308,6 +357,11 @@ def evaluate(
     horizon = max(lookback, spike_days)
     silent_window = max(1, t.silent_reporter_window_days)
     no_reports_span = max(0, t.no_reports_lookback_days) * day_s
+    # The no-reports lookback ends where the silence window starts, or at the archive's
+    # newest report when that is earlier: when every report stopped (a broken fetch),
+    # the domains that reported before keep raising it, however long ago that was.
+    newest_ts = max((row[2] for row in rows), default=now_ts)
+    no_reports_from = min(silence_ts - silent, newest_ts) - no_reports_span
 
     # Per-domain daily buckets (window index -> counts), filled for 0..horizon.
     buckets: dict[str, dict[int, _Bucket]] = defaultdict(dict)
@@ -331,8 +385,10 @@ def evaluate(
     )
 
     for report, start_ts, end_ts in rows:
-        delta = now_ts - ((start_ts + end_ts) / 2 if end_ts > start_ts else start_ts)
-        if delta < 0:
+        middle = (start_ts + end_ts) / 2 if end_ts > start_ts else start_ts
+        delta = now_ts - middle
+        silence_delta = silence_ts - middle  # (after silence_now, from the clock: recent)
+        if delta < 0 and (silence_delta < 0 or not from_clock):
             continue
         k = int(delta // day_s)
         reporter = report.organization_name
@@ -340,8 +396,8 @@ def evaluate(
         domains = report.policy_domains
 
         # ---- silence: who reported what, when
-        is_recent = delta < silent
-        before = -1 if is_recent else int((delta - silent) // day_s)
+        is_recent = silence_delta < silent
+        before = -1 if is_recent else int((silence_delta - silent) // day_s)
         for domain in domains:
             pair = (reporter, domain)
             if is_recent:
@@ -350,11 +406,14 @@ def evaluate(
             else:
                 if before < silent_window:
                     reporting_days[pair].add(before)
-                if delta - silent < no_reports_span:
+                if middle > no_reports_from:
                     reports_before[domain] += 1
             latest = last_end.get(pair)
             if latest is None or end_ts > latest[0]:
                 last_end[pair] = (end_ts, report.end)
+
+        if delta < 0:
+            continue  # (after now: counted above only as a sign of life)
 
         # ---- new result-types: the "new" span, and the lookback days before it
         if delta < new_span:
@@ -424,6 +483,14 @@ def evaluate(
         domain_last_end[domain] = end
 
     alerts: list[Alert] = []
+    if from_clock:
+        window = (
+            f"no report in the {t.silent_hours} h up to {isoformat(silence_now)} "
+            f"(now less {lag} h allowed for delivery)"
+        )
+        lag_numbers: dict[str, float | int] = {"delivery-lag-hours": lag}
+    else:
+        window, lag_numbers = f"no report in the last {t.silent_hours} h", {}
 
     # ---- 1. new-result-type
     for (domain, rt), s in new_types.items():
@@ -545,7 +612,7 @@ def evaluate(
             continue
         quiet_domains.add(domain)
         last = domain_last_end[domain]
-        hours = (now - last) / timedelta(hours=1)
+        hours = (wall - last) / timedelta(hours=1)
         alerts.append(
             Alert(
                 rule="no-reports",
@@ -553,12 +620,13 @@ def evaluate(
                 policy_domain=domain,
                 reporter=None,
                 result_type=None,
-                detail=(
-                    f"no report in the last {t.silent_hours} h; last report ended "
-                    f"{isoformat(last)} ({hours:,.0f} h ago)"
-                ),
+                detail=f"{window}; last report ended {isoformat(last)} ({hours:,.0f} h ago)",
                 since=last,
-                numbers={"hours-silent": round(hours, 1), "reports-before": count},
+                numbers={
+                    "hours-silent": round(hours, 1),
+                    "reports-before": count,
+                    **lag_numbers,
+                },
             )
         )
 
@@ -569,7 +637,7 @@ def evaluate(
         if len(days) < t.silent_reporter_min_days:
             continue
         last = last_end[(reporter, domain)][1]
-        hours = (now - last) / timedelta(hours=1)
+        hours = (wall - last) / timedelta(hours=1)
         alerts.append(
             Alert(
                 rule="silent-reporter",
@@ -578,14 +646,15 @@ def evaluate(
                 reporter=reporter,
                 result_type=None,
                 detail=(
-                    f"no report in the last {t.silent_hours} h after reports on {len(days)} "
-                    f"of the {silent_window} days before; last report ended {isoformat(last)}"
+                    f"{window} after reports on {len(days)} of the {silent_window} days "
+                    f"before; last report ended {isoformat(last)} ({hours:,.0f} h ago)"
                 ),
                 since=last,
                 numbers={
                     "days-reporting": len(days),
                     "window-days": silent_window,
                     "hours-silent": round(hours, 1),
+                    **lag_numbers,
                 },
             )
         )
@@ -633,7 +702,9 @@ def evaluate(
         )
 
     alerts.sort(key=Alert.sort_key)
-    return HealthResult(now=now, alerts=tuple(alerts))
+    return HealthResult(
+        now=now, alerts=tuple(alerts), silence_now=silence_now if from_clock else None
+    )
 
 
 # --------------------------------------------------------------------------- trend series

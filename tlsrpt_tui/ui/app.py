@@ -126,6 +126,11 @@ class ExplorerApp(App[None]):
         #: True once the panes exist (App.is_mounted is not a property).
         self.started = False
         self.alerts: list[Any] = []
+        #: The alerts' fixed "now" (the demo's documented one), else None: the content
+        #: rules from the newest report, the silence rules from the wall clock (health).
+        from tlsrpt_tui.core.health import documented_now
+
+        self.health_now = documented_now(self.paths)
         #: How often the panes were rebuilt (bursts of files must not rebuild per file).
         self.refreshes = 0
         if self.settings.theme:
@@ -493,11 +498,20 @@ class ExplorerApp(App[None]):
     def evaluate_health(self) -> None:
         """Alerts: from memory directly; over the index in a child process (it re-reads
         the recent reports' files, which must not slow the UI down)."""
+        from datetime import UTC, datetime
+
         from tlsrpt_tui.core.health import evaluate
 
         if self.index is None:
             reports = list(self.archive.reports.values())
-            alerts = list(evaluate(reports, thresholds=self.settings.thresholds).alerts)
+            alerts = list(
+                evaluate(
+                    reports,
+                    now=self.health_now,
+                    clock=datetime.now(UTC),
+                    thresholds=self.settings.thresholds,
+                ).alerts
+            )
         else:
             alerts = self.alerts_in_child()
         self.call_from_thread(self.show_alerts_count, alerts)
@@ -513,7 +527,9 @@ class ExplorerApp(App[None]):
         method = "forkserver" if "forkserver" in methods else "spawn"
         prepare_workers()
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
-            future = pool.submit(recent_alerts, self.paths, self.limits, self.settings.thresholds)
+            future = pool.submit(
+                recent_alerts, self.paths, self.limits, self.settings.thresholds, self.health_now
+            )
             return future.result()
 
     def show_alerts_count(self, alerts: list[Any]) -> None:
