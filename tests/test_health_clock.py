@@ -397,3 +397,43 @@ async def test_explorer_alerts_on_the_demo_stay_as_documented() -> None:
         assert await _wait(pilot, lambda: not app.loading and bool(app.alerts))
         assert app.alerts == list(evaluate(reports, now=demo.DEMO_NOW).alerts)
         assert "no-reports" not in {a.rule for a in app.alerts}
+
+
+# --------------------------------------------------------------------------- other figures
+
+
+def test_failure_spike_mean_leaves_out_days_without_any_report() -> None:
+    # A domain whose reports began two days ago, with a steady 20 failures a day: the
+    # days before it was reported are unknown, not days without failures (dividing by 7
+    # made 20 look 7x a mean of 2.9).
+    reports = baseline(10, domains=("example.com",), reporters=(GOOGLE,))
+    steady = [simple(GOOGLE, day(-i), "example.org", ok=100, failed=20) for i in range(3)]
+    result = evaluate(reports + steady)
+    assert [a for a in result.alerts if a.rule == "failure-spike"] == []
+
+
+def test_failure_spike_mean_over_a_fetch_gap_is_over_the_days_with_reports() -> None:
+    # 10 failures a day, no report at all on days -5..-3 (a fetch gap): the mean is 10
+    # over the 4 days with reports, so 25 is no spike, and 41 is, against that mean.
+    def archive(today: int) -> list[Report]:
+        kept = [d for d in range(1, 8) if d not in (3, 4, 5)]
+        days = [simple(GOOGLE, day(-i), "example.org", ok=100, failed=10) for i in kept]
+        return [*days, simple(GOOGLE, LAST_DAY, "example.org", ok=100, failed=today)]
+
+    assert [a.rule for a in evaluate(archive(25)).alerts] == []
+    (alert,) = evaluate(archive(41)).alerts
+    assert alert.rule == "failure-spike"
+    assert alert.numbers["daily-mean"] == 10.0
+    assert alert.numbers["baseline-days"] == 4
+    assert "daily mean of 10.0 over the 4 days with reports of the 7 before" in alert.detail
+
+
+def test_failure_spike_quiet_days_with_reports_still_count_as_zero() -> None:
+    # A report with no failures is data: 70 on one day of seven reported days is a mean
+    # of 10 (as before).
+    reports = baseline(10, domains=("example.org",), reporters=(GOOGLE,))
+    reports = replace_report(reports, simple(GOOGLE, day(-4), "example.org", ok=100, failed=70))
+    reports = replace_report(reports, simple(GOOGLE, LAST_DAY, "example.org", ok=100, failed=31))
+    (alert,) = [a for a in evaluate(reports).alerts if a.rule == "failure-spike"]
+    assert alert.numbers["daily-mean"] == 10.0 and alert.numbers["baseline-days"] == 7
+    assert "over the 7 days before" in alert.detail

@@ -44,9 +44,11 @@ Rules and severities
     domain in the window; domains with mode ``none`` or no policy are not rated.
 ``failure-spike`` (warning; critical above ``spike_critical_factor``)
     Failed sessions in the last 24 h more than ``spike_factor`` times the daily mean of
-    the ``spike_baseline_days`` days before (days without reports count as zero
-    failures) and at least ``spike_min_sessions``. Needs at least one report in the
-    baseline days. A zero baseline counts as above any factor.
+    the ``spike_baseline_days`` days before and at least ``spike_min_sessions``. The
+    mean is over the days with a report of the domain (a report without failures is a
+    zero; a day without any report, before the domain's first one or in a fetch gap,
+    is unknown and left out). Needs at least one report in the baseline days. A zero
+    baseline counts as above any factor.
 ``silent-reporter`` (warning)
     A reporter that sent reports for a domain on at least ``silent_reporter_min_days``
     of the ``silent_reporter_window_days`` days before the last ``silent_hours`` sent
@@ -573,16 +575,24 @@ def evaluate(
             )
         baseline = [by_k[i] for i in range(1, spike_days + 1) if i in by_k]
         if baseline and today.failed >= t.spike_min_sessions:
-            mean = sum(b.failed for b in baseline) / spike_days
+            # Over the days with a report of the domain: a day with none (before its
+            # first report, a fetch gap) is unknown, not a day without failures.
+            mean = sum(b.failed for b in baseline) / len(baseline)
             if today.failed > t.spike_factor * mean:
                 critical = today.failed > t.spike_critical_factor * mean
+                days_before = (
+                    f"{spike_days} days before"
+                    if len(baseline) == spike_days
+                    else f"{len(baseline)} day{'s' if len(baseline) != 1 else ''} with "
+                    f"reports of the {spike_days} before"
+                )
                 if mean:
                     versus = (
                         f"{today.failed / mean:.1f}x the daily mean of {mean:,.1f} over the "
-                        f"{spike_days} days before"
+                        f"{days_before}"
                     )
                 else:
-                    versus = f"none in the {spike_days} days before"
+                    versus = f"none in the {days_before}"
                 alerts.append(
                     Alert(
                         rule="failure-spike",
@@ -599,7 +609,7 @@ def evaluate(
                             "failed": today.failed,
                             "daily-mean": mean,
                             "factor": t.spike_factor,
-                            "baseline-days": spike_days,
+                            "baseline-days": len(baseline),
                         },
                         mx_host=top_host,
                     )
