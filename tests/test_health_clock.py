@@ -437,3 +437,22 @@ def test_failure_spike_quiet_days_with_reports_still_count_as_zero() -> None:
     (alert,) = [a for a in evaluate(reports).alerts if a.rule == "failure-spike"]
     assert alert.numbers["daily-mean"] == 10.0 and alert.numbers["baseline-days"] == 7
     assert "over the 7 days before" in alert.detail
+
+
+async def test_explorer_alerts_are_evaluated_again_as_the_clock_moves(tmp_path: Path) -> None:
+    # Nothing changes in the folder, yet the alerts are looked at again (hourly; here
+    # quicker): a lag setting changed meanwhile stands for hours passing.
+    from tlsrpt_tui.settings import Settings
+    from tlsrpt_tui.ui.app import ExplorerApp
+
+    archive = write_archive(tmp_path / "r", baseline_json(30, last=offset_of_yesterday() - 7))
+    settings = Settings(thresholds=Thresholds(delivery_lag_hours=24 * 30))
+    app = ExplorerApp([archive], watch=False, settings=settings)
+    app.health_every = 0.3
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        assert not app.loading and app.alerts == []
+        app.settings.thresholds.delivery_lag_hours = 30
+        assert await _wait(pilot, lambda: bool(app.alerts), tries=50)
+        assert {a.rule for a in app.alerts} == {"no-reports"}

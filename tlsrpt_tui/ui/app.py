@@ -131,6 +131,8 @@ class ExplorerApp(App[None]):
         from tlsrpt_tui.core.health import documented_now
 
         self.health_now = documented_now(self.paths)
+        #: Seconds between evaluations of the alerts while nothing changes.
+        self.health_every = 3600.0
         #: How often the panes were rebuilt (bursts of files must not rebuild per file).
         self.refreshes = 0
         if self.settings.theme:
@@ -182,6 +184,14 @@ class ExplorerApp(App[None]):
         self.load_archive()
         if self.watch_enabled:
             self.watch_directories()
+        if self.health_now is None:
+            # The silence rules measure from the clock: no new file must not mean no
+            # news (health; an open explorer notices reports that stopped coming).
+            self.set_interval(self.health_every, self.reevaluate_health)
+
+    def reevaluate_health(self) -> None:
+        if not self.loading:
+            self.evaluate_health()
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width < NARROW_WIDTH, "-narrow")
