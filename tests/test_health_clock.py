@@ -86,8 +86,8 @@ def test_silence_measures_from_the_clock_less_the_delivery_lag() -> None:
     assert alert.numbers["delivery-lag-hours"] == 30
     assert alert.since == NOW
     assert alert.detail == (
-        "no report in the 48 h up to 2026-07-02T12:00:00Z (now less 30 h allowed for "
-        "delivery); last report ended 2026-07-01T00:00:00Z (66 h ago)"
+        "last report ended 2026-07-01T00:00:00Z (66 h ago); no report in the 48 h up to "
+        "2026-07-02T12:00:00Z (now less 30 h allowed for delivery)"
     )
 
 

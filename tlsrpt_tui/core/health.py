@@ -630,7 +630,7 @@ def evaluate(
                 policy_domain=domain,
                 reporter=None,
                 result_type=None,
-                detail=f"{window}; last report ended {isoformat(last)} ({hours:,.0f} h ago)",
+                detail=f"last report ended {isoformat(last)} ({hours:,.0f} h ago); {window}",
                 since=last,
                 numbers={
                     "hours-silent": round(hours, 1),
