@@ -190,7 +190,8 @@ class ExplorerApp(App[None]):
             self.set_interval(self.health_every, self.reevaluate_health)
 
     def reevaluate_health(self) -> None:
-        if not self.loading:
+        busy = any(w.group == "health" and not w.is_finished for w in self.workers)
+        if not self.loading and not busy:  # (a new one would cancel the one running)
             self.evaluate_health()
 
     def on_resize(self) -> None:
