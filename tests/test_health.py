@@ -194,7 +194,12 @@ def test_new_result_type_several_reporters_and_hosts() -> None:
     ]
     (alert,) = alerts_of(evaluate(with_last_day(reports, *failing)), "new-result-type")
     assert alert.reporter is None and alert.mx_host is None
-    assert alert.numbers == {"failed": 12, "reporters": 2, "lookback-days": 30}
+    assert alert.numbers == {
+        "failed": 12,
+        "reporters": 2,
+        "lookback-days": 30,
+        "days-with-reports": 30,
+    }
     assert GOOGLE in alert.detail and MAILRU in alert.detail
 
 

@@ -449,10 +449,31 @@ async def test_explorer_alerts_are_evaluated_again_as_the_clock_moves(tmp_path: 
     settings = Settings(thresholds=Thresholds(delivery_lag_hours=24 * 30))
     app = ExplorerApp([archive], watch=False, settings=settings)
     app.health_every = 0.3
+    def idle() -> bool:
+        return not app.loading and not any(
+            w.group == "health" and not w.is_finished for w in app.workers
+        )
+
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.5)
-        assert not app.loading and app.alerts == []
+        assert await _wait(pilot, idle)  # (the first evaluation is done)
+        assert app.alerts == []
         app.settings.thresholds.delivery_lag_hours = 30
         assert await _wait(pilot, lambda: bool(app.alerts), tries=50)
         assert {a.rule for a in app.alerts} == {"no-reports"}
+
+
+def test_new_result_type_says_over_how_many_days_of_reports() -> None:
+    # A domain first reported three days ago: its result-type is new against three days
+    # of reports, not "the 30 days before".
+    history = [simple(GOOGLE, day(-i), "example.org", ok=100) for i in (3, 2, 1)]
+    failing = simple(
+        GOOGLE, LAST_DAY, "example.org", ok=90, failures=[fail("starttls-not-supported", 10)]
+    )
+    (alert,) = [a for a in evaluate([*history, failing]).alerts if a.rule == "new-result-type"]
+    assert alert.numbers["days-with-reports"] == 3
+    assert alert.detail.endswith("; none in the 3 days with reports of the 30 before")
+    # With the whole lookback reported, as before.
+    reports = replace_report(baseline(31, domains=("example.org",), reporters=(GOOGLE,)), failing)
+    (alert,) = [a for a in evaluate(reports).alerts if a.rule == "new-result-type"]
+    assert alert.numbers["days-with-reports"] == 30
+    assert alert.detail.endswith("; none in the 30 days before")

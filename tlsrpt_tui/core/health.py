@@ -370,7 +370,8 @@ def evaluate(
     modes: dict[str, set[str]] = defaultdict(set)  # domain -> modes seen in window 0
     new_types: dict[tuple[str, str], _Sighting] = {}
     seen_before: set[tuple[str, str]] = set()
-    had_before: set[str] = set()  # domains with a report in the lookback days
+    # Domains with a report in the lookback days -> which of those days (0 = the last).
+    had_before: dict[str, set[int]] = defaultdict(set)
     first_seen: dict[tuple[str, str], datetime] = {}  # first sighting in the "new" span
     now_types: dict[str, _Sighting] = defaultdict(_Sighting)  # domain -> failures, window 0
     # Silence rules.
@@ -423,7 +424,9 @@ def evaluate(
                 if count > 0 and (pair_rt not in first_seen or start < first_seen[pair_rt]):
                     first_seen[pair_rt] = start
         elif delta - new_span < lookback_s:
-            had_before.update(domains)
+            lookback_day = int((delta - new_span) // day_s)
+            for domain in domains:
+                had_before[domain].add(lookback_day)
             for pair_rt, count in result_type_counts(report).items():
                 if count > 0:
                     seen_before.add(pair_rt)
@@ -499,6 +502,13 @@ def evaluate(
         if (domain, rt) in seen_before or domain not in had_before:
             continue
         since = first_seen.get((domain, rt), s.first or now)
+        # Say over how much history: a domain new to the archive has only a few days.
+        known = len(had_before[domain])
+        history = (
+            f"{lookback} days before"
+            if known >= lookback
+            else f"{known} day{'s' if known != 1 else ''} with reports of the {lookback} before"
+        )
         earlier = f"first seen {isoformat(since)}; " if since < now - DAY else ""
         hosts = f" on {_names(s.hosts)}" if s.hosts else ""
         alerts.append(
@@ -510,13 +520,14 @@ def evaluate(
                 result_type=rt,
                 detail=(
                     f"{rt}: {s.failed:,} failed sessions{hosts} in the last 24 h, reported by "
-                    f"{_names(s.reporters)}; {earlier}none in the {lookback} days before"
+                    f"{_names(s.reporters)}; {earlier}none in the {history}"
                 ),
                 since=since,
                 numbers={
                     "failed": s.failed,
                     "reporters": len(s.reporters),
                     "lookback-days": lookback,
+                    "days-with-reports": known,
                 },
                 mx_host=_one(s.hosts),
             )
