@@ -491,3 +491,35 @@ def test_new_result_type_says_over_how_many_days_of_reports() -> None:
     (alert,) = [a for a in evaluate(reports).alerts if a.rule == "new-result-type"]
     assert alert.numbers["days-with-reports"] == 30
     assert alert.detail.endswith("; none in the 30 days before")
+
+
+def test_check_an_archive_without_any_report_is_not_clean(
+    tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An empty (or unmounted) folder, or one of unreadable files only: "no alerts" from
+    # cron would say all is well.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, doc = check_json(capsys, str(empty))
+    assert code == 1
+    assert doc["now"] is None
+    (alert,) = doc["alerts"]
+    assert (alert["rule"], alert["severity"], alert["policy-domain"]) == (
+        "no-reports",
+        "critical",
+        None,
+    )
+    assert alert["detail"] == f"no reports at all in {empty} (0 files)"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.json").write_text("{not json", encoding="utf-8")
+    (bad / "b.json.gz").write_bytes(b"\x1f\x8bnot gzip")
+    assert main(["check", str(bad), "--jobs", "1", "--fail-on", "critical"]) == 1
+    captured = capsys.readouterr()
+    line, summary = captured.out.splitlines()
+    assert line.startswith(
+        f"CRITICAL no-reports      -: no reports at all in {bad} (2 files, 2 of which could "
+        "not be read as reports) (since "
+    )
+    assert summary == "1 alert: 1 critical"
+    assert "2 files could not be read as reports" in captured.err

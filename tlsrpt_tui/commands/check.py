@@ -91,18 +91,42 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     now = args.now if args.now is not None else documented_now(paths)
+    clock = datetime.now(UTC).replace(microsecond=0)
     result = evaluate(
         archive.reports.values(),
         now=now,
-        clock=datetime.now(UTC),
+        clock=clock,
         thresholds=settings.thresholds,
     )
+    if not archive.reports:
+        result = nothing_to_check(paths, archive.files, archive.bad_files, now or clock)
     if args.format == "json":
         json.dump(check_document(result), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         write_text(result, sys.stdout)
     return 1 if result.at_or_above(args.fail_on) else 0
+
+
+def nothing_to_check(paths: list[Path], files: int, bad: int, now: datetime) -> HealthResult:
+    """An archive without a single report: no rule can speak, and "no alerts" from cron
+    would say all is well over an empty or unmounted folder. One ``no-reports`` alert
+    without a policy domain says so instead."""
+    places = ", ".join(str(p) for p in paths)
+    read = f"{files:,} file{'s' if files != 1 else ''}"
+    if bad:
+        read += f", {bad:,} of which could not be read as reports"
+    alert = Alert(
+        rule="no-reports",
+        severity="critical",
+        policy_domain=None,
+        reporter=None,
+        result_type=None,
+        detail=f"no reports at all in {places} ({read})",
+        since=now,
+        numbers={"files": files, "bad-files": bad},
+    )
+    return HealthResult(now=None, alerts=(alert,))
 
 
 def check_document(result: HealthResult) -> dict[str, Any]:
