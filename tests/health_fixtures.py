@@ -38,6 +38,13 @@ DOMAINS = tuple(POLICIES)
 REPORTERS = (GOOGLE, MAILRU)
 
 
+def offset_of_yesterday() -> int:
+    """The offset from :data:`LAST_DAY` of yesterday (UTC) by the wall clock: a
+    :func:`baseline_json` with ``last=offset_of_yesterday()`` is an archive as fresh as
+    a real one when ``check`` runs (its last reports cover the day that just ended)."""
+    return (datetime.now(UTC).date() - timedelta(days=1) - LAST_DAY).days
+
+
 def day(offset: int) -> date:
     """``LAST_DAY`` plus ``offset`` days (``day(0)`` is the last day, ``day(-1)`` before)."""
     return LAST_DAY + timedelta(days=offset)

@@ -31,6 +31,11 @@ class Thresholds:
     silent_reporter_window_days: int = 7
     no_reports_lookback_days: int = 30
     new_result_type_hours: int = 24
+    #: The silence rules (``silent-reporter``, ``no-reports``) measure from the wall
+    #: clock less this many hours: a report covers a UTC day and arrives up to about a
+    #: day after that day ends (the real reports seen: 10 min to 21.5 h), plus the time
+    #: until a fetch from cron picks it up. ``check --now`` replaces both (no lag).
+    delivery_lag_hours: int = 30
 
 
 @dataclass

@@ -2,6 +2,11 @@
 
 Exit status: 0 when no alert at or above ``--fail-on`` is active, 1 when one is,
 2 on usage errors (bad option, missing path). Thresholds come from the settings file.
+
+The rules over report contents measure from the newest report; the silence rules from
+the wall clock (UTC) less ``delivery_lag_hours``, so a folder whose reports stopped
+arriving raises ``no-reports``; ``--now`` sets both. The bundled demo keeps its own
+"now" (:data:`~tlsrpt_tui.demo.DEMO_NOW`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tlsrpt_tui.commands.summary import add_loading_options, load_for_cli, resolve_paths
-from tlsrpt_tui.core.health import Alert, HealthResult, evaluate, isoformat
+from tlsrpt_tui.core.health import Alert, HealthResult, documented_now, evaluate, isoformat
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.settings import load_settings
 
@@ -57,7 +62,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=parse_now,
         default=None,
         metavar="ISO",
-        help="evaluate as of this time (default: the latest report end in the archive)",
+        help=(
+            "evaluate every rule as of this time (default: the content rules as of the "
+            "latest report end, the silence rules as of the clock less the delivery lag)"
+        ),
     )
     parser.add_argument(
         "--fail-on",
@@ -82,7 +90,16 @@ def run(args: argparse.Namespace) -> int:
             f"tlsrpt-tui: {archive.bad_files:,} files could not be read as reports",
             file=sys.stderr,
         )
-    result = evaluate(archive.reports.values(), now=args.now, thresholds=settings.thresholds)
+    now = args.now if args.now is not None else documented_now(paths)
+    clock = datetime.now(UTC).replace(microsecond=0)
+    result = evaluate(
+        archive.reports.values(),
+        now=now,
+        clock=clock,
+        thresholds=settings.thresholds,
+    )
+    if not archive.reports:
+        result = nothing_to_check(paths, archive.files, archive.bad_files, now or clock)
     if args.format == "json":
         json.dump(check_document(result), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -91,10 +108,37 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.at_or_above(args.fail_on) else 0
 
 
+def nothing_to_check(paths: list[Path], files: int, bad: int, now: datetime) -> HealthResult:
+    """An archive without a single report: no rule can speak, and "no alerts" from cron
+    would say all is well over an empty or unmounted folder. One ``no-reports`` alert
+    without a policy domain says so instead."""
+    places = ", ".join(str(p) for p in paths)
+    read = f"{files:,} file{'s' if files != 1 else ''}"
+    if bad:
+        read += f", {bad:,} of which could not be read as reports"
+    alert = Alert(
+        rule="no-reports",
+        severity="critical",
+        policy_domain=None,
+        reporter=None,
+        result_type=None,
+        detail=f"no reports at all in {places} ({read})",
+        since=now,
+        numbers={"files": files, "bad-files": bad},
+    )
+    return HealthResult(now=None, alerts=(alert,))
+
+
 def check_document(result: HealthResult) -> dict[str, Any]:
-    """``{"now": ISO, "alerts": [...]}``, the contract of ``check --format json``."""
+    """``{"now": ISO, "alerts": [...]}``, the contract of ``check --format json``.
+
+    ``silence-now`` (an addition) is where the silence rules measured from: the clock
+    less the delivery lag, or ``now`` when they measured from it.
+    """
+    silence = result.silence_now or result.now
     return {
         "now": isoformat(result.now) if result.now is not None else None,
+        "silence-now": isoformat(silence) if silence is not None else None,
         "alerts": [alert.to_dict() for alert in result.alerts],
     }
 

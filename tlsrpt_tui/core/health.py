@@ -17,7 +17,17 @@ writes the end of the day (Google ``23:59:59Z``, Mail.ru the next ``00:00:00Z``)
 whether *now* is one or the other: with a normal daily archive "the last 24 h" is the
 last day of reports of every reporter. Reports whose midpoint lies after *now* (when
 ``now`` is given explicitly) are ignored. The "last 48 h" of the silence rules is
-``(now - silent_hours, now]`` in the same way.
+``(silence_now - silent_hours, silence_now]`` in the same way.
+
+Two clocks. The rules over report contents (new result-type, failure rate, spike, MX
+mismatch) measure from *now*, the newest report, so a check run from cron every hour
+gives the same answer all day. The silence rules (silent reporter, no reports) must
+notice that reports stopped arriving, which the newest report cannot tell: given the
+wall ``clock`` they measure from ``silence_now = clock - delivery_lag_hours`` (a report
+of a UTC day arrives up to about a day after the day ends; the default 30 h allows
+that and a fetch from cron). Reports whose midpoint is after ``silence_now`` (early
+deliveries) count as recent. An explicit ``now`` sets both to itself, with no lag;
+without either ``silence_now`` is the newest report's end, as for the content rules.
 
 Rules and severities
 --------------------
@@ -34,9 +44,11 @@ Rules and severities
     domain in the window; domains with mode ``none`` or no policy are not rated.
 ``failure-spike`` (warning; critical above ``spike_critical_factor``)
     Failed sessions in the last 24 h more than ``spike_factor`` times the daily mean of
-    the ``spike_baseline_days`` days before (days without reports count as zero
-    failures) and at least ``spike_min_sessions``. Needs at least one report in the
-    baseline days. A zero baseline counts as above any factor.
+    the ``spike_baseline_days`` days before and at least ``spike_min_sessions``. The
+    mean is over the days with a report of the domain (a report without failures is a
+    zero; a day without any report, before the domain's first one or in a fetch gap,
+    is unknown and left out). Needs at least one report in the baseline days. A zero
+    baseline counts as above any factor.
 ``silent-reporter`` (warning)
     A reporter that sent reports for a domain on at least ``silent_reporter_min_days``
     of the ``silent_reporter_window_days`` days before the last ``silent_hours`` sent
@@ -50,7 +62,8 @@ Rules and severities
     the last 24 h (a policy being rotated, or stale caches).
 ``no-reports`` (critical)
     No report at all for a domain in the last ``silent_hours`` when it had reports in
-    the ``no_reports_lookback_days`` days before.
+    the ``no_reports_lookback_days`` days before (before the archive's newest report
+    when that is earlier: an archive where every report stopped keeps raising it).
 
 ``since`` is when the condition started: the start of the first report showing it in
 the window (walking back day by day while a failure rate stays above threshold), or for
@@ -62,10 +75,12 @@ by domain, reporter, result-type and MX host.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from tlsrpt_tui.core.aggregate import facts_of, report_day, result_type_counts
@@ -133,10 +148,15 @@ class Alert:
 
 @dataclass(frozen=True)
 class HealthResult:
-    """The alerts active at ``now`` (``None`` only for an empty archive)."""
+    """The alerts active at ``now`` (``None`` only for an empty archive).
+
+    ``silence_now`` is where the silence rules measured from (the wall clock less the
+    delivery lag, or ``now``); ``None`` when it is ``now`` or the archive is empty.
+    """
 
     now: datetime | None
     alerts: tuple[Alert, ...]
+    silence_now: datetime | None = None
 
     @property
     def critical(self) -> int:
@@ -155,6 +175,23 @@ def isoformat(moment: datetime) -> str:
     """``2026-11-27T23:59:59Z`` (UTC, no microseconds unless present)."""
     text = moment.astimezone(UTC).isoformat()
     return text.removesuffix("+00:00") + "Z"
+
+
+def documented_now(paths: Iterable[Path]) -> datetime | None:
+    """The fixed "now" of an archive that documents one, else ``None`` (the wall clock).
+
+    Only the bundled demo archive does (:data:`~tlsrpt_tui.demo.DEMO_NOW`, the end of its
+    last day): opened alone, as ``--demo`` does, its alerts stay the same on any date.
+    """
+    from tlsrpt_tui.locations import demo_archive
+
+    root = Path(os.path.abspath(demo_archive()))
+    given = [Path(os.path.abspath(p)) for p in paths]
+    if not given or not all(p == root or p.is_relative_to(root) for p in given):
+        return None
+    from tlsrpt_tui.demo.generator import DEMO_NOW  # (only then: its import is not free)
+
+    return DEMO_NOW
 
 
 def midpoint(report: Report) -> datetime:
@@ -283,14 +320,20 @@ def evaluate(
     reports: Iterable[Report],
     *,
     now: datetime | None = None,
+    clock: datetime | None = None,
     thresholds: Thresholds = _DEFAULT_THRESHOLDS,
 ) -> HealthResult:
     """Run every rule over ``reports`` (distinct reports) and return the active alerts.
 
-    ``now`` defaults to the latest date-range end; a naive ``now`` is read as UTC.
+    ``now`` defaults to the latest date-range end and sets every rule's time; without
+    it, ``clock`` (the wall clock: ``check`` and the explorer pass it) moves the silence
+    rules to ``clock`` less ``thresholds.delivery_lag_hours`` (module docstring,
+    "Two clocks"). A naive ``now`` or ``clock`` is read as UTC.
     """
     # Times as POSIX seconds: datetime arithmetic would dominate on 100k reports.
     rows = [(report, report.start.timestamp(), report.end.timestamp()) for report in reports]
+    t = thresholds
+    from_clock = now is None and clock is not None
     if now is None:
         if not rows:
             return HealthResult(now=None, alerts=())
@@ -298,7 +341,15 @@ def evaluate(
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     now_ts = now.timestamp()
-    t = thresholds
+    # The silence rules' "now", and the moment "h ago" is counted from.
+    lag = max(0, t.delivery_lag_hours)
+    if from_clock and clock is not None:
+        wall = clock if clock.tzinfo is not None else clock.replace(tzinfo=UTC)
+        wall = wall.astimezone(UTC).replace(microsecond=0)  # (shown to the second)
+        silence_now = wall - timedelta(hours=lag)
+    else:
+        wall = silence_now = now
+    silence_ts = silence_now.timestamp()
     day_s = DAY.total_seconds()
     silent = max(0, t.silent_hours) * 3600.0
     lookback = max(0, t.new_result_type_lookback_days)
@@ -308,13 +359,19 @@ def evaluate(
     horizon = max(lookback, spike_days)
     silent_window = max(1, t.silent_reporter_window_days)
     no_reports_span = max(0, t.no_reports_lookback_days) * day_s
+    # The no-reports lookback ends where the silence window starts, or at the archive's
+    # newest report when that is earlier: when every report stopped (a broken fetch),
+    # the domains that reported before keep raising it, however long ago that was.
+    newest_ts = max((row[2] for row in rows), default=now_ts)
+    no_reports_from = min(silence_ts - silent, newest_ts) - no_reports_span
 
     # Per-domain daily buckets (window index -> counts), filled for 0..horizon.
     buckets: dict[str, dict[int, _Bucket]] = defaultdict(dict)
     modes: dict[str, set[str]] = defaultdict(set)  # domain -> modes seen in window 0
     new_types: dict[tuple[str, str], _Sighting] = {}
     seen_before: set[tuple[str, str]] = set()
-    had_before: set[str] = set()  # domains with a report in the lookback days
+    # Domains with a report in the lookback days -> which of those days (0 = the last).
+    had_before: dict[str, set[int]] = defaultdict(set)
     first_seen: dict[tuple[str, str], datetime] = {}  # first sighting in the "new" span
     now_types: dict[str, _Sighting] = defaultdict(_Sighting)  # domain -> failures, window 0
     # Silence rules.
@@ -331,8 +388,10 @@ def evaluate(
     )
 
     for report, start_ts, end_ts in rows:
-        delta = now_ts - ((start_ts + end_ts) / 2 if end_ts > start_ts else start_ts)
-        if delta < 0:
+        middle = (start_ts + end_ts) / 2 if end_ts > start_ts else start_ts
+        delta = now_ts - middle
+        silence_delta = silence_ts - middle  # (after silence_now, from the clock: recent)
+        if delta < 0 and (silence_delta < 0 or not from_clock):
             continue
         k = int(delta // day_s)
         reporter = report.organization_name
@@ -340,8 +399,8 @@ def evaluate(
         domains = report.policy_domains
 
         # ---- silence: who reported what, when
-        is_recent = delta < silent
-        before = -1 if is_recent else int((delta - silent) // day_s)
+        is_recent = silence_delta < silent
+        before = -1 if is_recent else int((silence_delta - silent) // day_s)
         for domain in domains:
             pair = (reporter, domain)
             if is_recent:
@@ -350,11 +409,14 @@ def evaluate(
             else:
                 if before < silent_window:
                     reporting_days[pair].add(before)
-                if delta - silent < no_reports_span:
+                if middle > no_reports_from:
                     reports_before[domain] += 1
             latest = last_end.get(pair)
             if latest is None or end_ts > latest[0]:
                 last_end[pair] = (end_ts, report.end)
+
+        if delta < 0:
+            continue  # (after now: counted above only as a sign of life)
 
         # ---- new result-types: the "new" span, and the lookback days before it
         if delta < new_span:
@@ -362,7 +424,9 @@ def evaluate(
                 if count > 0 and (pair_rt not in first_seen or start < first_seen[pair_rt]):
                     first_seen[pair_rt] = start
         elif delta - new_span < lookback_s:
-            had_before.update(domains)
+            lookback_day = int((delta - new_span) // day_s)
+            for domain in domains:
+                had_before[domain].add(lookback_day)
             for pair_rt, count in result_type_counts(report).items():
                 if count > 0:
                     seen_before.add(pair_rt)
@@ -424,12 +488,27 @@ def evaluate(
         domain_last_end[domain] = end
 
     alerts: list[Alert] = []
+    if from_clock:
+        window = (
+            f"no report in the {t.silent_hours} h up to {isoformat(silence_now)} "
+            f"(now less {lag} h allowed for delivery)"
+        )
+        lag_numbers: dict[str, float | int] = {"delivery-lag-hours": lag}
+    else:
+        window, lag_numbers = f"no report in the last {t.silent_hours} h", {}
 
     # ---- 1. new-result-type
     for (domain, rt), s in new_types.items():
         if (domain, rt) in seen_before or domain not in had_before:
             continue
         since = first_seen.get((domain, rt), s.first or now)
+        # Say over how much history: a domain new to the archive has only a few days.
+        known = len(had_before[domain])
+        history = (
+            f"{lookback} days before"
+            if known >= lookback
+            else f"{known} day{'s' if known != 1 else ''} with reports of the {lookback} before"
+        )
         earlier = f"first seen {isoformat(since)}; " if since < now - DAY else ""
         hosts = f" on {_names(s.hosts)}" if s.hosts else ""
         alerts.append(
@@ -441,13 +520,14 @@ def evaluate(
                 result_type=rt,
                 detail=(
                     f"{rt}: {s.failed:,} failed sessions{hosts} in the last 24 h, reported by "
-                    f"{_names(s.reporters)}; {earlier}none in the {lookback} days before"
+                    f"{_names(s.reporters)}; {earlier}none in the {history}"
                 ),
                 since=since,
                 numbers={
                     "failed": s.failed,
                     "reporters": len(s.reporters),
                     "lookback-days": lookback,
+                    "days-with-reports": known,
                 },
                 mx_host=_one(s.hosts),
             )
@@ -506,16 +586,24 @@ def evaluate(
             )
         baseline = [by_k[i] for i in range(1, spike_days + 1) if i in by_k]
         if baseline and today.failed >= t.spike_min_sessions:
-            mean = sum(b.failed for b in baseline) / spike_days
+            # Over the days with a report of the domain: a day with none (before its
+            # first report, a fetch gap) is unknown, not a day without failures.
+            mean = sum(b.failed for b in baseline) / len(baseline)
             if today.failed > t.spike_factor * mean:
                 critical = today.failed > t.spike_critical_factor * mean
+                days_before = (
+                    f"{spike_days} days before"
+                    if len(baseline) == spike_days
+                    else f"{len(baseline)} day{'s' if len(baseline) != 1 else ''} with "
+                    f"reports of the {spike_days} before"
+                )
                 if mean:
                     versus = (
                         f"{today.failed / mean:.1f}x the daily mean of {mean:,.1f} over the "
-                        f"{spike_days} days before"
+                        f"{days_before}"
                     )
                 else:
-                    versus = f"none in the {spike_days} days before"
+                    versus = f"none in the {days_before}"
                 alerts.append(
                     Alert(
                         rule="failure-spike",
@@ -532,7 +620,7 @@ def evaluate(
                             "failed": today.failed,
                             "daily-mean": mean,
                             "factor": t.spike_factor,
-                            "baseline-days": spike_days,
+                            "baseline-days": len(baseline),
                         },
                         mx_host=top_host,
                     )
@@ -545,7 +633,7 @@ def evaluate(
             continue
         quiet_domains.add(domain)
         last = domain_last_end[domain]
-        hours = (now - last) / timedelta(hours=1)
+        hours = (wall - last) / timedelta(hours=1)
         alerts.append(
             Alert(
                 rule="no-reports",
@@ -553,12 +641,13 @@ def evaluate(
                 policy_domain=domain,
                 reporter=None,
                 result_type=None,
-                detail=(
-                    f"no report in the last {t.silent_hours} h; last report ended "
-                    f"{isoformat(last)} ({hours:,.0f} h ago)"
-                ),
+                detail=f"last report ended {isoformat(last)} ({hours:,.0f} h ago); {window}",
                 since=last,
-                numbers={"hours-silent": round(hours, 1), "reports-before": count},
+                numbers={
+                    "hours-silent": round(hours, 1),
+                    "reports-before": count,
+                    **lag_numbers,
+                },
             )
         )
 
@@ -569,7 +658,7 @@ def evaluate(
         if len(days) < t.silent_reporter_min_days:
             continue
         last = last_end[(reporter, domain)][1]
-        hours = (now - last) / timedelta(hours=1)
+        hours = (wall - last) / timedelta(hours=1)
         alerts.append(
             Alert(
                 rule="silent-reporter",
@@ -578,14 +667,15 @@ def evaluate(
                 reporter=reporter,
                 result_type=None,
                 detail=(
-                    f"no report in the last {t.silent_hours} h after reports on {len(days)} "
-                    f"of the {silent_window} days before; last report ended {isoformat(last)}"
+                    f"{window} after reports on {len(days)} of the {silent_window} days "
+                    f"before; last report ended {isoformat(last)} ({hours:,.0f} h ago)"
                 ),
                 since=last,
                 numbers={
                     "days-reporting": len(days),
                     "window-days": silent_window,
                     "hours-silent": round(hours, 1),
+                    **lag_numbers,
                 },
             )
         )
@@ -633,7 +723,9 @@ def evaluate(
         )
 
     alerts.sort(key=Alert.sort_key)
-    return HealthResult(now=now, alerts=tuple(alerts))
+    return HealthResult(
+        now=now, alerts=tuple(alerts), silence_now=silence_now if from_clock else None
+    )
 
 
 # --------------------------------------------------------------------------- trend series

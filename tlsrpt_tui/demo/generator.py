@@ -43,7 +43,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -1077,6 +1077,11 @@ def _batches(counts: list[int], size: int) -> Iterator[tuple[int, int, int | Non
 DEMO_END = date(2026, 11, 27)
 DEMO_DAYS = 30
 DEMO_START = DEMO_END - timedelta(days=DEMO_DAYS - 1)
+#: The demo's documented "now": the end of its last day (its latest date-range end).
+#: ``check`` and the explorer's alerts measure every rule from it on the demo archive
+#: (not from the wall clock, by which the demo would only ever say "no reports"), so
+#: the demo stays deterministic and shows its incidents on any date.
+DEMO_NOW = datetime.combine(DEMO_END + timedelta(days=1), time(0, 0), tzinfo=UTC)
 DEMO_SALT = "tlsrpt-tui-demo"
 
 DEMO_REPORTERS: tuple[Reporter, ...] = (GOOGLE, MICROSOFT, YAHOO, MAILRU, NORDWIND, KESTREL)

@@ -7,7 +7,7 @@ another process it never competes with the explorer for the GIL.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tlsrpt_tui.core.health import Alert, evaluate
@@ -19,8 +19,14 @@ from tlsrpt_tui.store.queries import Filter
 LOOKBACK = timedelta(days=40)
 
 
-def recent_alerts(paths: list[Path], limits: Limits, thresholds: Thresholds) -> list[Alert]:
-    """Alerts for the archive's recent reports, read through its index as it stands."""
+def recent_alerts(
+    paths: list[Path], limits: Limits, thresholds: Thresholds, now: datetime | None = None
+) -> list[Alert]:
+    """Alerts for the archive's recent reports, read through its index as it stands.
+
+    ``now`` as for :func:`~tlsrpt_tui.core.health.evaluate`; without it the silence
+    rules measure from the wall clock (taken here, when the rules run).
+    """
     from tlsrpt_tui.store.sqlite import open_index
 
     store = open_index(paths, limits=limits, jobs=1, refresh=False)
@@ -32,4 +38,4 @@ def recent_alerts(paths: list[Path], limits: Limits, thresholds: Thresholds) -> 
         reports = [r for r in (store.report(row.key) for row in rows) if r is not None]
     finally:
         store.close()
-    return list(evaluate(reports, thresholds=thresholds).alerts)
+    return list(evaluate(reports, now=now, clock=datetime.now(UTC), thresholds=thresholds).alerts)

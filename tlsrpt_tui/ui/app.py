@@ -126,6 +126,13 @@ class ExplorerApp(App[None]):
         #: True once the panes exist (App.is_mounted is not a property).
         self.started = False
         self.alerts: list[Any] = []
+        #: The alerts' fixed "now" (the demo's documented one), else None: the content
+        #: rules from the newest report, the silence rules from the wall clock (health).
+        from tlsrpt_tui.core.health import documented_now
+
+        self.health_now = documented_now(self.paths)
+        #: Seconds between evaluations of the alerts while nothing changes.
+        self.health_every = 3600.0
         #: How often the panes were rebuilt (bursts of files must not rebuild per file).
         self.refreshes = 0
         if self.settings.theme:
@@ -177,6 +184,15 @@ class ExplorerApp(App[None]):
         self.load_archive()
         if self.watch_enabled:
             self.watch_directories()
+        if self.health_now is None:
+            # The silence rules measure from the clock: no new file must not mean no
+            # news (health; an open explorer notices reports that stopped coming).
+            self.set_interval(self.health_every, self.reevaluate_health)
+
+    def reevaluate_health(self) -> None:
+        busy = any(w.group == "health" and not w.is_finished for w in self.workers)
+        if not self.loading and not busy:  # (a new one would cancel the one running)
+            self.evaluate_health()
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width < NARROW_WIDTH, "-narrow")
@@ -493,11 +509,20 @@ class ExplorerApp(App[None]):
     def evaluate_health(self) -> None:
         """Alerts: from memory directly; over the index in a child process (it re-reads
         the recent reports' files, which must not slow the UI down)."""
+        from datetime import UTC, datetime
+
         from tlsrpt_tui.core.health import evaluate
 
         if self.index is None:
             reports = list(self.archive.reports.values())
-            alerts = list(evaluate(reports, thresholds=self.settings.thresholds).alerts)
+            alerts = list(
+                evaluate(
+                    reports,
+                    now=self.health_now,
+                    clock=datetime.now(UTC),
+                    thresholds=self.settings.thresholds,
+                ).alerts
+            )
         else:
             alerts = self.alerts_in_child()
         self.call_from_thread(self.show_alerts_count, alerts)
@@ -513,7 +538,9 @@ class ExplorerApp(App[None]):
         method = "forkserver" if "forkserver" in methods else "spawn"
         prepare_workers()
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
-            future = pool.submit(recent_alerts, self.paths, self.limits, self.settings.thresholds)
+            future = pool.submit(
+                recent_alerts, self.paths, self.limits, self.settings.thresholds, self.health_now
+            )
             return future.result()
 
     def show_alerts_count(self, alerts: list[Any]) -> None:
