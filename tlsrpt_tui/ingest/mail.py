@@ -84,12 +84,16 @@ class IngestTotals:
     without_report: int = 0
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
+    #: Not errors, but never silent: why each message's reports went to quarantine.
+    notices: list[str] = field(default_factory=list)
 
     def add(self, outcome: MessageOutcome) -> None:
         self.messages += 1
         self.saved += len(outcome.saved) - outcome.quarantined
         self.quarantined += outcome.quarantined
         self.duplicates += outcome.duplicates
+        if outcome.quarantined:
+            self.notices.append(f"{outcome.label}: {quarantine_note(outcome)}")
         if not outcome.has_report and not outcome.errors:
             self.without_report += 1
         if outcome.errors:
@@ -118,10 +122,25 @@ class IngestTotals:
         }
 
     def print_summary(self) -> None:
-        """Problems on stderr, then the one-line summary on stdout."""
+        """Quarantined messages and problems on stderr, then the one-line summary on stdout."""
+        for line in self.notices:
+            print(f"tlsrpt-tui: {plain(line)}", file=sys.stderr)
         for line in self.error_messages:
             print(f"tlsrpt-tui: {plain(line)}", file=sys.stderr)
         print(self.summary(), file=sys.stdout)
+
+
+def quarantine_note(outcome: MessageOutcome) -> str:
+    """``quarantined 1 report: DKIM fail: <why> (checked as of <time>, Received)``."""
+    count = outcome.quarantined
+    verdict = outcome.verdict
+    head = f"quarantined {count} report{'s' if count != 1 else ''}"
+    if verdict is None:
+        return head
+    text = f"{head}: DKIM {verdict.verdict}: {verdict.reason or 'no reason given'}"
+    if verdict.as_of:
+        text += f" (checked as of {verdict.as_of}, from {verdict.as_of_from})"
+    return text + "; --accept-unsigned stores such reports in the archive"
 
 
 # --------------------------------------------------------------------------- submitter
