@@ -657,6 +657,17 @@ def test_starttls_against_an_implicit_tls_port_fails_at_once(
     assert took < 10, took
 
 
+def test_implicit_tls_against_a_plain_imap_port_says_so(
+    dovecot: Dovecot, dns_server: DnsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same mistake the other way round: no --starttls, the plain port."""
+    args = fetch_command(dovecot, dns_server, tmp_path / "reports", "INBOX")
+    args[args.index("--port") + 1] = str(dovecot.imap_port)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "does not speak TLS at once" in err and "give --starttls" in err
+
+
 def test_a_slow_plain_imap_greeting_is_still_waited_for() -> None:
     """The TLS probe must not break a plain IMAP server that greets late."""
     from tlsrpt_tui.ingest.imap import GREETING_WAIT, _PlainIMAP4

@@ -47,6 +47,10 @@ DEFAULT_PORTS = {IMPLICIT_TLS: 993, STARTTLS: 143}
 STORED_KEYWORD = "TlsrptStored"
 #: How long a plain-IMAP server may take to greet before the port is probed for TLS.
 GREETING_WAIT = 1.5
+#: What OpenSSL says when the server's first bytes are not TLS (an IMAP greeting).
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
 #: First byte of a TLS record: handshake (a server that talks first) or alert.
 _TLS_RECORD_TYPES = (0x15, 0x16)
 
@@ -213,9 +217,19 @@ def connect(config: ImapConfig) -> imaplib.IMAP4:
     port = config.effective_port
     connection: imaplib.IMAP4
     if config.security == IMPLICIT_TLS:
-        connection = imaplib.IMAP4_SSL(
-            config.host, port, ssl_context=context, timeout=config.timeout
-        )
+        try:
+            connection = imaplib.IMAP4_SSL(
+                config.host, port, ssl_context=context, timeout=config.timeout
+            )
+        except ssl.SSLError as exc:
+            # A plain IMAP greeting read as a TLS record (the mistake the other way round).
+            if exc.reason in _NOT_TLS_REASONS:
+                raise FetchError(
+                    f"{config.host}:{port} does not speak TLS at once ({exc.reason}): it looks "
+                    "like a plain IMAP port (as 143): give --starttls, or the implicit-TLS "
+                    "port (993)"
+                ) from None
+            raise
     else:
         connection = _PlainIMAP4(config.host, port, timeout=config.timeout)
         try:
