@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,14 @@ class QuarantineList:
         return f"{len(self.reports):,}" + ("" if self.complete else "+")
 
 
+#: root -> ((device, inode, mtime) of the root, when listed, its quarantine folders):
+#: the overview asks on every refresh (each keystroke of a filter). A root's entries
+#: change only with its mtime; a marker written into an existing folder does not
+#: change it, hence the list is also made again after FOLDERS_TTL seconds.
+_FOLDERS: dict[str, tuple[tuple[int, int, int], float, list[Path]]] = {}
+FOLDERS_TTL = 5.0
+
+
 def quarantine_folders(roots: Sequence[Path]) -> list[tuple[Path, Path]]:
     """(root, quarantine folder) for each quarantine directly under a root folder given
     (``quarantine/`` or any other folder holding the marker). A root that is itself a
@@ -64,16 +73,34 @@ def quarantine_folders(roots: Sequence[Path]) -> list[tuple[Path, Path]]:
     found: list[tuple[Path, Path]] = []
     for root in roots:
         try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
+            info = os.stat(root)
         except OSError:
             continue
-        for entry in entries:
-            try:
-                if entry.is_dir() and is_quarantine(entry.path):
-                    found.append((root, Path(entry.path)))
-            except OSError:
-                continue
+        stamp = (info.st_dev, info.st_ino, info.st_mtime_ns)
+        cached = _FOLDERS.get(str(root))
+        now = time.monotonic()
+        if cached is not None and cached[0] == stamp and now - cached[1] < FOLDERS_TTL:
+            folders = [f for f in cached[2] if is_quarantine(str(f))]
+        else:
+            folders = _list_quarantines(root)
+            _FOLDERS[str(root)] = (stamp, now, folders)
+        found.extend((root, folder) for folder in folders)
     return found
+
+
+def _list_quarantines(root: Path) -> list[Path]:
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return []
+    folders: list[Path] = []
+    for entry in entries:
+        try:
+            if entry.is_dir() and is_quarantine(entry.path):
+                folders.append(Path(entry.path))
+        except OSError:
+            continue
+    return folders
 
 
 def _report_files(folder: Path) -> Iterator[Path]:
