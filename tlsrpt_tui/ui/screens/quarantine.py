@@ -210,8 +210,8 @@ class QuarantineScreen(ModalScreen[None]):
             yield Static(note, markup=False)
             table: DataTable[object] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_column("Begins", width=10)
-            table.add_column("Submitter", width=20)
-            table.add_column("Domain", width=20)
+            table.add_column("Submitter", width=16)
+            table.add_column("Domain", width=16)
             table.add_column("DKIM", width=9)
             table.add_column("Why", width=200)
             for item in self.found.reports:
