@@ -415,9 +415,7 @@ def test_old_report_mail_is_verified_as_of_its_arrival_and_each_quarantine_says_
     sidecar = read_sidecars(saved)["dkim"]
     assert sidecar["verdict"] == "pass"
     arrived = dt.datetime.fromtimestamp(signed + 60, dt.UTC)
-    assert sidecar["verified-as-of"] == arrived.isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
-    )
+    assert sidecar["verified-as-of"] == arrived.isoformat(timespec="seconds").replace("+00:00", "Z")
     assert sidecar["as-of-from"] == "Received"
     # One line per quarantined message, naming it and the reason.
     lines = [line for line in captured.err.splitlines() if "quarantined" in line]
