@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=16,
         metavar="N",
-        help="requests handled at once; more wait, then get 503 (default 16)",
+        help="reports stored at once (bodies are read and checked before); more wait, "
+        "then get 503 (default 16)",
     )
     parser.add_argument(
         "--timeout",
