@@ -75,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="time limit to receive a request body (default 30)",
+        help="time limit of one request: receiving its body, then waiting its turn to be "
+        "checked and stored (default 30)",
     )
     add_store_options(parser)
     parser.set_defaults(func=run)
