@@ -520,7 +520,7 @@ async def test_slow_clients_hold_no_write_slot(make_client: Any, tmp_path: Path)
         )
         took = time.monotonic() - started
         assert response.status == 201, await response.text()
-        assert took < 1.0, took
+        assert took < 2.0, took  # (before: the deadline, 4 s, then 503)
         assert len(stored(tmp_path / "reports")) == 1
     finally:
         for writer in writers:
