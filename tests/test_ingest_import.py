@@ -429,3 +429,51 @@ def test_old_report_mail_is_verified_as_of_its_arrival_and_each_quarantine_says_
     assert run_import([src], out, dns_server, "--accept-unsigned") == 0
     assert len(archived(out)) == 3
     assert quarantined(out) == []
+
+
+def test_import_says_why_a_message_had_no_report(
+    tmp_path: Path, dns_server: DnsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+
+    src = tmp_path / "src"
+    src.mkdir()
+    # An unnamed octet-stream attachment: neither named nor typed as a report.
+    outer = MIMEMultipart()
+    outer["From"] = "noreply@reporter.example"
+    outer["Subject"] = "Report"
+    outer.attach(MIMEApplication(b"\x00\x01binary", "octet-stream"))
+    (src / "unnamed.eml").write_bytes(outer.as_bytes())
+    (src / "encrypted.eml").write_bytes(
+        b"From: a@reporter.example\nSubject: x\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=b\n\n'
+        b"--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n"
+        b"--b\nContent-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n--b--\n"
+    )
+    (src / "smime.eml").write_bytes(
+        b"From: a@reporter.example\nSubject: x\nMIME-Version: 1.0\n"
+        b"Content-Type: application/x-pkcs7-mime; smime-type=signed-data; name=smime.p7m\n"
+        b"Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\n"
+    )
+    (src / "lunch.eml").write_bytes(unrelated_mail())
+    out = tmp_path / "reports"
+    assert run_import([src], out, dns_server, "-v") == 0
+    captured = capsys.readouterr()
+    assert summary_line(captured.out) == (
+        "saved 0, duplicates 0, quarantined 0, messages without report 4 (1 with an attachment "
+        "not named or typed as a report, 1 opaque S/MIME, 1 encrypted), errors 0"
+    )
+    why = {
+        line.split(": ", 2)[1].rpartition("/")[2]: line.split(": ", 2)[2]
+        for line in captured.out.splitlines()
+        if line.startswith("without report: ")
+    }
+    assert why == {
+        "encrypted.eml": "encrypted (multipart/encrypted): its content cannot be read",
+        "lunch.eml": "no attachment",
+        "smime.eml": "opaque S/MIME (application/x-pkcs7-mime; smime-type=signed-data): "
+        "its content is inside a PKCS #7 structure, not opened",
+        "unnamed.eml": "attachment (application/octet-stream) is neither named nor typed "
+        "as a report",
+    }

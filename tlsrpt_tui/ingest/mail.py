@@ -93,7 +93,10 @@ def why_no_report(message: Message) -> tuple[str, str]:
     if media in _SMIME_TYPES:
         smime_type = str(message.get_param("smime-type", "") or "")
         what = f"{media}; smime-type={smime_type}" if smime_type else media
-        return "smime", f"opaque S/MIME ({what}): its content cannot be read without the key"
+        return (
+            "smime",
+            f"opaque S/MIME ({what}): its content is inside a PKCS #7 structure, not opened",
+        )
     if media == "multipart/encrypted":
         return "encrypted", "encrypted (multipart/encrypted): its content cannot be read"
     attachments: list[str] = []
@@ -106,7 +109,11 @@ def why_no_report(message: Message) -> tuple[str, str]:
         except Exception:
             name = None
         if part_type in _SMIME_TYPES:
-            return "smime", f"opaque S/MIME part ({part_type}): its content cannot be read"
+            return (
+                "smime",
+                f"opaque S/MIME part ({part_type}): "
+                "its content is inside a PKCS #7 structure, not opened",
+            )
         if name is None and part_type in ("text/plain", "text/html"):
             continue  # the message text
         if part_type in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
