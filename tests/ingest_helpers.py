@@ -263,10 +263,20 @@ class DkimKey:
     def record_name(self) -> str:
         return f"{self.selector}._domainkey.{self.domain}"
 
-    def sign(self, raw: bytes, *, length: bool = False, domain: str | None = None) -> bytes:
+    def sign(
+        self,
+        raw: bytes,
+        *,
+        length: bool = False,
+        domain: str | None = None,
+        signed_at: int | None = None,
+        expires: int | None = None,
+    ) -> bytes:
+        """``raw`` with a DKIM-Signature of this key on top; ``signed_at`` and
+        ``expires`` (Unix times) set its ``t=`` and add an ``x=``, as Google does."""
         raw = to_crlf(raw)
-        signature = dkim.sign(
-            raw,
+        signer = _TimedSigner(raw, signed_at, expires)
+        signature = signer.sign(
             self.selector.encode(),
             (domain or self.domain).encode(),
             self.private_pem,
@@ -274,6 +284,33 @@ class DkimKey:
             length=length,
         )
         return bytes(signature) + raw
+
+
+class _TimedSigner(dkim.DKIM):  # type: ignore[misc]
+    """dkimpy's signer with a chosen ``t=`` and an ``x=`` (dkimpy signs with the clock
+    and no expiry)."""
+
+    def __init__(self, raw: bytes, signed_at: int | None, expires: int | None) -> None:
+        super().__init__(raw)
+        self.signed_at = signed_at
+        self.expires = expires
+
+    def gen_header(self, fields: list[tuple[bytes, bytes]], *args: Any, **kwargs: Any) -> Any:
+        if self.signed_at is not None:
+            fields = [(k, str(self.signed_at).encode() if k == b"t" else v) for k, v in fields]
+        if self.expires is not None:
+            fields.insert(len(fields) - 1, (b"x", str(self.expires).encode()))
+        return super().gen_header(fields, *args, **kwargs)
+
+
+def with_received(raw: bytes, when: dt.datetime) -> bytes:
+    """``raw`` with the Received header a receiving server puts on top, dated ``when``."""
+    stamp = format_datetime(when)
+    return (
+        b"Received: from mail-sor-f41.google.com (mail-sor-f41.google.com [209.85.220.41])\r\n"
+        b"\tby mx.example.com (Postfix) with ESMTPS id 4Tq1x2;\r\n"
+        b"\t" + stamp.encode() + b"\r\n" + to_crlf(raw)
+    )
 
 
 def _has_header(raw: bytes, name: bytes) -> bool:

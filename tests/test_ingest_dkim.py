@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from ingest_helpers import (
     make_report,
     serving_keys,
     to_crlf,
+    with_received,
 )
 
 from tlsrpt_tui.core.loader import parse_message
@@ -188,3 +191,78 @@ def test_parse_resolver() -> None:
     assert parse_resolver("::1") == ("::1", 53)
     with pytest.raises(ValueError):
         parse_resolver("host:99999")
+
+
+# --------------------------------------------------------------------------- x= expiry
+
+DAY = 86400
+
+
+def test_expired_signature_verifies_as_of_arrival(
+    keys: dict[str, DkimKey], dns_server: DnsServer
+) -> None:
+    """Google signs with x= a week after t=: mail imported later was valid when it came."""
+    signed = int(time.time()) - 30 * DAY
+    raw = keys["google"].sign(
+        build_report_mail(make_report(), submitter="google.com"),
+        signed_at=signed,
+        expires=signed + 7 * DAY,
+    )
+    arrived = dt.datetime.fromtimestamp(signed + 60, dt.UTC)
+    verdict = verify(with_received(raw, arrived), dns_server)
+    assert verdict.verdict == "pass", verdict
+    assert verdict.as_of == arrived.isoformat(timespec="seconds").replace("+00:00", "Z")
+    assert verdict.as_of_from == "Received"
+    assert verdict.as_json()["verified-as-of"] == verdict.as_of
+
+
+def test_signature_expired_when_the_mail_arrived_fails_with_the_reason(
+    keys: dict[str, DkimKey], dns_server: DnsServer
+) -> None:
+    signed = int(time.time()) - 30 * DAY
+    raw = keys["google"].sign(
+        build_report_mail(make_report(), submitter="google.com"),
+        signed_at=signed,
+        expires=signed + 7 * DAY,
+    )
+    late = dt.datetime.fromtimestamp(signed + 9 * DAY, dt.UTC)
+    verdict = verify(with_received(raw, late), dns_server)
+    assert verdict.verdict == "fail"
+    assert "signature expired" in verdict.reason and "before the message arrived" in verdict.reason
+    # Without any date to go by, today's clock decides (also expired).
+    undated = to_crlf(build_report_mail(make_report(), submitter="google.com"))
+    undated = re_sub_date(undated)
+    raw = keys["google"].sign(undated, signed_at=signed, expires=signed + 7 * DAY)
+    verdict = verify(raw, dns_server)
+    assert verdict.verdict == "fail" and "signature expired" in verdict.reason, verdict
+    assert verdict.as_of_from == "now"
+
+
+def re_sub_date(raw: bytes) -> bytes:
+    import re
+
+    stripped = re.sub(rb"\r\nDate: [^\r]*", b"", raw, count=1)
+    assert stripped != raw
+    return stripped
+
+
+def test_arrival_falls_back_to_date_and_never_passes_now(
+    keys: dict[str, DkimKey], dns_server: DnsServer
+) -> None:
+    from tlsrpt_tui.ingest.dkim_check import arrival_time
+
+    signed = int(time.time()) - 30 * DAY
+    mail_bytes = build_report_mail(make_report(), submitter="google.com")
+    dated = dt.datetime.fromtimestamp(signed + 3600, dt.UTC)
+    mail_bytes = mail_bytes.replace(
+        b"Date: Thu, 02 May 2024 03:04:05 +0000",
+        dt.datetime.strftime(dated, "Date: %a, %d %b %Y %H:%M:%S +0000").encode(),
+    )
+    raw = keys["google"].sign(mail_bytes, signed_at=signed, expires=signed + 7 * DAY)
+    verdict = verify(raw, dns_server)
+    assert verdict.verdict == "pass", verdict
+    assert verdict.as_of_from == "Date"
+    future = with_received(b"Subject: x\r\n\r\nbody\r\n", dt.datetime(2999, 1, 1, tzinfo=dt.UTC))
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert arrival_time(parse_message(future), now) == (now, "Received")
+    assert arrival_time(parse_message(b"Subject: x\r\n\r\nbody\r\n"), now) == (now, "now")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ingest_helpers import (
+    REPO,
     DkimKey,
     DnsServer,
     Dovecot,
@@ -373,3 +381,340 @@ def test_encode_mailbox() -> None:
     assert encode_mailbox("INBOX") == '"INBOX"'
     assert encode_mailbox("Processed Réports") == '"Processed R&AOk-ports"'
     assert encode_mailbox('a"b\\c&d') == '"a\\"b\\\\c&-d"'
+
+
+# --------------------------------------------------------------------------- overlap and crashes
+
+
+def fetch_command(
+    dovecot: Dovecot, dns: DnsServer, out: Path, folder: str, *extra: str
+) -> list[str]:
+    return [
+        "fetch",
+        "imap",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(dovecot.imaps_port),
+        "--user",
+        dovecot.user,
+        "--folder",
+        folder,
+        "--ca-file",
+        str(dovecot.ca.ca_file),
+        "--timeout",
+        "60",
+        "--dir",
+        str(out),
+        "--dns-resolver",
+        dns.address,
+        "--dns-timeout",
+        "2",
+        *extra,
+    ]
+
+
+#: Runs the command in a fresh interpreter; with a target, SIGKILLs itself the first
+#: time that function is called (a crash at exactly that point: no clean-up runs).
+CRASH_RUNNER = """
+import os, signal, sys
+target = sys.argv[1]
+if target:
+    module_name, _, attribute = target.rpartition(":")
+    import importlib
+    owner = importlib.import_module(module_name)
+    *path, name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    def crash(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+    setattr(owner, name, crash)
+from tlsrpt_tui.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def start_fetch(args: list[str], crash_at: str = "") -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), PASSWORD_ENV: Dovecot.password}
+    return subprocess.Popen(
+        [sys.executable, "-c", CRASH_RUNNER, crash_at, *args],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=240)
+    return process.returncode, out.decode(), err.decode()
+
+
+def test_two_overlapping_move_runs_move_each_message_once(
+    dovecot: Dovecot, dns_server: DnsServer, keys: dict[str, DkimKey], tmp_path: Path
+) -> None:
+    """A cron run overlapping the last: before, both read the same messages, both
+    moved them (extra copies in the target) and one reported false MOVE errors."""
+    folder, target = "Overlap", "OverlapDone"
+    messages = [signed(keys["reporter"], f"overlap-{i}", 1 + i % 28) for i in range(60)]
+    with dovecot.connect() as connection:
+        connection.create(folder)
+        for raw in messages:
+            status, data = connection.append(folder, None, None, raw)
+            assert status == "OK", data
+    out = tmp_path / "reports"
+    args = fetch_command(dovecot, dns_server, out, folder, "--move-to", target)
+    runs = [start_fetch(args), start_fetch(args)]
+    results = [finish(run) for run in runs]
+    for status, _, stderr in results:
+        assert status == 0, stderr
+        assert "MOVE failed" not in stderr and "EXPUNGEISSUED" not in stderr
+    saved = sum(int(summary_line(stdout).split(",")[0].split()[1]) for _, stdout, _ in results)
+    assert saved == len(messages)
+    assert dovecot.count(folder) == 0
+    assert dovecot.count(target) == len(messages)  # each exactly once
+    assert len(archived(out)) == len(messages)
+
+
+def test_message_expunged_by_another_client_is_done_not_an_error(
+    dovecot: Dovecot,
+    dns_server: DnsServer,
+    keys: dict[str, DkimKey],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another client (a mail program: the lock does not cover it) takes a message
+    between this run's SEARCH and its FETCH: that message is done, not an error."""
+    folder = "Expunged"
+    taken = signed(keys["reporter"], "expunged-elsewhere", 5)
+    kept = signed(keys["reporter"], "kept", 6)
+    for raw in (taken, kept):
+        dovecot.append(folder, raw)
+    real_fetch_body = imap_module._fetch_body
+    calls: list[bytes] = []
+
+    def expunge_elsewhere_first(connection: Any, uid: bytes) -> Any:
+        if not calls:
+            with dovecot.connect() as other:
+                other.select(folder)
+                _, found = other.search(None, "HEADER", "Message-ID", message_id(taken))
+                for number in found[0].split():
+                    other.store(number, "+FLAGS", r"(\Deleted)")
+                other.expunge()
+        calls.append(uid)
+        return real_fetch_body(connection, uid)
+
+    monkeypatch.setattr(imap_module, "_fetch_body", expunge_elsewhere_first)
+    config = ImapConfig(
+        host="127.0.0.1",
+        port=dovecot.imaps_port,
+        user=dovecot.user,
+        password=dovecot.password,
+        folder=folder,
+        move_to="ExpungedDone",
+        ca_file=str(dovecot.ca.ca_file),
+        timeout=20,
+    )
+    options = IngestOptions(dnsfunc=make_dnsfunc(dns_server.address), via="imap")
+    out = tmp_path / "reports"
+    verbose = io.StringIO()
+    totals = fetch_imap(config, ReportStore(out), options, verbose=verbose)
+    assert (totals.saved, totals.errors) == (1, 0), totals.error_messages
+    assert len(calls) == 2
+    assert "expunged by another client before it was read" in verbose.getvalue()
+    assert dovecot.count(folder) == 0
+    assert list(dovecot.flags("ExpungedDone")) == [message_id(kept)]
+
+
+def test_run_killed_between_seen_and_move_is_finished_by_the_next(
+    dovecot: Dovecot, dns_server: DnsServer, keys: dict[str, DkimKey], tmp_path: Path
+) -> None:
+    folder, target = "KilledMove", "KilledMoveDone"
+    raw = signed(keys["reporter"], "killed-before-move", 7)
+    dovecot.append(folder, raw)
+    out = tmp_path / "reports"
+    args = fetch_command(dovecot, dns_server, out, folder, "--move-to", target)
+    status, _, _ = finish(start_fetch(args, "tlsrpt_tui.ingest.imap:_move_message"))
+    assert status == -9  # killed at that point
+    assert len(archived(out)) == 1  # the report is safe
+    assert r"\Seen" in dovecot.flags(folder)[message_id(raw)]
+    assert dovecot.count(target) in (-1, 0)
+    status, stdout, stderr = finish(start_fetch(args))
+    assert status == 0, stderr
+    assert summary_line(stdout).startswith("saved 0, duplicates 1,")
+    assert dovecot.count(folder) == 0
+    assert dovecot.count(target) == 1
+    assert len(archived(out)) == 1
+
+
+def test_run_killed_while_a_signed_copy_replaces_a_quarantined_one(
+    dovecot: Dovecot, dns_server: DnsServer, keys: dict[str, DkimKey], tmp_path: Path
+) -> None:
+    folder = "KilledReplace"
+    report = make_report(
+        organization="Reporter Example",
+        report_id="replace-me",
+        start=dt.datetime(2024, 7, 8, tzinfo=dt.UTC),
+        contact="tlsrpt@reporter.example",
+    )
+    unsigned = build_report_mail(report, submitter="reporter.example")
+    dovecot.append(folder, unsigned)
+    out = tmp_path / "reports"
+    args = fetch_command(dovecot, dns_server, out, folder)
+    status, _, stderr = finish(start_fetch(args))
+    assert status == 0, stderr
+    assert len(quarantined(out)) == 1 and archived(out) == []
+    resigned = keys["reporter"].sign(build_report_mail(report, submitter="reporter.example"))
+    dovecot.append(folder, resigned)
+    crash_at = "tlsrpt_tui.ingest.store:ReportStore._remove_quarantined"
+    status, _, _ = finish(start_fetch(args, crash_at))
+    assert status == -9
+    assert len(archived(out)) == 1 and len(quarantined(out)) == 1  # in both places
+    status, stdout, stderr = finish(start_fetch(args))
+    assert status == 0, stderr
+    assert summary_line(stdout).startswith("saved 0, duplicates 1, quarantined 0")
+    assert len(archived(out)) == 1
+    assert quarantined(out) == []  # the replacement was finished
+    assert not [p for p in (out / "quarantine").rglob(".*.json") if p.is_file()]
+    assert r"\Seen" in dovecot.flags(folder)[message_id(resigned)]
+
+
+# --------------------------------------------------------------------------- without report
+
+
+def pdf_mail() -> bytes:
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    outer = MIMEMultipart()
+    outer["From"] = "billing@vendor.example"
+    outer["Subject"] = "Your invoice"
+    outer["Message-ID"] = "<invoice-1@vendor.example>"
+    outer.attach(MIMEText("Please find the invoice attached.\n"))
+    part = MIMEApplication(b"%PDF-1.4 not a report", "pdf")
+    part.add_header("Content-Disposition", "attachment", filename="invoice.pdf")
+    outer.attach(part)
+    return outer.as_bytes().replace(b"\n", b"\r\n")
+
+
+def smime_mail() -> bytes:
+    return (
+        b"From: noreply-smtp-tls-reporting@reporter.example\r\n"
+        b"Subject: Report Domain: example.com Submitter: reporter.example\r\n"
+        b"Message-ID: <smime-1@reporter.example>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="smime.p7m"\r\n\r\n'
+        b"MIAGCSqGSIb3DQEHA6CAMIACAQAxggFAMIIBPAIBADAkMBcxFTATBgNVBAMTDHRscnB0LXRl\r\n"
+    )
+
+
+def test_messages_without_report_say_why(
+    dovecot: Dovecot, dns_server: DnsServer, tmp_path: Path
+) -> None:
+    folder = "NoReport"
+    for raw in (pdf_mail(), smime_mail(), unrelated_mail("Coffee?")):
+        dovecot.append(folder, raw)
+    out = tmp_path / "reports"
+    status, stdout, stderr = finish(
+        start_fetch(fetch_command(dovecot, dns_server, out, folder, "-v"))
+    )
+    assert status == 0, stderr
+    assert summary_line(stdout) == (
+        "saved 0, duplicates 0, quarantined 0, messages without report 3 "
+        "(1 with an attachment not named or typed as a report, 1 opaque S/MIME), errors 0"
+    )
+    lines = [line for line in stdout.splitlines() if line.startswith("without report: ")]
+    assert len(lines) == 3
+    assert any(
+        "attachment 'invoice.pdf' (application/pdf) is neither named nor typed as a report" in line
+        for line in lines
+    )
+    assert any(
+        "opaque S/MIME (application/pkcs7-mime; smime-type=enveloped-data)" in line
+        for line in lines
+    )
+    assert any(line.endswith(": no attachment") for line in lines)
+    # still left alone
+    assert all(r"\Seen" not in flags for flags in dovecot.flags(folder).values())
+
+
+# --------------------------------------------------------------------------- STARTTLS on a TLS port
+
+
+def test_starttls_against_an_implicit_tls_port_fails_at_once(
+    dovecot: Dovecot, dns_server: DnsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = fetch_command(dovecot, dns_server, tmp_path / "reports", "INBOX", "--starttls")
+    started = time.monotonic()
+    assert main(args) == 1  # (--port is the imaps port, --timeout 60)
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert "answers like a TLS port" in err and "leave out --starttls" in err
+    assert took < 10, took
+
+
+def test_implicit_tls_against_a_plain_imap_port_says_so(
+    dovecot: Dovecot, dns_server: DnsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same mistake the other way round: no --starttls, the plain port."""
+    args = fetch_command(dovecot, dns_server, tmp_path / "reports", "INBOX")
+    args[args.index("--port") + 1] = str(dovecot.imap_port)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "does not speak TLS at once" in err and "give --starttls" in err
+
+
+def test_a_slow_plain_imap_greeting_is_still_waited_for() -> None:
+    """The TLS probe must not break a plain IMAP server that greets late."""
+    from tlsrpt_tui.ingest.imap import GREETING_WAIT, _PlainIMAP4
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections: list[int] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(1)
+            with conn:
+                time.sleep(GREETING_WAIT + 0.5)
+                conn.sendall(b"* OK IMAP4rev1 slow server ready\r\n")
+                conn.settimeout(5)
+                buffer = b""
+                try:
+                    while True:
+                        data = conn.recv(4096)
+                        if not data:
+                            break
+                        buffer += data
+                        while b"\r\n" in buffer:
+                            line, buffer = buffer.split(b"\r\n", 1)
+                            tag, _, command = line.partition(b" ")
+                            if command.upper().startswith(b"CAPABILITY"):
+                                conn.sendall(
+                                    b"* CAPABILITY IMAP4rev1 STARTTLS\r\n" + tag + b" OK done\r\n"
+                                )
+                            elif command.upper().startswith(b"LOGOUT"):
+                                conn.sendall(b"* BYE\r\n" + tag + b" OK bye\r\n")
+                                raise ConnectionError
+                            else:
+                                conn.sendall(tag + b" BAD what\r\n")
+                except (OSError, ConnectionError):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        connection = _PlainIMAP4("127.0.0.1", port, timeout=10)
+        assert "STARTTLS" in connection.capabilities
+        connection.logout()
+    finally:
+        listener.close()
+        thread.join(timeout=10)

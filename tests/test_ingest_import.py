@@ -19,6 +19,7 @@ from ingest_helpers import (
     snapshot_tree,
     to_crlf,
     unrelated_mail,
+    with_received,
 )
 
 from tlsrpt_tui.cli import main
@@ -368,3 +369,111 @@ def test_summary_counts_are_json_serialisable() -> None:
     totals = IngestTotals(saved=1)
     assert json.loads(json.dumps(totals.as_json()))["saved"] == 1
     assert to_crlf(b"a\nb\r\n") == b"a\r\nb\r\n"
+
+
+def test_old_report_mail_is_verified_as_of_its_arrival_and_each_quarantine_says_why(
+    tmp_path: Path,
+    keys: dict[str, DkimKey],
+    dns_server: DnsServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Google's x= is about a week after t=: importing a month-old mailbox must not
+    quarantine every message, and a message that is quarantined says why."""
+    google = keys["google"]
+    signed = int(dt.datetime.now(dt.UTC).timestamp()) - 30 * 86400
+
+    def google_mail(index: int, arrived_after: int) -> bytes:
+        report = make_report(
+            organization="Google Inc.",
+            report_id=f"google-{index}",
+            start=dt.datetime(2024, 3, 1 + index, tzinfo=dt.UTC),
+            contact="smtp-tls-reporting@google.com",
+        )
+        raw = google.sign(
+            build_report_mail(report, submitter="google.com"),
+            signed_at=signed,
+            expires=signed + 7 * 86400,
+        )
+        return with_received(raw, dt.datetime.fromtimestamp(signed + arrived_after, dt.UTC))
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "on-time.eml").write_bytes(google_mail(0, 60))
+    (src / "arrived-late.eml").write_bytes(google_mail(1, 9 * 86400))
+    forged = build_report_mail(
+        make_report(report_id="forged", start=dt.datetime(2024, 3, 9, tzinfo=dt.UTC)),
+        submitter="google.com",
+    )
+    (src / "forged.eml").write_bytes(forged)
+    out = tmp_path / "reports"
+    assert run_import([src], out, dns_server) == 0
+    captured = capsys.readouterr()
+    assert summary_line(captured.out) == (
+        "saved 1, duplicates 0, quarantined 2, messages without report 0, errors 0"
+    )
+    [saved] = archived(out)
+    sidecar = read_sidecars(saved)["dkim"]
+    assert sidecar["verdict"] == "pass"
+    arrived = dt.datetime.fromtimestamp(signed + 60, dt.UTC)
+    assert sidecar["verified-as-of"] == arrived.isoformat(timespec="seconds").replace("+00:00", "Z")
+    assert sidecar["as-of-from"] == "Received"
+    # One line per quarantined message, naming it and the reason.
+    lines = [line for line in captured.err.splitlines() if "quarantined" in line]
+    assert len(lines) == 2, captured.err
+    late = next(line for line in lines if "arrived-late.eml" in line)
+    assert "quarantined 1 report: DKIM fail:" in late
+    assert "signature expired" in late and "before the message arrived" in late
+    unsigned = next(line for line in lines if "forged.eml" in line)
+    assert "quarantined 1 report: DKIM none: no DKIM signature" in unsigned
+    # --accept-unsigned releases them as before.
+    assert run_import([src], out, dns_server, "--accept-unsigned") == 0
+    assert len(archived(out)) == 3
+    assert quarantined(out) == []
+
+
+def test_import_says_why_a_message_had_no_report(
+    tmp_path: Path, dns_server: DnsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+
+    src = tmp_path / "src"
+    src.mkdir()
+    # An unnamed octet-stream attachment: neither named nor typed as a report.
+    outer = MIMEMultipart()
+    outer["From"] = "noreply@reporter.example"
+    outer["Subject"] = "Report"
+    outer.attach(MIMEApplication(b"\x00\x01binary", "octet-stream"))
+    (src / "unnamed.eml").write_bytes(outer.as_bytes())
+    (src / "encrypted.eml").write_bytes(
+        b"From: a@reporter.example\nSubject: x\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=b\n\n'
+        b"--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n"
+        b"--b\nContent-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n--b--\n"
+    )
+    (src / "smime.eml").write_bytes(
+        b"From: a@reporter.example\nSubject: x\nMIME-Version: 1.0\n"
+        b"Content-Type: application/x-pkcs7-mime; smime-type=signed-data; name=smime.p7m\n"
+        b"Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\n"
+    )
+    (src / "lunch.eml").write_bytes(unrelated_mail())
+    out = tmp_path / "reports"
+    assert run_import([src], out, dns_server, "-v") == 0
+    captured = capsys.readouterr()
+    assert summary_line(captured.out) == (
+        "saved 0, duplicates 0, quarantined 0, messages without report 4 (1 with an attachment "
+        "not named or typed as a report, 1 opaque S/MIME, 1 encrypted), errors 0"
+    )
+    why = {
+        line.split(": ", 2)[1].rpartition("/")[2]: line.split(": ", 2)[2]
+        for line in captured.out.splitlines()
+        if line.startswith("without report: ")
+    }
+    assert why == {
+        "encrypted.eml": "encrypted (multipart/encrypted): its content cannot be read",
+        "lunch.eml": "no attachment",
+        "smime.eml": "opaque S/MIME (application/x-pkcs7-mime; smime-type=signed-data): "
+        "its content is inside a PKCS #7 structure, not opened",
+        "unnamed.eml": "attachment (application/octet-stream) is neither named nor typed "
+        "as a report",
+    }

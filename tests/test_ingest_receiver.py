@@ -487,3 +487,177 @@ async def test_load_with_kill_and_restart(tmp_path: Path, processes: list[Receiv
     lines = [ln for ln in log.read_text().splitlines() if " POST " in ln or " GET " in ln]
     assert len(lines) >= 2000 - 100  # one per request (those cut by the kill excepted)
     print(f"2000 requests in {elapsed:.1f}s, {connection_errors} connection errors retried")
+
+
+# --------------------------------------------------------------------------- abuse
+
+
+async def _trickle(host: str, port: int, *, first: bytes = b" ", length: int = 1000) -> Any:
+    """A client that sends its headers and the start of a body, then stalls."""
+    _, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        (
+            f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\n"
+            f"Content-Length: {length}\r\n\r\n"
+        ).encode()
+        + first
+    )
+    await writer.drain()
+    return writer
+
+
+async def test_slow_clients_hold_no_write_slot(make_client: Any, tmp_path: Path) -> None:
+    """Clients trickling their bodies must not make a good POST wait: before, each took
+    a slot before reading and a good POST waited for the slow ones' deadline (503)."""
+    client, _ = await make_client(concurrency=2, request_timeout=4.0)
+    host, port = client.server.host, client.server.port
+    writers = [await _trickle(host, port) for _ in range(6)]
+    try:
+        await asyncio.sleep(0.3)  # (the handlers are reading)
+        started = time.monotonic()
+        response = await client.post(
+            "/", data=report_bytes(make_report()), headers={"Content-Type": GZIP}
+        )
+        took = time.monotonic() - started
+        assert response.status == 201, await response.text()
+        assert took < 2.0, took  # (before: the deadline, 4 s, then 503)
+        assert len(stored(tmp_path / "reports")) == 1
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+async def test_bodies_being_read_share_a_byte_budget(make_client: Any) -> None:
+    client, receiver = await make_client(max_buffered_bytes=100_000, request_timeout=4.0)
+    host, port = client.server.host, client.server.port
+    holder = await _trickle(host, port, first=b" " * 60_000, length=200_000)
+    try:
+        await asyncio.sleep(0.3)
+        assert receiver._buffered.free == 40_000
+        response = await client.post("/", data=b" " * 60_000, headers={"Content-Type": JSON})
+        assert response.status == 503
+        assert response.headers["Retry-After"]
+    finally:
+        holder.close()
+    for _ in range(50):  # the stalled body is given back once its client goes
+        if receiver._buffered.free == 100_000:
+            break
+        await asyncio.sleep(0.1)
+    assert receiver._buffered.free == 100_000
+
+
+@pytest.mark.parametrize(
+    ("coding", "expected"),
+    [("x-rot13", 415), ("br", 415), ("gzip, gzip", 415), ("compress", 415), ("identity", 201)],
+)
+async def test_unsupported_content_coding_is_415(
+    make_client: Any, tmp_path: Path, coding: str, expected: int
+) -> None:
+    client, _ = await make_client()
+    response = await client.post(
+        "/",
+        data=report_bytes(make_report()),
+        headers={"Content-Type": GZIP, "Content-Encoding": coding},
+    )
+    assert response.status == expected, await response.text()
+    if expected == 415:
+        assert response.headers["Accept-Encoding"] == "identity, gzip, deflate"
+        assert stored(tmp_path / "reports") == []
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
+async def test_gzip_and_deflate_content_codings_are_decoded_within_the_limit(
+    make_client: Any, tmp_path: Path, coding: str
+) -> None:
+    import zlib
+
+    wbits = {"gzip": 31, "deflate": 15, "raw-deflate": -15}[coding]
+    header = coding.removeprefix("raw-")
+
+    def encode(data: bytes) -> bytes:
+        squeeze = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        return squeeze.compress(data) + squeeze.flush()
+
+    client, receiver = await make_client(max_body_bytes=50_000)
+    body = report_bytes(make_report(), gz=False)
+    response = await client.post(
+        "/", data=encode(body), headers={"Content-Type": JSON, "Content-Encoding": header}
+    )
+    assert response.status == 201, await response.text()
+    (path,) = stored(tmp_path / "reports")
+    assert load_file(path).reports[0].report_id == make_report()["report-id"]
+    # Decoded, the body is held to the same limit as one sent as it is.
+    response = await client.post(
+        "/",
+        data=encode(b" " * 10_000_000),
+        headers={"Content-Type": JSON, "Content-Encoding": header},
+    )
+    assert response.status == 413
+    assert receiver._inflating.free == receiver._inflating.total
+    assert receiver._buffered.free == receiver._buffered.total
+
+
+async def test_multi_member_gzip_inflating_past_its_isize_is_still_accepted(
+    make_client: Any, tmp_path: Path
+) -> None:
+    """The inflating budget reserves what the last member's ISIZE says; a stream that
+    inflates to more is tried again within the full limit, not refused."""
+    import gzip as gzip_module
+
+    from tlsrpt_tui.ingest.receiver import inflated_estimate
+
+    data = report_bytes(make_report(), gz=False) + b" " * 200_000
+    body = gzip_module.compress(data[:-10]) + gzip_module.compress(data[-10:])
+    assert inflated_estimate(body, 1 << 30) < 1000
+    client, receiver = await make_client()
+    response = await client.post("/", data=body, headers={"Content-Type": GZIP})
+    assert response.status == 201, await response.text()
+    assert receiver._inflating.free == receiver._inflating.total
+
+
+def _peak_rss_mb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+async def test_concurrent_gzip_bombs_stay_within_the_inflating_budget(
+    tmp_path: Path, processes: list[ReceiverProcess]
+) -> None:
+    """Twelve bombs at once (each inflating to the 16 MiB limit) against the real
+    command: before, they inflated side by side; now one at a time, small ones beside."""
+    import zlib
+
+    port = free_port()
+    out = tmp_path / "reports"
+    receiver = ReceiverProcess(
+        ["--listen", f"127.0.0.1:{port}", "--dir", str(out), "--max-decompressed-mb", "16"],
+        port,
+        tmp_path / "receiver.log",
+    )
+    processes.append(receiver.start())
+    assert receiver.process is not None
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = squeeze.compress(b"\0" * (256 * 1024 * 1024)) + squeeze.flush()
+    async with aiohttp.ClientSession() as session:
+
+        async def post(body: bytes) -> int:
+            async with session.post(
+                f"http://127.0.0.1:{port}/", data=body, headers={"Content-Type": GZIP}
+            ) as response:
+                return response.status
+
+        await post(b"{}")  # (warm up: the first request imports what it needs)
+        before = _peak_rss_mb(receiver.process.pid)
+        statuses = await asyncio.wait_for(
+            asyncio.gather(*(post(bomb) for _ in range(12)), post(report_bytes(make_report()))),
+            timeout=60,
+        )
+    grew = _peak_rss_mb(receiver.process.pid) - before
+    assert statuses[:12] == [400] * 12
+    assert statuses[12] == 201
+    # (measured here: 149 MB before, 21 MB after)
+    assert grew < 70, f"peak RSS grew by {grew} MB"
+    assert "decompresses to more than" in receiver.log.read_text()

@@ -295,3 +295,80 @@ def test_ingest_never_imports_textual() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
+def _summary(root: Path, *extra: str) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    from tlsrpt_tui.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["summary", str(root), "--format", "json", "--jobs", "1", *extra]) == 0
+    return json.loads(out.getvalue())  # type: ignore[no-any-return]
+
+
+def test_quarantined_reports_never_count_in_any_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index (default), its warm reopen and --no-cache agree: a forged report's
+    1,000 sessions in quarantine/ appear in none of them."""
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "reports"
+    store = ReportStore(root)
+    store.prepare()
+    good = report_bytes(make_report(report_id="good", successful=10))
+    store.save(good, parsed(good), submitter="reporter.example")
+    forged = report_bytes(
+        make_report(organization="Forged", report_id="forged", successful=1000, failed=7)
+    )
+    result = store.save(forged, parsed(forged), submitter="evil.example", quarantine=True)
+    assert result.quarantined and (root / "quarantine" / QUARANTINE_MARKER).exists()
+
+    expected = _summary(root, "--no-cache")
+    assert expected["reports"] == 1
+    assert expected["domains"]["example.com"]["successful"] == 10
+    assert _summary(root) == expected  # cold build of the index
+    assert _summary(root) == expected  # warm
+    # A quarantined report added after the index was built stays out too.
+    later = report_bytes(make_report(organization="Forged", report_id="forged-2", successful=500))
+    store.save(later, parsed(later), submitter="evil.example", quarantine=True)
+    assert _summary(root) == expected
+    # A folder that becomes a quarantine after being indexed leaves the totals.
+    plain_dir = root / "held" / "2024"
+    plain_dir.mkdir(parents=True)
+    extra = report_bytes(make_report(report_id="held", successful=3))
+    (plain_dir / "held.json.gz").write_bytes(extra)
+    assert _summary(root)["reports"] == 2
+    (root / "held" / QUARANTINE_MARKER).write_text("")
+    assert _summary(root) == expected
+    assert _summary(root, "--no-cache") == expected
+    # Opened itself, a quarantine folder shows what it holds.
+    assert _summary(root / "quarantine", "--no-cache")["reports"] == 2
+    assert _summary(root / "quarantine")["reports"] == 2
+
+
+def test_watched_changes_in_quarantine_stay_out_of_the_index(tmp_path: Path) -> None:
+    from tlsrpt_tui.store.queries import Filter
+    from tlsrpt_tui.store.sqlite import open_index
+
+    root = tmp_path / "reports"
+    store = ReportStore(root)
+    store.prepare()
+    good = report_bytes(make_report(report_id="good"))
+    store.save(good, parsed(good), submitter="reporter.example")
+    index = open_index([root], jobs=1)
+    try:
+        assert index.overview(Filter()).reports == 1
+        forged = report_bytes(make_report(report_id="forged", successful=1000))
+        saved = store.save(forged, parsed(forged), submitter="x.example", quarantine=True)
+        # What the watcher reports: the new folders and the file.
+        changed = [root / "quarantine", saved.path.parent, saved.path]
+        assert index.apply_changes(changed) == []
+        assert index.overview(Filter()).reports == 1
+    finally:
+        index.close()

@@ -67,14 +67,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=16,
         metavar="N",
-        help="requests handled at once; more wait, then get 503 (default 16)",
+        help="reports stored at once (bodies are read and checked before); more wait, "
+        "then get 503 (default 16)",
     )
     parser.add_argument(
         "--timeout",
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="time limit to receive a request body (default 30)",
+        help="time limit of one request: receiving its body, then waiting its turn to be "
+        "checked and stored (default 30)",
     )
     add_store_options(parser)
     parser.set_defaults(func=run)

@@ -9,7 +9,7 @@ was seen at.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +39,13 @@ QUARANTINE_MARKER = ".tlsrpt-quarantine"
 
 def is_quarantine(folder: str) -> bool:
     return os.path.exists(os.path.join(folder, QUARANTINE_MARKER))
+
+
+def in_quarantine(root: Path, parts: Sequence[str]) -> bool:
+    """``root``/``parts`` is a quarantine folder or lies under one (below ``root``): a
+    changed path the watcher reports there is not part of the archive, as the scan
+    (which never enters such a folder) has it."""
+    return any(is_quarantine(os.path.join(root, *parts[:end])) for end in range(1, len(parts) + 1))
 
 
 def printable_path(path: str) -> str:

@@ -14,18 +14,26 @@ Verdicts:
 ``none``       no DKIM-Signature at all
 ``temperror``  no good signature, and a key look-up failed for a reason that may go
                away (timeout, SERVFAIL): worth trying again later
+
+A signature's expiry (``x=``, Google's is about a week) is checked against the time
+the message arrived (its topmost ``Received`` header, else its ``Date``), not against
+the clock: report mail imported or fetched a month later was valid when it came. The
+time used is recorded in the verdict (``verified-as-of``, ``as-of-from``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from email.message import Message
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
 import dkim
+import dkim.util
 import dns.exception
 import dns.rdatatype
 import dns.resolver
@@ -65,6 +73,10 @@ class DkimVerdict:
     reason: str = ""
     reporting_domains: tuple[str, ...] = ()
     signatures: tuple[SignatureResult, ...] = field(default_factory=tuple)
+    #: The moment signature expiry was checked against (ISO, UTC), and where it came
+    #: from: ``Received`` (the topmost), ``Date`` or ``now``.
+    as_of: str | None = None
+    as_of_from: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -78,6 +90,8 @@ class DkimVerdict:
             "reason": self.reason,
             "reporting-domains": list(self.reporting_domains),
             "signatures": [s.as_json() for s in self.signatures],
+            "verified-as-of": self.as_of,
+            "as-of-from": self.as_of_from,
         }
 
 
@@ -181,6 +195,96 @@ class _Collector(logging.Handler):
             self.messages.append(record.getMessage())
 
 
+#: dkimpy's leeway for mailers with inaccurate clocks, kept for the expiry check.
+CLOCK_SLOP = 36000
+
+
+def _parse_date(value: str) -> datetime | None:
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def arrival_time(message: Message, now: datetime | None = None) -> tuple[datetime, str]:
+    """When the message arrived, and from which header: the date of the topmost
+    ``Received`` (added by the server that took the mail in), else ``Date``, else now.
+
+    Never later than now: a header dated in the future does not make an expired
+    signature good, it only stops an old one from being judged by today's clock.
+    """
+    current = now or datetime.now(UTC)
+    try:
+        received = [str(v) for v in message.get_all("Received", [])]
+    except Exception:
+        received = []
+    candidates: list[tuple[str, str]] = []
+    if received:
+        candidates.append(("Received", received[0].rpartition(";")[2]))
+    date = message.get("Date")
+    if date is not None:
+        candidates.append(("Date", str(date)))
+    for name, value in candidates:
+        moment = _parse_date(re.sub(r"\s+", " ", value))
+        if moment is not None:
+            return min(moment, current), name
+    return current, "now"
+
+
+class _ExpiryError(dkim.ValidationError):  # type: ignore[misc]
+    pass
+
+
+class _DatedDKIM(dkim.DKIM):  # type: ignore[misc]
+    """dkimpy's verifier, with ``x=`` checked against :attr:`as_of` instead of the clock.
+
+    (dkimpy offers no way to pass a time: this repeats its ``verify_headerprep`` and
+    leaves its other checks, ``t=`` in the future included, as they are.)
+    """
+
+    as_of: int = 0
+
+    def verify_headerprep(self, idx: int = 0) -> Any:
+        headers = [(x, y) for x, y in self.headers if x.lower() == b"dkim-signature"]
+        if len(headers) <= idx:
+            return False
+        try:
+            sig = dkim.util.parse_tag_value(headers[idx][1])
+        except dkim.util.InvalidTagValueList as exc:
+            raise dkim.MessageFormatError(exc) from None
+        self.signature_fields = sig
+        _check_expiry(sig, self.as_of)
+        dkim.validate_signature_fields({k: v for k, v in sig.items() if k != b"x"})
+        self.domain = sig[b"d"]
+        self.selector = sig[b"s"]
+        include_headers = [x.lower() for x in re.split(rb"\s*:\s*", sig[b"h"])]
+        self.include_headers = tuple(include_headers)
+        return sig, include_headers, headers
+
+
+def _check_expiry(sig: dict[bytes, bytes], as_of: int) -> None:
+    if b"x" not in sig:
+        return
+    if re.fullmatch(rb"\d+", sig[b"x"]) is None:
+        raise dkim.ValidationError(f"x= value is not a decimal integer ({sig[b'x']!r})")
+    expiry = int(sig[b"x"])
+    if expiry < as_of - CLOCK_SLOP:
+        when = datetime.fromtimestamp(expiry, UTC).isoformat(timespec="seconds")
+        arrived = datetime.fromtimestamp(as_of, UTC).isoformat(timespec="seconds")
+        raise _ExpiryError(f"signature expired (x= {when}) before the message arrived ({arrived})")
+    t = sig.get(b"t", b"")
+    if re.fullmatch(rb"\d+", t) and expiry < int(t):
+        raise dkim.ValidationError(f"x= value is less than t= value (x={expiry} t={int(t)})")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -195,8 +299,22 @@ def verify_report_mail(
     *,
     dnsfunc: DnsFunc | None = None,
     timeout: float = 5.0,
+    now: datetime | None = None,
 ) -> DkimVerdict:
-    """Check the DKIM signatures of one report mail (``raw`` exactly as received)."""
+    """Check the DKIM signatures of one report mail (``raw`` exactly as received),
+    signature expiry as of the message's arrival (:func:`arrival_time`)."""
+    arrived, arrived_from = arrival_time(message, now)
+    verdict = _verify(raw, message, dnsfunc, timeout, int(arrived.timestamp()))
+    return replace(
+        verdict,
+        as_of=arrived.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        as_of_from=arrived_from,
+    )
+
+
+def _verify(
+    raw: bytes, message: Message, dnsfunc: DnsFunc | None, timeout: float, as_of: int
+) -> DkimVerdict:
     domains = reporting_domains(message)
     lookup: DnsFunc = dnsfunc if dnsfunc is not None else make_dnsfunc()
     temp_failures: list[str] = []
@@ -212,11 +330,12 @@ def verify_report_mail(
     logger = logging.Logger("tlsrpt_tui.ingest.dkim", logging.DEBUG)
     logger.addHandler(collector)
     try:
-        verifier = dkim.DKIM(raw, logger=logger, minkey=1024, timeout=timeout, tlsrpt=True)
+        verifier = _DatedDKIM(raw, logger=logger, minkey=1024, timeout=timeout, tlsrpt=True)
     except dkim.DKIMException as exc:
         return DkimVerdict(
             FAIL, reason=f"message cannot be checked: {exc}", reporting_domains=domains
         )
+    verifier.as_of = as_of
     count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
     if count == 0:
         return DkimVerdict(NONE, reason="no DKIM signature", reporting_domains=domains)

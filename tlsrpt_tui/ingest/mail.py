@@ -64,6 +64,8 @@ class MessageOutcome:
     quarantined: int = 0
     errors: list[str] = field(default_factory=list)
     verdict: DkimVerdict | None = None
+    #: For a message without a report part: (kind, why), kind one of NO_REPORT_KINDS.
+    no_report: tuple[str, str] | None = None
 
     @property
     def has_report(self) -> bool:
@@ -75,6 +77,56 @@ class MessageOutcome:
         return self.has_report and not self.errors
 
 
+#: Why a message carried no report, as the totals line words it (plain mail, with no
+#: attachment at all, is not worded: it is what most of a mailbox is).
+NO_REPORT_KINDS = {
+    "attachment": "with an attachment not named or typed as a report",
+    "smime": "opaque S/MIME",
+    "encrypted": "encrypted",
+}
+_SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+
+
+def why_no_report(message: Message) -> tuple[str, str]:
+    """(kind, why) for a message in which no part carries a report."""
+    media = message.get_content_type().lower()
+    if media in _SMIME_TYPES:
+        smime_type = str(message.get_param("smime-type", "") or "")
+        what = f"{media}; smime-type={smime_type}" if smime_type else media
+        return (
+            "smime",
+            f"opaque S/MIME ({what}): its content is inside a PKCS #7 structure, not opened",
+        )
+    if media == "multipart/encrypted":
+        return "encrypted", "encrypted (multipart/encrypted): its content cannot be read"
+    attachments: list[str] = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        part_type = part.get_content_type().lower()
+        try:
+            name = part.get_filename()
+        except Exception:
+            name = None
+        if part_type in _SMIME_TYPES:
+            return (
+                "smime",
+                f"opaque S/MIME part ({part_type}): "
+                "its content is inside a PKCS #7 structure, not opened",
+            )
+        if name is None and part_type in ("text/plain", "text/html"):
+            continue  # the message text
+        if part_type in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
+            continue  # a clear signature: the signed parts are read as they are
+        attachments.append(f"{name!r} ({part_type})" if name else f"({part_type})")
+    if attachments:
+        shown = ", ".join(attachments[:3]) + (
+            f" and {len(attachments) - 3} more" if len(attachments) > 3 else ""
+        )
+        return "attachment", f"attachment {shown} is neither named nor typed as a report"
+    return "plain", "no attachment"
+
+
 @dataclass(slots=True)
 class IngestTotals:
     messages: int = 0
@@ -82,16 +134,24 @@ class IngestTotals:
     duplicates: int = 0
     quarantined: int = 0
     without_report: int = 0
+    #: messages without report by kind (NO_REPORT_KINDS; "plain" too)
+    without_report_kinds: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     error_messages: list[str] = field(default_factory=list)
+    #: Not errors, but never silent: why each message's reports went to quarantine.
+    notices: list[str] = field(default_factory=list)
 
     def add(self, outcome: MessageOutcome) -> None:
         self.messages += 1
         self.saved += len(outcome.saved) - outcome.quarantined
         self.quarantined += outcome.quarantined
         self.duplicates += outcome.duplicates
+        if outcome.quarantined:
+            self.notices.append(f"{outcome.label}: {quarantine_note(outcome)}")
         if not outcome.has_report and not outcome.errors:
             self.without_report += 1
+            kind = outcome.no_report[0] if outcome.no_report else "plain"
+            self.without_report_kinds[kind] = self.without_report_kinds.get(kind, 0) + 1
         if outcome.errors:
             self.errors += 1
             self.error_messages.extend(f"{outcome.label}: {e}" for e in outcome.errors)
@@ -101,10 +161,16 @@ class IngestTotals:
         self.error_messages.append(f"{label}: {message}")
 
     def summary(self) -> str:
+        worded = [
+            f"{self.without_report_kinds[kind]} {text}"
+            for kind, text in NO_REPORT_KINDS.items()
+            if self.without_report_kinds.get(kind)
+        ]
+        detail = f" ({', '.join(worded)})" if worded else ""
         return (
             f"saved {self.saved}, duplicates {self.duplicates}, "
-            f"quarantined {self.quarantined}, messages without report {self.without_report}, "
-            f"errors {self.errors}"
+            f"quarantined {self.quarantined}, messages without report {self.without_report}"
+            f"{detail}, errors {self.errors}"
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -114,14 +180,30 @@ class IngestTotals:
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
             "without-report": self.without_report,
+            "without-report-kinds": dict(self.without_report_kinds),
             "errors": self.errors,
         }
 
     def print_summary(self) -> None:
-        """Problems on stderr, then the one-line summary on stdout."""
+        """Quarantined messages and problems on stderr, then the one-line summary on stdout."""
+        for line in self.notices:
+            print(f"tlsrpt-tui: {plain(line)}", file=sys.stderr)
         for line in self.error_messages:
             print(f"tlsrpt-tui: {plain(line)}", file=sys.stderr)
         print(self.summary(), file=sys.stdout)
+
+
+def quarantine_note(outcome: MessageOutcome) -> str:
+    """``quarantined 1 report: DKIM fail: <why> (checked as of <time>, Received)``."""
+    count = outcome.quarantined
+    verdict = outcome.verdict
+    head = f"quarantined {count} report{'s' if count != 1 else ''}"
+    if verdict is None:
+        return head
+    text = f"{head}: DKIM {verdict.verdict}: {verdict.reason or 'no reason given'}"
+    if verdict.as_of:
+        text += f" (checked as of {verdict.as_of}, from {verdict.as_of_from})"
+    return text + "; --accept-unsigned stores such reports in the archive"
 
 
 # --------------------------------------------------------------------------- submitter
@@ -218,6 +300,7 @@ def _ingest_message(
     parts = list(report_parts(message))
     outcome.report_parts = len(parts)
     if not parts:
+        outcome.no_report = why_no_report(message)
         return
     verdict = verify_report_mail(raw, message, dnsfunc=options.dnsfunc, timeout=options.dns_timeout)
     outcome.verdict = verdict
@@ -513,12 +596,17 @@ def import_sources(
                 outcome = ingest_message(item.data, store, options, label=item.label)
             totals.add(outcome)
             if progress is not None:
-                _print_outcome(outcome, progress)
+                print_outcome(outcome, progress)
     return totals
 
 
-def _print_outcome(outcome: MessageOutcome, out: TextIO) -> None:
+def print_outcome(outcome: MessageOutcome, out: TextIO) -> None:
+    """What ``-v`` prints for one message: every report saved, or why it had none."""
     if not outcome.has_report:
+        if outcome.no_report is not None and not outcome.errors:
+            print(
+                f"without report: {plain(outcome.label)}: {plain(outcome.no_report[1])}", file=out
+            )
         return
     verdict = outcome.verdict.verdict if outcome.verdict else "-"
     for path in outcome.saved:

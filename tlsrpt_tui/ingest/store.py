@@ -351,6 +351,8 @@ class ReportStore:
         target = folder / name
         existing = self.find(report)
         if existing is not None and (not existing[1] or quarantine):
+            if not existing[1] and not quarantine:
+                self._finish_replacement(report)
             return SaveResult("duplicate", existing[0], existing[1])
 
         data = gzip_payload(payload)
@@ -382,12 +384,23 @@ class ReportStore:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
 
+    def _finish_replacement(self, report: Report) -> None:
+        """A copy of ``report`` is in the archive: drop a quarantined copy still there
+        (a run that stored the signed copy was killed before removing it)."""
+        left = self._find(self.quarantine / date_folder(report), report_key(report))
+        if left is not None:
+            with self._locked():
+                self._remove_quarantined(left)
+
     def _remove_quarantined(self, path: Path) -> None:
-        """Drop the quarantined copy of a report now stored in the archive."""
+        """Drop the quarantined copy of a report now stored in the archive (and its
+        sidecars, each on its own: one already gone does not keep the others)."""
         prefix = f".{path.name}."
         with contextlib.suppress(OSError):
             path.unlink()
+        with contextlib.suppress(OSError):
             for name in os.listdir(path.parent):
                 if name.startswith(prefix):
-                    (path.parent / name).unlink()
+                    with contextlib.suppress(OSError):
+                        (path.parent / name).unlink()
             fsync_dir(path.parent)

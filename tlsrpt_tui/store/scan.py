@@ -23,7 +23,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from tlsrpt_tui.core.archive import TEMPORARY_SUFFIXES, display_name, printable_path
+from tlsrpt_tui.core.archive import (
+    QUARANTINE_MARKER,
+    TEMPORARY_SUFFIXES,
+    display_name,
+    printable_path,
+)
 
 FILE_MARK = b"\x01"
 DIR_MARK = b"\x02"
@@ -149,6 +154,10 @@ class Scan:
 
 def root_prefix(index: int) -> bytes:
     return b"%05d" % index
+
+
+#: Length of a root's own key (root_prefix): longer keys are folders under a root.
+ROOT_KEY_LENGTH = 5
 
 
 def name_bytes(name: str) -> bytes:
@@ -329,8 +338,8 @@ def _walk_tree(
     and its sub-folders (``children``) are visited as remembered (walk_changed).
 
     Fills ``scan.listed`` with every folder visited, and ``scan.gone`` with the folders
-    whose files are not in the walk (unreadable, a link to a folder already walked, or
-    a remembered sub-folder no longer there).
+    whose files are not in the walk (unreadable, a link to a folder already walked, a
+    quarantine folder, or a remembered sub-folder no longer there).
     """
     stack: list[tuple[str, str, bytes, bytes | None]] = [(given_top, absolute_top, top_key, None)]
     seen: set[tuple[int, int]] = set()
@@ -351,6 +360,14 @@ def _walk_tree(
                 gone.append(key)
                 continue
             seen.add(ident)
+            if len(key) > ROOT_KEY_LENGTH and _is_quarantine(fd):
+                # Reports kept apart (failed DKIM, unsigned) never count, as in
+                # iter_report_files (only a root given itself is read). Looked at even
+                # when the folder's stamp is known: an index from before this rule may
+                # hold its files.
+                listed.append((key, parent, None))
+                gone.append(key)
+                continue
             stamp = stamp_of(info)
             if stamp == known.get(key):
                 names = sorted(
@@ -376,6 +393,15 @@ def _walk_tree(
             yield key, found
         finally:
             os.close(fd)
+
+
+def _is_quarantine(fd: int) -> bool:
+    """The open folder holds the quarantine marker (see core.archive.is_quarantine)."""
+    try:
+        os.stat(QUARANTINE_MARKER, dir_fd=fd)
+    except OSError:
+        return False
+    return True
 
 
 def _join(folder: str, name: str) -> str:

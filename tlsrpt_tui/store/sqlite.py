@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     )
 
 from tlsrpt_tui import __version__
-from tlsrpt_tui.core.archive import collect_files, is_candidate_name
+from tlsrpt_tui.core.archive import collect_files, in_quarantine, is_candidate_name
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import Totals
@@ -3049,6 +3049,8 @@ def _apply_changes(
         if not parts or not all(is_candidate_name(p) for p in parts):
             continue
         if _in_maildir_tmp(root, parts):
+            continue
+        if in_quarantine(root, parts):  # (kept apart: never counted, as by the scan)
             continue
         folder_key = dir_key(prefix, parts)
         single = file_key(prefix, parts[:-1], parts[-1])

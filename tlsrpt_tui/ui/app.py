@@ -28,6 +28,7 @@ from tlsrpt_tui.core.archive import (
     Archive,
     collect_files,
     display_name,
+    in_quarantine,
     is_candidate_name,
     iter_report_files,
 )
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
 from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
+from tlsrpt_tui.ui.screens.quarantine import quarantine_label
 from tlsrpt_tui.ui.widgets.filter_input import FilterInput
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
 from tlsrpt_tui.ui.widgets.line_table import LineTable
@@ -71,6 +73,7 @@ class ExplorerApp(App[None]):
         Binding("d", "date_range", "Dates"),
         Binding("r", "raw", "Raw"),
         Binding("b", "bad_files", "Bad files"),
+        Binding("u", "quarantine", "Quarantine", show=False),
         Binding("a", "alerts", "Alerts"),
         Binding("t", "trends", "Trends"),
         Binding("x", "probe", "Probe"),
@@ -458,9 +461,13 @@ class ExplorerApp(App[None]):
             # Files already known keep the name the scan gave them (names can collide
             # across roots, and the scan then used the path as given).
             known = {str(location): shown for shown, location in self.archive.locations.items()}
+            quarantine_changed = False
             for path in sorted(touched):
                 root = next((r for r in roots if path.is_relative_to(r)), roots[0])
                 shown = known.get(str(path)) or display_name(path, root)
+                if in_quarantine(root, path.relative_to(root).parts):
+                    quarantine_changed = True  # never counted; only its count changes
+                    continue
                 if path.is_dir():
                     continue
                 if not path.is_file():
@@ -470,7 +477,7 @@ class ExplorerApp(App[None]):
                         load_file, path, display_path=shown, limits=self.limits
                     )
                     loaded.append((result, str(path)))
-            if loaded or removed:
+            if loaded or removed or quarantine_changed:
                 self.post_message(FilesChanged(loaded, removed))
 
     def on_files_changed(self, message: FilesChanged) -> None:
@@ -586,7 +593,9 @@ class ExplorerApp(App[None]):
 
     def refresh_overview(self) -> Overview:
         overview = self.store.overview(self.base_filter)
-        self.query_one("#overview", OverviewBar).show(overview, self.base_filter, len(self.alerts))
+        self.query_one("#overview", OverviewBar).show(
+            overview, self.base_filter, len(self.alerts), quarantine_label(self.paths)
+        )
         return overview
 
     def refresh_all(self) -> None:
@@ -824,6 +833,11 @@ class ExplorerApp(App[None]):
 
         self.push_screen(BadFilesScreen(self.store.errors()))
 
+    def action_quarantine(self) -> None:
+        from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen, find_quarantined
+
+        self.push_screen(QuarantineScreen(find_quarantined(self.paths)))
+
     def action_raw(self) -> None:
         flt = self.failure_filter() if self.focused is self.failures else self.selection_filter()
         rows = self.store.report_rows(flt)
@@ -860,6 +874,7 @@ class ExplorerApp(App[None]):
             "date_range",
             "raw",
             "bad_files",
+            "quarantine",
             "alerts",
             "trends",
             "guide",
@@ -882,6 +897,9 @@ class ExplorerApp(App[None]):
         yield SystemCommand("Raw report", "Show the raw JSON of the selection", self.action_raw)
         yield SystemCommand(
             "Bad files", "Files that could not be read, and why", self.action_bad_files
+        )
+        yield SystemCommand(
+            "Quarantine", "Reports whose mail failed DKIM, and why", self.action_quarantine
         )
         yield SystemCommand("Help", "All key bindings", self.action_help)
         yield SystemCommand(

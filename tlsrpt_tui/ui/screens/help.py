@@ -26,6 +26,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("a", "alerts: what changed and needs attention; Enter shows the rows behind one"),
     ("t", "trends of the selection: sessions, failures, failure rate, result-types per day"),
     ("b", "bad files, each with the reason it could not be read"),
+    ("u", "quarantine: reports whose mail failed DKIM, each with why (never counted)"),
     ("g", "the guide: every result-type, policy type and STS mode"),
     ("x", "probe the selected domain and MX live (DNS, MTA-STS, STARTTLS, DANE)"),
     ("c", "copy the selected row (OSC 52 clipboard; also shown)"),

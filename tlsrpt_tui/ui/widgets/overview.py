@@ -9,7 +9,9 @@ from tlsrpt_tui.store.queries import Filter, Overview
 from tlsrpt_tui.ui.safe import compact, safe
 
 
-def overview_text(ov: Overview, flt: Filter, alerts: int | None = None) -> Text:
+def overview_text(
+    ov: Overview, flt: Filter, alerts: int | None = None, quarantined: str | None = None
+) -> Text:
     span = (
         f"{ov.first_day.isoformat()} → {ov.last_day.isoformat()}"
         if ov.first_day and ov.last_day
@@ -32,6 +34,9 @@ def overview_text(ov: Overview, flt: Filter, alerts: int | None = None) -> Text:
     if ov.bad_files:
         text.append(" · ")
         text.append(f"{ov.bad_files} bad files (b)", style="bold yellow")
+    if quarantined:  # (reports kept apart: never in the totals)
+        text.append(" · ")
+        text.append(f"{quarantined} quarantined (u)", style="bold magenta")
     if ov.duplicates:
         text.append(f" · {ov.duplicates:,} dup", style="dim")
     if alerts:
@@ -57,7 +62,9 @@ class OverviewBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
 
-    def show(self, ov: Overview, flt: Filter, alerts: int | None = None) -> None:
+    def show(
+        self, ov: Overview, flt: Filter, alerts: int | None = None, quarantined: str | None = None
+    ) -> None:
         # The bar is always two lines high (app.tcss): a filter that makes it wrap must
         # not move every pane down, nor cost a layout of the whole screen per keystroke.
-        self.update(overview_text(ov, flt, alerts), layout=False)
+        self.update(overview_text(ov, flt, alerts, quarantined), layout=False)
