@@ -35,6 +35,7 @@ try:
 except ImportError:  # pragma: no cover
     from hashlib import sha256
 
+from tlsrpt_tui.core.aggregate import larger_of_types
 from tlsrpt_tui.core.loader import (
     _GUNZIP_STEP,
     GZIP_MAGIC,
@@ -199,33 +200,41 @@ def report_out(
             None if part is None else clean(part),
             [(hay, unit_row, [policy_row], [])],
         )
-    units: dict[str, list[Any]] = {}
+    # The counting rule of core.aggregate: per domain and policy-type the blocks added
+    # up, then per count the larger of the per-type sums.
+    # domain -> [policy facts, policy type -> [successful, failed, detail key -> count,
+    #            result type -> count]]
+    by_domain: dict[str, list[Any]] = {}
     for ptype, domain, pstring, mx, ok, failed, details in policies:
-        unit = units.get(domain)
-        if unit is None:
-            # [successful, failed, policy facts, detail key -> count, result type -> count]
-            unit = units[domain] = [ok, failed, [], {}, {}]
+        entry = by_domain.get(domain)
+        if entry is None:
+            entry = by_domain[domain] = [[], {}]
+        entry[0].append((ptype, _mode_of(pstring), mx, ok, failed))
+        sums = entry[1].get(ptype)
+        if sums is None:
+            sums = entry[1][ptype] = [ok, failed, {}, {}]
         else:
-            if ok > unit[0]:
-                unit[0] = ok
-            if failed > unit[1]:
-                unit[1] = failed
-        unit[2].append((ptype, _mode_of(pstring), mx, ok, failed))
+            sums[0] += ok
+            sums[1] += failed
         if details:
-            in_block: dict[tuple[Any, ...], int] = {}
-            by_type: dict[str, int] = {}
+            in_type: dict[tuple[Any, ...], int] = sums[2]
+            by_type: dict[str, int] = sums[3]
             for d in details:
                 dkey = d[:7]
-                in_block[dkey] = in_block.get(dkey, 0) + d[7]
+                in_type[dkey] = in_type.get(dkey, 0) + d[7]
                 by_type[d[0]] = by_type.get(d[0], 0) + d[7]
-            merged = unit[3]
-            for dkey, count in in_block.items():
-                if count > merged.get(dkey, -1):
-                    merged[dkey] = count
-            rtc = unit[4]
-            for result_type, count in by_type.items():
-                if count > rtc.get(result_type, -1):
-                    rtc[result_type] = count
+    # [successful, failed, policy facts, detail key -> count, result type -> count]
+    units: dict[str, list[Any]] = {}
+    for domain, (pols, types) in by_domain.items():
+        if len(types) == 1:
+            ((ok, failed, merged, rtc),) = types.values()
+        else:
+            sums_list = list(types.values())
+            ok = max(t[0] for t in sums_list)
+            failed = max(t[1] for t in sums_list)
+            merged = larger_of_types(t[2] for t in sums_list)
+            rtc = larger_of_types(t[3] for t in sums_list)
+        units[domain] = [ok, failed, pols, merged, rtc]
     iso, day = _start_text(start)
     org_clean = clean(org)
     out_units: list[UnitOut] = []
