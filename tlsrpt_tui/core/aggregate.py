@@ -212,6 +212,72 @@ def result_type_counts(report: Report) -> dict[tuple[str, str], int]:
     return best
 
 
+# --------------------------------------------------------------------------- filter text
+
+#: What the explorer's text filter matches, one definition for the in-memory store and
+#: the index: per unit (one report's facts for one policy domain) its domain, reporter,
+#: every policy block's policy-type, STS mode and MX hosts, and every failure-details
+#: row's text (:func:`failure_haystack_of`). Lower-case, one field per line.
+FILTER_FIELDS = (
+    "policy-domain",
+    "reporter",
+    "policy-type",
+    "sts-mode",
+    "mx-host",
+    "result-type",
+    "receiving-mx-hostname",
+    "receiving-ip",
+    "sending-mta-ip",
+    "receiving-mx-helo",
+    "additional-information",
+    "failure-reason-code",
+)
+
+
+def failure_haystack_of(
+    domain: str,
+    reporter: str,
+    result_type: str,
+    receiving_mx_hostname: str | None,
+    receiving_ip: str | None,
+    sending_mta_ip: str | None,
+    receiving_mx_helo: str | None,
+    additional_information: str | None,
+    failure_reason_code: str | None,
+) -> str:
+    """The text a failure-details row matches: its unit's domain and reporter and its own
+    fields (the failure pane keeps a row when the filter text is in here)."""
+    parts = (
+        domain,
+        reporter,
+        result_type,
+        receiving_mx_hostname,
+        receiving_ip,
+        sending_mta_ip,
+        receiving_mx_helo,
+        additional_information,
+        failure_reason_code,
+    )
+    return "\n".join([p for p in parts if p]).lower()
+
+
+def unit_haystack(
+    domain: str,
+    reporter: str,
+    policies: Iterable[tuple[str, str | None, tuple[str, ...]]],
+    failure_haystacks: Iterable[str] = (),
+) -> str:
+    """The text a unit matches: ``policies`` are its blocks' (policy-type, STS mode, MX
+    hosts), ``failure_haystacks`` its failure rows' :func:`failure_haystack_of`."""
+    pols = list(policies)
+    words = [domain, reporter]
+    words.extend([p[0] for p in pols])
+    words.extend([p[1] for p in pols if p[1]])
+    words.extend([host for p in pols for host in p[2]])
+    words.extend(failure_haystacks)
+    return "\n".join(words).lower()
+
+
 def _pair() -> dict[str, int]:
     return {"successful": 0, "failed": 0}
 

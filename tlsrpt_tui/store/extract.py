@@ -35,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover
     from hashlib import sha256
 
-from tlsrpt_tui.core.aggregate import larger_of_types
+from tlsrpt_tui.core.aggregate import failure_haystack_of, larger_of_types, unit_haystack
 from tlsrpt_tui.core.loader import (
     _GUNZIP_STEP,
     GZIP_MAGIC,
@@ -153,9 +153,7 @@ def _unit_static(
     key = (domain, org, tuple([(p[0], p[1], p[2]) for p in pols]))
     static = _UNITS.get(key)
     if static is None:
-        words = [domain, org]
-        words.extend(p[0] for p in pols)
-        words.extend(host for p in pols for host in p[2])
+        hay = unit_haystack(domain, org, [(p[0], p[1], p[2]) for p in pols])
         seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
         columns: list[tuple[str, str | None, str, int]] = []
         for ptype, mode, mx, _ok, _failed in pols:
@@ -163,7 +161,7 @@ def _unit_static(
             group = (ptype, mode, mx)
             columns.append((clean(ptype), _clean_opt(mode), _mx_text(mx), int(group not in seen)))
             seen.add(group)
-        static = (clean(domain), clean(org), clean("\n".join(words).lower()), columns)
+        static = (clean(domain), clean(org), clean(hay), columns)
         if len(_UNITS) > 8192:
             _UNITS.clear()
             _SINGLE.clear()
@@ -257,15 +255,12 @@ def report_out(
             lead = 0
             continue
         domain_clean = clean(domain)
-        words = [domain, org]
-        words.extend(p[0] for p in pols)
-        words.extend(host for p in pols for host in p[2])
+        hays: list[str] = []
         failures: list[list[Any]] = []
         for dkey, count in merged.items():
             rt, smta, rmx, helo, rip, info, reason = dkey
-            parts = (domain, org, rt, rmx, rip, smta, helo, info, reason)
-            haystack = "\n".join(p for p in parts if p).lower()
-            words.append(haystack)
+            haystack = failure_haystack_of(domain, org, rt, rmx, rip, smta, helo, info, reason)
+            hays.append(haystack)
             failures.append(
                 [
                     None,
@@ -310,7 +305,8 @@ def report_out(
         counts = json_dumps({clean(rt): n for rt, n in rtc.items()}) if rtc else None
         unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts]
         lead = 0
-        out_units.append((clean("\n".join(words).lower()), unit_row, policy_rows, failures))
+        hay = unit_haystack(domain, org, [(p[0], p[1], p[2]) for p in pols], hays)
+        out_units.append((clean(hay), unit_row, policy_rows, failures))
     domains = list(units)
     key = clean(
         "\x1f".join(
