@@ -40,6 +40,7 @@ from tlsrpt_tui.core.loader import (
     _GUNZIP_STEP,
     GZIP_MAGIC,
     MAX_COUNT,
+    MAX_DETAILS,
     MAX_STRING,
     UTF8_BOM,
     Limits,
@@ -67,7 +68,7 @@ NPolicy = tuple[str, str, tuple[str, ...], tuple[str, ...], int, int, list[Detai
 # What a worker sends back: rows in the index's column order, as lists, so the parent
 # process only fills in the ids it hands out (None until then) before inserting them.
 #   UnitRow    = [id, report, sig, domain, reporter, day, successful, failed, lead,
-#                 result-type counts as JSON or None]
+#                 result-type counts as JSON or None, failure-details rows folded]
 #   PolicyRow  = [id, unit, sig, domain, reporter, day, policy_type, sts_mode,
 #                 repr(mx_host), successful, failed, first]
 #   FailureRow = [id, unit, domain, reporter, day, result_type, receiving_mx_hostname,
@@ -85,6 +86,7 @@ U_DOMAIN: Final = 3
 U_OK: Final = 6
 U_FAILED: Final = 7
 U_RTC: Final = 9
+U_FOLDED: Final = 10
 P_TYPE: Final = 6
 P_OK: Final = 9
 P_FAILED: Final = 10
@@ -170,9 +172,17 @@ def _unit_static(
 
 
 def report_out(
-    org: str, report_id: str, start: datetime, part: str | None, policies: Sequence[NPolicy]
+    org: str,
+    report_id: str,
+    start: datetime,
+    part: str | None,
+    policies: Sequence[NPolicy],
+    folded: dict[str, int] | None = None,
 ) -> ReportOut:
-    """The rows of one report: one unit per policy domain, as facts_of/units_of count."""
+    """The rows of one report: one unit per policy domain, as facts_of/units_of count.
+
+    ``folded``: failure-details rows the loader folded, per policy domain (the fast path
+    never folds: it leaves reports with that many rows to the loader)."""
     if len(policies) == 1 and not policies[0][6]:
         # The common case, in short: one policy, no failure details.
         ptype, domain, pstring, mx, ok, failed, _details = policies[0]
@@ -185,7 +195,7 @@ def report_out(
             )
         domain_clean, org_clean, hay, ((pt, md, mxt, first),) = static
         key = clean(f"{org}\x1f{report_id}\x1f{iso}\x1f{domain}")
-        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None]
+        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None, 0]
         policy_row = [
             None, None, None, domain_clean, org_clean, day, pt, md, mxt, ok, failed, first
         ]  # fmt: skip
@@ -243,7 +253,8 @@ def report_out(
             out_units.append(
                 (
                     hay,
-                    [None, None, None, domain_clean, org_clean, day, ok, failed, lead, None],
+                    [None, None, None, domain_clean, org_clean, day, ok, failed, lead, None,
+                     folded.get(domain, 0) if folded else 0],
                     [
                         [None, None, None, domain_clean, org_clean, day, c[0], c[1], c[2],
                          p[3], p[4], c[3]]
@@ -303,7 +314,10 @@ def report_out(
                 ]
             )
         counts = json_dumps({clean(rt): n for rt, n in rtc.items()}) if rtc else None
-        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts]
+        unit_row = [
+            None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts,
+            folded.get(domain, 0) if folded else 0,
+        ]  # fmt: skip
         lead = 0
         hay = unit_haystack(domain, org, [(p[0], p[1], p[2]) for p in pols], hays)
         out_units.append((clean(hay), unit_row, policy_rows, failures))
@@ -344,12 +358,17 @@ def policies_of(report: Report) -> list[NPolicy]:
 
 
 def out_of_report(report: Report) -> ReportOut:
+    folded: dict[str, int] = {}
+    for p in report.policies:
+        if p.folded_details:
+            folded[p.policy_domain] = folded.get(p.policy_domain, 0) + p.folded_details
     return report_out(
         report.organization_name,
         report.report_id,
         report.start,
         report.source.part,
         policies_of(report),
+        folded,
     )
 
 
@@ -529,6 +548,8 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
             else:
                 raise _Irregular
         elif type(raw_details) is list:
+            if len(raw_details) > MAX_DETAILS:
+                raise _Irregular  # the loader folds the rows over the cap
             details = [_fast_detail(d, notes) for d in raw_details]
         else:
             raise _Irregular
@@ -716,12 +737,12 @@ def aggregate_rows(
     if staged:
         # (each the unit and the policy row it stands for, as the loops below read them)
         units = chain(
-            units, ((0, 0, r[10], r[11], r[3], r[5], r[12], r[13], 1, None) for r in staged)
+            units, ((0, 0, r[10], r[11], r[3], r[5], r[12], r[13], 1, None, 0) for r in staged)
         )
         policies = chain(
             policies, ((0, 0, 0, r[11], 0, 0, r[14], 0, 0, r[12], r[13]) for r in staged)
         )
-    for _uid, _rid, sid, domain, reporter, day, ok, failed, lead, rtc in units:
+    for _uid, _rid, sid, domain, reporter, day, ok, failed, lead, rtc, _folded in units:
         e = domains.get((domain, day))
         if e is None:
             domains[(domain, day)] = [ok, failed, 1]
@@ -977,6 +998,8 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
             try:
                 got = _outs_of(obj), (stat_info.st_size, stat_info.st_mtime_ns)
             except Exception:
+                # (the decoded file goes first: a big one is not held twice)
+                del data, obj
                 got = extract_with_stat(path, display, limits)  # the loader decides
         if got is None:
             stats.append(None)
@@ -1034,7 +1057,7 @@ def staged_rows(rows: Rows) -> tuple[list[tuple[Any, ...]], list[list[Any]], lis
             (number, khash, key, oc, report_id, day, position, 0, None, uid, uid, pid, pid,
              fid, fid - 1)
         )  # fmt: skip
-        units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None])
+        units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None, 0])
         policies.append([pid, uid, sid, dc, oc, day, pt, md, mxt, ok, failed, 1])
     return reports, units, policies
 

@@ -26,11 +26,13 @@ from tlsrpt_tui.store.queries import (
     DailyPoint,
     FailureRow,
     Filter,
+    FoldedReport,
     NavRow,
     Overview,
     Pivot,
     PolicyRow,
     ReportRow,
+    sort_folded,
 )
 
 
@@ -94,6 +96,17 @@ def units_of(report: Report) -> list[Unit]:
             )
         )
     return units
+
+
+def folded_reports(reports: Iterable[Report]) -> list[FoldedReport]:
+    """The reports with failure-details folded (see core.loader.fold_details)."""
+    return sort_folded(
+        [
+            FoldedReport(r.source, r.organization_name, r.report_id, r.folded_details)
+            for r in reports
+            if r.folded_details
+        ]
+    )
 
 
 class _Acc:
@@ -385,6 +398,9 @@ class MemoryStore:
 
     def errors(self) -> list[LoadError]:
         return list(self.archive.errors)
+
+    def folded(self) -> list[FoldedReport]:
+        return folded_reports(self._reports.values())
 
     def all_reports(self) -> Iterable[Report]:
         return self._reports.values()

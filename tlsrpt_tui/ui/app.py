@@ -797,7 +797,7 @@ class ExplorerApp(App[None]):
     def action_bad_files(self) -> None:
         from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 
-        self.push_screen(BadFilesScreen(self.store.errors()))
+        self.push_screen(BadFilesScreen(self.store.errors(), self.store.folded()))
 
     def action_raw(self) -> None:
         flt = self.failure_filter() if self.focused is self.failures else self.selection_filter()
