@@ -228,9 +228,11 @@ def test_summary_lists_folded_reports(archive: Path, capsys: pytest.CaptureFixtu
 
 
 def test_no_folded_reports_is_an_empty_list(tmp_path: Path) -> None:
-    (tmp_path / "r.json").write_text(json.dumps(build_report()))
-    assert summarize_with_index([tmp_path])["folded"] == []
-    assert summary_document(load_archive([tmp_path]))["folded"] == []
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "r.json").write_text(json.dumps(build_report()))
+    assert summarize_with_index([root])["folded"] == []
+    assert summary_document(load_archive([root]))["folded"] == []
 
 
 @pytest.mark.parametrize("use_index", [False, True])
@@ -297,3 +299,43 @@ def test_index_keeps_folded_through_builds_refreshes_and_copies(
     store = open_index([archive], jobs=jobs)
     assert [f.rows for f in store.folded()] == [ROWS - MAX_DETAILS]
     store.close()
+
+
+# --------------------------------------------------------------------------- lists
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_policy_lists_are_capped_the_same_in_both_stores(tmp_path: Path, as_text: bool) -> None:
+    """A policy of 50,000 mx-host entries and policy-string lines keeps the first 1,000
+    of each (the same through the index's fast path and the loader)."""
+    from tlsrpt_tui.core.loader import MAX_POLICY_ITEMS
+
+    lines = ["version: STSv1", "mode: enforce", *(f"mx: m{i}.example" for i in range(50_000))]
+    pstring: Any = json.dumps(lines) if as_text else lines
+    policy = build_policy(
+        "lists.example",
+        "sts",
+        3,
+        0,
+        policy_string=pstring,
+        mx_host=[f"m{i}.example" for i in range(50_000)],
+    )
+    root = tmp_path / "lists"
+    root.mkdir()
+    (root / "lists.json").write_text(json.dumps(build_report(policies=[policy])))
+    result = load_bytes((root / "lists.json").read_bytes(), Source("lists.json"))
+    ((kept,),) = [r.policies for r in result.reports]
+    assert len(kept.mx_host) == len(kept.policy_string) == MAX_POLICY_ITEMS
+    assert kept.sts_mode == "enforce"
+    assert any("49,000 more items ignored" in w for w in result.reports[0].warnings)
+    memory = MemoryStore(load_archive([root]))
+    index = open_index([root], jobs=1)
+    try:
+        assert index.policy_rows(Filter()) == memory.policy_rows(Filter())
+        (row,) = memory.policy_rows(Filter())
+        assert len(row.mx_hosts) == MAX_POLICY_ITEMS
+        for text in ("m999.example", "m1000.example", "enforce"):
+            assert index.overview(Filter(text=text)) == memory.overview(Filter(text=text))
+        assert memory.overview(Filter(text="m1000.example")).reports == 0
+    finally:
+        index.close()

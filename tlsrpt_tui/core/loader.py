@@ -64,6 +64,9 @@ MAX_DETAILS = 1000
 # Errors of dropped failure-details rows named per policy, and warnings kept per report;
 # the rest are counted in one more message.
 MAX_DETAIL_ERRORS = 20
+# Lines of a policy-string and hosts of an mx-host kept per policy (a real policy has a
+# handful; the rest of a hostile list is dropped with a warning).
+MAX_POLICY_ITEMS = 1000
 #: The result-type of a folded row whose rows had several.
 FOLDED_RESULT_TYPE = "(folded)"
 MAX_WARNINGS = 100
@@ -677,7 +680,11 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
         unwrapped = _json_string_array(value)
         if unwrapped is not None:
             notes.append(f"{where}.policy.policy-string was a JSON array in a string")
-            return tuple(_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped)
+            return _capped_items(
+                [_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped],
+                f"{where}.policy.policy-string",
+                notes,
+            )
         notes.append(f"{where}.policy.policy-string was a string, not an array")
         return (_cut(value, f"{where}.policy.policy-string", notes),)
     if isinstance(value, list):
@@ -693,7 +700,7 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
                     lines.append(_cut(item, f"{where}.policy.policy-string", notes))
             else:
                 notes.append(f"{where}.policy.policy-string item {_type_name(item)} ignored")
-        return tuple(lines)
+        return _capped_items(lines, f"{where}.policy.policy-string", notes)
     notes.append(f"{where}.policy.policy-string is {_type_name(value)}: ignored")
     return ()
 
@@ -735,7 +742,19 @@ def _mx_hosts(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
         host = normalise_domain(host)
         if host:
             hosts.append(_cut(host, f"{where}.policy.mx-host", notes))
-    return tuple(hosts)
+    return _capped_items(hosts, f"{where}.policy.mx-host", notes)
+
+
+def _capped_items(items: list[str], where: str, notes: list[str]) -> tuple[str, ...]:
+    """The first :data:`MAX_POLICY_ITEMS` of a policy's list (one hostile report must
+    not cost the explorer more than a bounded amount)."""
+    if len(items) <= MAX_POLICY_ITEMS:
+        return tuple(items)
+    notes.append(
+        f"{where}: {len(items) - MAX_POLICY_ITEMS:,} more items ignored"
+        f" (the first {MAX_POLICY_ITEMS:,} are kept)"
+    )
+    return tuple(items[:MAX_POLICY_ITEMS])
 
 
 def _parse_detail(raw: Any, where: str, notes: list[str]) -> FailureDetail:
