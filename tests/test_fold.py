@@ -339,3 +339,20 @@ def test_policy_lists_are_capped_the_same_in_both_stores(tmp_path: Path, as_text
         assert memory.overview(Filter(text="m1000.example")).reports == 0
     finally:
         index.close()
+
+
+def test_folded_reports_are_found_without_a_scan_of_every_unit(archive: Path) -> None:
+    """After a refresh that changed something (when summary is summed again), the folded
+    units are found through their partial index, not by reading every unit."""
+    from tlsrpt_tui.store import sqlite
+
+    open_index([archive], jobs=1).close()
+    (archive / "late.json").write_text(json.dumps(build_report(report_id="late")))
+    store = open_index([archive], jobs=1)
+    try:
+        plan = store.conn.execute("EXPLAIN QUERY PLAN " + sqlite._FOLDED_SQL).fetchall()
+        assert any("units_folded" in str(row) for row in plan), plan
+        assert [f.rows for f in store.folded()] == [ROWS - MAX_DETAILS]
+        assert [f[4] for f in sqlite._folded(store.conn)] == [ROWS - MAX_DETAILS]
+    finally:
+        store.close()
