@@ -27,7 +27,7 @@ from tlsrpt_tui.core.loader import DEFAULT_LIMITS
 from tlsrpt_tui.locations import demo_archive
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
-from tlsrpt_tui.store.sqlite import open_index
+from tlsrpt_tui.store.sqlite import SqliteStore, open_index
 
 #: Words of each field (none is a part of another, nor of the fixed text of a report).
 POOLS: dict[str, list[str]] = {
@@ -143,6 +143,8 @@ def assert_same(memory: MemoryStore, index: ArchiveQueries, flt: Filter) -> None
     assert index.overview(flt) == memory.overview(flt), flt
     for pivot in ("domain", "reporter"):
         assert index.nav_rows(pivot, flt) == memory.nav_rows(pivot, flt), (pivot, flt)
+        trend = index.nav_rows(pivot, flt, trend_days=14)
+        assert trend == memory.nav_rows(pivot, flt, trend_days=14), (pivot, flt)
     assert unordered(index.policy_rows(flt)) == unordered(memory.policy_rows(flt)), flt
     assert unordered(index.failure_rows(flt)) == unordered(memory.failure_rows(flt)), flt
     assert index.result_types(flt) == memory.result_types(flt), flt
@@ -159,16 +161,22 @@ def assert_same(memory: MemoryStore, index: ArchiveQueries, flt: Filter) -> None
 @given(archives())
 def test_every_filter_word_finds_the_same_reports(reports: list[dict[str, Any]]) -> None:
     with stores(reports) as (memory, index):
-        for pool in POOLS.values():
-            for word in pool:
-                needle = word.lower()
-                expected = sum(1 for r in reports if needle in words_of(r))
-                flt = Filter(text=word)
-                assert memory.overview(flt).reports == expected, word
-                assert_same(memory, index, flt)
-                # (narrowed further, as the explorer does on a selected row)
-                for row in memory.nav_rows("domain", Filter())[:1]:
-                    assert_same(memory, index, Filter(text=word, domain=row.key))
+        # Both ways the index answers a text filter: in SQL, and from what it keeps in
+        # memory once the explorer has had a pause to load it.
+        for prepared in (False, True):
+            if prepared:
+                assert isinstance(index, SqliteStore)
+                index.prepare_text_filter(14)
+            for pool in POOLS.values():
+                for word in pool:
+                    needle = word.lower()
+                    expected = sum(1 for r in reports if needle in words_of(r))
+                    flt = Filter(text=word)
+                    assert memory.overview(flt).reports == expected, word
+                    assert_same(memory, index, flt)
+                    # (narrowed further, as the explorer does on a selected row)
+                    for row in memory.nav_rows("domain", Filter())[:1]:
+                        assert_same(memory, index, Filter(text=word, domain=row.key))
 
 
 @pytest.mark.parametrize("word", ["enforce", "testing", "none", "sts", "tlsa", "no-policy"])
