@@ -356,3 +356,47 @@ def test_folded_reports_are_found_without_a_scan_of_every_unit(archive: Path) ->
         assert [f[4] for f in sqlite._folded(store.conn)] == [ROWS - MAX_DETAILS]
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def test_many_rows_at_the_largest_count_add_up_without_overflow(tmp_path: Path) -> None:
+    """1,100 failure-details rows of the largest count the loader takes, in one policy
+    and in two reports: every sum stays a 64-bit integer, in the index as in memory (the
+    index build died of an OverflowError when the largest count was 2**53)."""
+    from tlsrpt_tui.core.loader import MAX_COUNT
+
+    root = tmp_path / "big-counts"
+    root.mkdir()
+    for n in range(2):
+        details = [
+            build_detail("validation-failure", MAX_COUNT, sending_mta_ip=f"10.0.{i >> 8}.{i & 255}")
+            for i in range(1100)
+        ]
+        obj = build_report(
+            report_id=f"big-{n}",
+            policies=[build_policy("big.example", "sts", MAX_COUNT, MAX_COUNT, details)],
+        )
+        (root / f"r{n}.json").write_text(json.dumps(obj))
+    document = summary_document(load_archive([root]))
+    entry = document["domains"]["big.example"]
+    assert entry["failed"] == 2 * MAX_COUNT
+    assert entry["result-types"] == {"validation-failure": 2 * 1100 * MAX_COUNT}
+    assert summarize_without_index([root]) == document
+    assert summarize_with_index([root]) == document
+    store = open_index([root], jobs=1)
+    try:
+        assert store.result_types(Filter()) == {"validation-failure": 2 * 1100 * MAX_COUNT}
+    finally:
+        store.close()
+
+
+def test_a_count_over_the_largest_is_an_error_naming_the_field(tmp_path: Path) -> None:
+    from tlsrpt_tui.core.loader import MAX_COUNT
+
+    obj = build_report(policies=[build_policy(failed=MAX_COUNT + 1)])
+    result = load_bytes(json.dumps(obj).encode(), Source("r.json"))
+    assert result.reports == []
+    (error,) = result.errors
+    assert "total-failure-session-count: implausibly large" in error.error

@@ -53,8 +53,12 @@ LOOSE_MEDIA_TYPES = frozenset(
 )
 REPORT_FILENAME_SUFFIXES = (".json.gz", ".json", ".gz", ".jsongz")
 
-# A count larger than this is not a session count but an attack or a bug.
-MAX_COUNT = 2**53
+# A count larger than this is not a session count but an attack or a bug. (A trillion
+# sessions a day, for one policy: no reporter comes near. It is small enough that the
+# sums of a whole file's counts -- a policy's failure-details, folded or not, a report's
+# blocks -- and of millions of such reports stay within SQLite's 64-bit integers: with
+# 2**53 a thousand rows overflowed them and the index build died with a traceback.)
+MAX_COUNT = 2**40
 # Strings longer than this are cut (with a warning): nobody reads 10 MB of additional-info.
 MAX_STRING = 8192
 # Failure-details rows kept per policy: the rest are folded into one counted row (totals
