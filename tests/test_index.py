@@ -544,16 +544,25 @@ def _integrity(paths: list[Path]) -> str:
 
 
 def _children() -> list[int]:
-    """This process's child processes (Linux)."""
+    """This process's child processes (Linux), but multiprocessing's own long-lived
+    helpers: an explorer test before this one in the same process (the alerts run in a
+    child) leaves its forkserver and resource tracker, which are no build's workers."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
-                found.append(int(entry))
+            if int(stat.rsplit(")", 1)[1].split()[1]) != os.getpid():
+                continue
+            if (
+                b"multiprocessing.forkserver" in cmdline
+                or b"multiprocessing.resource_tracker" in cmdline
+            ):
+                continue
+            found.append(int(entry))
     return found
 
 

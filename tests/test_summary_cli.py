@@ -71,7 +71,8 @@ def archive(write: Any) -> Path:
 
 def test_json_shape_exactly(capsys: pytest.CaptureFixture[str], archive: Path) -> None:
     doc = run_json(capsys, str(archive))
-    assert list(doc) == ["files", "reports", "duplicates", "errors", "domains"]
+    assert list(doc) == ["files", "reports", "duplicates", "errors", "folded", "domains"]
+    assert doc["folded"] == []  # (reports with failure-details folded: test_fold.py)
     assert (doc["files"], doc["reports"], doc["duplicates"]) == (5, 3, 1)
     for error in doc["errors"]:
         assert set(error) == {"path", "error"}

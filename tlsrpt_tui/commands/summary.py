@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.loader import MAX_DETAILS, Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.locations import demo_archive
 
@@ -157,12 +157,20 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
 def summary_document(archive: Archive) -> dict[str, Any]:
     from tlsrpt_tui.core.aggregate import summarize_domains
+    from tlsrpt_tui.store.memory import folded_reports
+    from tlsrpt_tui.store.sqlite import folded_entry
 
     return {
         "files": archive.files,
         "reports": len(archive.reports),
         "duplicates": archive.duplicates,
         "errors": [error_entry(e) for e in archive.errors],
+        # Reports with failure-details folded into one row (over 1,000 rows per policy):
+        # not errors, their totals are whole.
+        "folded": [
+            folded_entry((f.source.path, f.source.part, f.reporter, f.report_id, f.rows))
+            for f in folded_reports(archive.reports.values())
+        ],
         "domains": summarize_domains(archive.sorted_reports()),
     }
 
@@ -240,4 +248,12 @@ def write_table(document: dict[str, Any], out: TextIO) -> None:
         buf.write("\nFiles that could not be read:\n")
         for error in document["errors"]:
             buf.write(f"  {plain(error['path'])}: {plain(error['error'])}\n")
+    if document.get("folded"):
+        buf.write(
+            f"\nReports with failure-details folded (not errors: over {MAX_DETAILS:,} rows per"
+            " policy, the rest counted in one row, totals whole):\n"
+        )
+        for item in document["folded"]:
+            where = item["path"] if item["part"] is None else f"{item['path']} [{item['part']}]"
+            buf.write(f"  {plain(where)}: {item['count']:,} rows folded\n")
     out.write(buf.getvalue())

@@ -1,12 +1,16 @@
 """Counting rules shared by every view, the CLI and the index.
 
-A report may list several policy blocks for one domain: Microsoft reports the same
-sessions under both ``tlsa`` and ``sts``. Toward a domain's and a reporter's totals
-such a report counts once, as the largest successful count of its blocks and the
-largest failed count, so no failure is hidden and no session counted twice. The same
-rule applies per result-type and per failure-detail row. Per policy-type every block
-counts. Totals use the ``summary`` counts; result-type breakdowns sum
-``failed-session-count`` of failure-details; the two can disagree and both are kept.
+The rule, per report and policy domain: add up the blocks of each policy-type (``sts``,
+``tlsa``, ``no-policy-found``, ...), then take the larger of the per-type sums, for the
+successful count, the failed count, each result-type and each failure-details row.
+
+Blocks of one type are different sessions: Google splits a day at a policy change into
+two ``sts`` blocks, SocketLabs sends one ``sts`` block of successes and another of
+failures. Blocks of different types are the same sessions seen twice: Microsoft reports
+them under both ``tlsa`` and ``sts``. So no failure is hidden and no session counted
+twice. Per policy-type (the policy pane, ``policy-types``) every block counts. Totals
+use the ``summary`` counts; result-type breakdowns sum ``failed-session-count`` of
+failure-details; the two can disagree and both are kept.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from tlsrpt_tui.core.model import Report
+from tlsrpt_tui.core.model import FailureDetail, Report
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
 class DomainFact:
-    """One report's sessions for one policy domain (max over its blocks)."""
+    """One report's sessions for one policy domain (the counting rule over its blocks)."""
 
     reporter: str
     domain: str
@@ -52,7 +58,7 @@ DetailKey = tuple[str, str | None, str | None, str | None, str | None, str | Non
 
 @dataclass(frozen=True, slots=True)
 class FailureFact:
-    """One failure-details row of one report (max over the report's blocks)."""
+    """One failure-details row of one report (the counting rule over its blocks)."""
 
     reporter: str
     domain: str
@@ -80,83 +86,196 @@ def report_day(report: Report) -> date:
     return report.start.date()
 
 
+class _TypeSums:
+    """One policy domain's blocks of one policy-type in one report, added up."""
+
+    __slots__ = ("details", "failed", "result_types", "successful")
+
+    def __init__(self) -> None:
+        self.successful = 0
+        self.failed = 0
+        self.details: dict[DetailKey, int] = {}
+        self.result_types: dict[str, int] = {}
+
+
+def _detail_key(d: FailureDetail) -> DetailKey:
+    return (
+        d.result_type,
+        d.sending_mta_ip,
+        d.receiving_mx_hostname,
+        d.receiving_mx_helo,
+        d.receiving_ip,
+        d.additional_information,
+        d.failure_reason_code,
+    )
+
+
+def _type_sums(report: Report) -> dict[str, dict[str, _TypeSums]]:
+    """domain -> policy-type -> the sums of that type's blocks (in report order)."""
+    by_domain: dict[str, dict[str, _TypeSums]] = {}
+    for policy in report.policies:
+        types = by_domain.setdefault(policy.policy_domain, {})
+        sums = types.get(policy.policy_type)
+        if sums is None:
+            sums = types[policy.policy_type] = _TypeSums()
+        sums.successful += policy.total_successful_session_count
+        sums.failed += policy.total_failure_session_count
+        details, result_types = sums.details, sums.result_types
+        for d in policy.failure_details:
+            key = _detail_key(d)
+            details[key] = details.get(key, 0) + d.failed_session_count
+            result_types[d.result_type] = (
+                result_types.get(d.result_type, 0) + d.failed_session_count
+            )
+    return by_domain
+
+
+def larger_of_types(per_type: Iterable[dict[K, int]]) -> dict[K, int]:
+    """The counting rule's second step: per key, the largest of the per-type sums."""
+    best: dict[K, int] = {}
+    for counts in per_type:
+        for key, count in counts.items():
+            have = best.get(key)
+            if have is None or count > have:
+                best[key] = count
+    return best
+
+
+def domain_counts(report: Report) -> dict[str, tuple[int, int]]:
+    """(successful, failed) per policy domain of one report, by the counting rule
+    (per policy-type the blocks added up, then the larger per-type sum of each)."""
+    out: dict[str, tuple[int, int]] = {}
+    for domain, types in _type_sums(report).items():
+        out[domain] = (
+            max(t.successful for t in types.values()),
+            max(t.failed for t in types.values()),
+        )
+    return out
+
+
 def facts_of(report: Report) -> ReportFacts:
     day = report_day(report)
     reporter = report.organization_name
-    by_domain: dict[str, list[int]] = {}
-    policies: list[PolicyFact] = []
-    details: dict[str, dict[DetailKey, int]] = defaultdict(dict)
-    detail_types: dict[tuple[str, DetailKey], set[str]] = defaultdict(set)
-    for policy in report.policies:
-        domain = policy.policy_domain
-        ok, failed = policy.total_successful_session_count, policy.total_failure_session_count
-        best = by_domain.setdefault(domain, [0, 0])
-        best[0] = max(best[0], ok)
-        best[1] = max(best[1], failed)
-        policies.append(
-            PolicyFact(
-                reporter=reporter,
-                domain=domain,
-                policy_type=policy.policy_type,
-                sts_mode=policy.sts_mode,
-                day=day,
-                successful=ok,
-                failed=failed,
-                mx_hosts=policy.mx_host,
-                policy_string=policy.policy_string,
-            )
-        )
-        in_block: dict[DetailKey, int] = defaultdict(int)
-        for d in policy.failure_details:
-            key: DetailKey = (
-                d.result_type,
-                d.sending_mta_ip,
-                d.receiving_mx_hostname,
-                d.receiving_mx_helo,
-                d.receiving_ip,
-                d.additional_information,
-                d.failure_reason_code,
-            )
-            in_block[key] += d.failed_session_count
-        merged = details[domain]
-        for key, count in in_block.items():
-            merged[key] = max(merged.get(key, 0), count)
-            detail_types[(domain, key)].add(policy.policy_type)
-    failures = tuple(
-        FailureFact(
+    policies = tuple(
+        PolicyFact(
             reporter=reporter,
-            domain=domain,
-            policy_types=tuple(sorted(detail_types[(domain, key)])),
+            domain=policy.policy_domain,
+            policy_type=policy.policy_type,
+            sts_mode=policy.sts_mode,
             day=day,
-            result_type=key[0],
-            sending_mta_ip=key[1],
-            receiving_mx_hostname=key[2],
-            receiving_mx_helo=key[3],
-            receiving_ip=key[4],
-            additional_information=key[5],
-            failure_reason_code=key[6],
-            count=count,
+            successful=policy.total_successful_session_count,
+            failed=policy.total_failure_session_count,
+            mx_hosts=policy.mx_host,
+            policy_string=policy.policy_string,
         )
-        for domain, rows in details.items()
-        for key, count in rows.items()
+        for policy in report.policies
     )
-    domains = tuple(
-        DomainFact(reporter, domain, day, ok, failed) for domain, (ok, failed) in by_domain.items()
-    )
-    return ReportFacts(domains=domains, policies=tuple(policies), failures=failures)
+    domains: list[DomainFact] = []
+    failures: list[FailureFact] = []
+    for domain, types in _type_sums(report).items():
+        domains.append(
+            DomainFact(
+                reporter,
+                domain,
+                day,
+                max(t.successful for t in types.values()),
+                max(t.failed for t in types.values()),
+            )
+        )
+        merged = larger_of_types(t.details for t in types.values())
+        for key, count in merged.items():
+            failures.append(
+                FailureFact(
+                    reporter=reporter,
+                    domain=domain,
+                    policy_types=tuple(sorted(pt for pt, t in types.items() if key in t.details)),
+                    day=day,
+                    result_type=key[0],
+                    sending_mta_ip=key[1],
+                    receiving_mx_hostname=key[2],
+                    receiving_mx_helo=key[3],
+                    receiving_ip=key[4],
+                    additional_information=key[5],
+                    failure_reason_code=key[6],
+                    count=count,
+                )
+            )
+    return ReportFacts(domains=tuple(domains), policies=policies, failures=tuple(failures))
 
 
 def result_type_counts(report: Report) -> dict[tuple[str, str], int]:
-    """(domain, result-type) -> failed sessions, max over the report's blocks."""
+    """(domain, result-type) -> failed sessions of failure-details, by the counting rule."""
     best: dict[tuple[str, str], int] = {}
-    for policy in report.policies:
-        block: dict[str, int] = defaultdict(int)
-        for d in policy.failure_details:
-            block[d.result_type] += d.failed_session_count
-        for result_type, count in block.items():
-            key = (policy.policy_domain, result_type)
-            best[key] = max(best.get(key, 0), count)
+    for domain, types in _type_sums(report).items():
+        for result_type, count in larger_of_types(t.result_types for t in types.values()).items():
+            best[(domain, result_type)] = count
     return best
+
+
+# --------------------------------------------------------------------------- filter text
+
+#: What the explorer's text filter matches, one definition for the in-memory store and
+#: the index: per unit (one report's facts for one policy domain) its domain, reporter,
+#: every policy block's policy-type, STS mode and MX hosts, and every failure-details
+#: row's text (:func:`failure_haystack_of`). Lower-case, one field per line.
+FILTER_FIELDS = (
+    "policy-domain",
+    "reporter",
+    "policy-type",
+    "sts-mode",
+    "mx-host",
+    "result-type",
+    "receiving-mx-hostname",
+    "receiving-ip",
+    "sending-mta-ip",
+    "receiving-mx-helo",
+    "additional-information",
+    "failure-reason-code",
+)
+
+
+def failure_haystack_of(
+    domain: str,
+    reporter: str,
+    result_type: str,
+    receiving_mx_hostname: str | None,
+    receiving_ip: str | None,
+    sending_mta_ip: str | None,
+    receiving_mx_helo: str | None,
+    additional_information: str | None,
+    failure_reason_code: str | None,
+) -> str:
+    """The text a failure-details row matches: its unit's domain and reporter and its own
+    fields (the failure pane keeps a row when the filter text is in here)."""
+    parts = (
+        domain,
+        reporter,
+        result_type,
+        receiving_mx_hostname,
+        receiving_ip,
+        sending_mta_ip,
+        receiving_mx_helo,
+        additional_information,
+        failure_reason_code,
+    )
+    return "\n".join([p for p in parts if p]).lower()
+
+
+def unit_haystack(
+    domain: str,
+    reporter: str,
+    policies: Iterable[tuple[str, str | None, tuple[str, ...]]],
+    failure_haystacks: Iterable[str] = (),
+) -> str:
+    """The text a unit matches: ``policies`` are its blocks' (policy-type, STS mode, MX
+    hosts), ``failure_haystacks`` its failure rows' :func:`failure_haystack_of`."""
+    pols = list(policies)
+    words = [domain, reporter]
+    words.extend([p[0] for p in pols])
+    words.extend([p[1] for p in pols if p[1]])
+    words.extend([host for p in pols for host in p[2]])
+    words.extend(failure_haystacks)
+    return "\n".join(words).lower()
 
 
 def _pair() -> dict[str, int]:

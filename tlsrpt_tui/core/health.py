@@ -2,9 +2,9 @@
 
 Pure functions over :class:`~tlsrpt_tui.core.model.Report` objects (no Textual), used
 by ``tlsrpt-tui check`` and by the explorer's alerts pane. Counting follows
-:mod:`tlsrpt_tui.core.aggregate`: a report counts once per policy domain, as the
-largest successful and failed counts of its blocks for that domain; result-type
-counts come from ``failure-details`` (max over the report's blocks).
+:mod:`tlsrpt_tui.core.aggregate`: a report counts once per policy domain, its blocks
+of each policy-type added up and the larger per-type sum taken; result-type counts
+come from ``failure-details`` by the same rule.
 
 Time
 ----
@@ -83,6 +83,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from tlsrpt_tui.core.aggregate import domain_counts as aggregate_domain_counts
 from tlsrpt_tui.core.aggregate import facts_of, report_day, result_type_counts
 from tlsrpt_tui.core.model import PolicyType, Report, normalise_domain
 from tlsrpt_tui.settings import Thresholds
@@ -284,22 +285,9 @@ class _Sighting:
 
 def domain_counts(report: Report) -> dict[str, tuple[int, int]]:
     """(successful, failed) per policy domain of one report: the counting rule of
-    :func:`~tlsrpt_tui.core.aggregate.facts_of` (largest counts over the report's blocks
-    for the domain), without building the other facts."""
-    best: dict[str, tuple[int, int]] = {}
-    for policy in report.policies:
-        ok = policy.total_successful_session_count
-        failed = policy.total_failure_session_count
-        seen = best.get(policy.policy_domain)
-        best[policy.policy_domain] = (
-            (ok, failed)
-            if seen is None
-            else (
-                max(seen[0], ok),
-                max(seen[1], failed),
-            )
-        )
-    return best
+    :func:`~tlsrpt_tui.core.aggregate.domain_counts` (per policy-type the blocks added
+    up, then the larger per-type sum), without building the other facts."""
+    return aggregate_domain_counts(report)
 
 
 def _one(values: set[str]) -> str | None:
@@ -773,7 +761,7 @@ def failures_by_result_type_daily(reports: Iterable[Report]) -> dict[str, list[t
     """Failed sessions per day for each result-type (from failure-details), zero-filled.
 
     Counted as :func:`~tlsrpt_tui.core.aggregate.result_type_counts` does: a report
-    counts each (domain, result-type) once, as the largest count over its blocks.
+    counts each (domain, result-type) once, by the counting rule over its blocks.
     """
     totals: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     days: set[date] = set()

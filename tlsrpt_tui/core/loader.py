@@ -14,7 +14,7 @@ import math
 import re
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,10 +53,27 @@ LOOSE_MEDIA_TYPES = frozenset(
 )
 REPORT_FILENAME_SUFFIXES = (".json.gz", ".json", ".gz", ".jsongz")
 
-# A count larger than this is not a session count but an attack or a bug.
-MAX_COUNT = 2**53
+# A count larger than this is not a session count but an attack or a bug. (A trillion
+# sessions a day, for one policy: no reporter comes near. It is small enough that the
+# sums of a whole file's counts -- a policy's failure-details, folded or not, a report's
+# blocks -- and of millions of such reports stay within SQLite's 64-bit integers: with
+# 2**53 a thousand rows overflowed them and the index build died with a traceback.)
+MAX_COUNT = 2**40
 # Strings longer than this are cut (with a warning): nobody reads 10 MB of additional-info.
 MAX_STRING = 8192
+# Failure-details rows kept per policy: the rest are folded into one counted row (totals
+# unchanged), so that one report of 100,000 rows costs the explorer and the index no
+# more than a bounded amount (see :func:`fold_details`).
+MAX_DETAILS = 1000
+# Errors of dropped failure-details rows named per policy, and warnings kept per report;
+# the rest are counted in one more message.
+MAX_DETAIL_ERRORS = 20
+# Lines of a policy-string and hosts of an mx-host kept per policy (a real policy has a
+# handful; the rest of a hostile list is dropped with a warning).
+MAX_POLICY_ITEMS = 1000
+#: The result-type of a folded row whose rows had several.
+FOLDED_RESULT_TYPE = "(folded)"
+MAX_WARNINGS = 100
 
 # submitter!policy-domain!begin!end[!unique-id].json[.gz] (RFC 8460 section 5.1)
 _FILENAME_RE = re.compile(r"^(?P<submitter>[^!]+)!(?P<domain>[^!]+)!(?P<begin>\d+)!(?P<end>\d+)")
@@ -507,9 +524,15 @@ def parse_report(
         contact_info=None if contact is None else _cut(contact, "contact-info", notes),
         policies=tuple(policies),
         source=source,
-        warnings=tuple(notes),
+        warnings=_capped_warnings(notes),
     )
     return report, errors
+
+
+def _capped_warnings(notes: list[str]) -> tuple[str, ...]:
+    if len(notes) <= MAX_WARNINGS:
+        return tuple(notes)
+    return (*notes[:MAX_WARNINGS], f"{len(notes) - MAX_WARNINGS:,} more warnings")
 
 
 def _parse_policy(
@@ -545,11 +568,25 @@ def _parse_policy(
     if raw_details is not None and not isinstance(raw_details, list):
         errors.append(f"{where}.failure-details: must be an array, got {_type_name(raw_details)}")
         raw_details = None
+    dropped = 0
+    rest = _Rest()
     for index, item in enumerate(raw_details or ()):
         try:
             details.append(_parse_detail(item, f"{where}.failure-details[{index}]", notes))
         except ReportError as exc:
-            errors.append(str(exc))
+            dropped += 1
+            if dropped <= MAX_DETAIL_ERRORS:
+                errors.append(str(exc))
+            continue
+        if len(details) >= 2 * MAX_DETAILS:  # (folded as they come: bounded while parsing)
+            details = rest.fold(details, MAX_DETAILS)
+    if dropped > MAX_DETAIL_ERRORS:
+        errors.append(
+            f"{where}.failure-details: {dropped - MAX_DETAIL_ERRORS:,} more rows dropped"
+            " for errors like the above"
+        )
+    details = rest.fold(details, MAX_DETAILS)
+    kept, folded = rest.finish(details, MAX_DETAILS)
     return Policy(
         policy_type=policy_type,
         policy_domain=domain,
@@ -557,8 +594,69 @@ def _parse_policy(
         mx_host=mx_host,
         total_successful_session_count=successful,
         total_failure_session_count=failed,
-        failure_details=tuple(details),
+        failure_details=kept,
+        folded_details=folded,
     )
+
+
+def fold_details(
+    details: Sequence[FailureDetail], cap: int = MAX_DETAILS
+) -> tuple[tuple[FailureDetail, ...], int]:
+    """At most ``cap`` rows of a policy's failure-details and one more holding the rest.
+
+    The ``cap`` rows with the most failed sessions stay as sent, in their order (the
+    earlier of equal rows first); the others are folded into one row counting their
+    sessions (so every total stays as it was), with their result-type when they share
+    one. Returns the rows and how many were folded (0: all kept).
+    """
+    rest = _Rest()
+    return rest.finish(rest.fold(list(details), cap), cap)
+
+
+class _Rest:
+    """The failure-details rows folded so far: how many, their sessions, result-types."""
+
+    __slots__ = ("count", "sessions", "types")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sessions = 0
+        self.types: set[str] = set()
+
+    def fold(self, details: list[FailureDetail], cap: int) -> list[FailureDetail]:
+        """The ``cap`` largest of ``details`` in their order; the others are added here.
+        (Applied to the rows kept so far plus more, it keeps what one pass would.)"""
+        if len(details) <= cap:
+            return details
+        order = sorted(range(len(details)), key=lambda i: -details[i].failed_session_count)
+        keep = set(order[:cap])
+        kept: list[FailureDetail] = []
+        types = self.types
+        for i, d in enumerate(details):
+            if i in keep:
+                kept.append(d)
+            else:
+                self.count += 1
+                self.sessions += d.failed_session_count
+                if len(types) < 2:
+                    types.add(d.result_type)
+        return kept
+
+    def finish(self, kept: list[FailureDetail], cap: int) -> tuple[tuple[FailureDetail, ...], int]:
+        if not self.count:
+            return tuple(kept), 0
+        result_type = next(iter(self.types)) if len(self.types) == 1 else FOLDED_RESULT_TYPE
+        kept.append(
+            FailureDetail(
+                result_type=result_type,
+                failed_session_count=self.sessions,
+                additional_information=(
+                    f"{self.count:,} more failure-details rows folded into this one"
+                    f" (the {cap:,} with the most failed sessions are kept as sent)"
+                ),
+            )
+        )
+        return tuple(kept), self.count
 
 
 def _policy_domain(value: Any, where: str, hint: str | None, notes: list[str]) -> str:
@@ -586,7 +684,11 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
         unwrapped = _json_string_array(value)
         if unwrapped is not None:
             notes.append(f"{where}.policy.policy-string was a JSON array in a string")
-            return tuple(_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped)
+            return _capped_items(
+                [_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped],
+                f"{where}.policy.policy-string",
+                notes,
+            )
         notes.append(f"{where}.policy.policy-string was a string, not an array")
         return (_cut(value, f"{where}.policy.policy-string", notes),)
     if isinstance(value, list):
@@ -602,7 +704,7 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
                     lines.append(_cut(item, f"{where}.policy.policy-string", notes))
             else:
                 notes.append(f"{where}.policy.policy-string item {_type_name(item)} ignored")
-        return tuple(lines)
+        return _capped_items(lines, f"{where}.policy.policy-string", notes)
     notes.append(f"{where}.policy.policy-string is {_type_name(value)}: ignored")
     return ()
 
@@ -644,7 +746,19 @@ def _mx_hosts(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
         host = normalise_domain(host)
         if host:
             hosts.append(_cut(host, f"{where}.policy.mx-host", notes))
-    return tuple(hosts)
+    return _capped_items(hosts, f"{where}.policy.mx-host", notes)
+
+
+def _capped_items(items: list[str], where: str, notes: list[str]) -> tuple[str, ...]:
+    """The first :data:`MAX_POLICY_ITEMS` of a policy's list (one hostile report must
+    not cost the explorer more than a bounded amount)."""
+    if len(items) <= MAX_POLICY_ITEMS:
+        return tuple(items)
+    notes.append(
+        f"{where}: {len(items) - MAX_POLICY_ITEMS:,} more items ignored"
+        f" (the first {MAX_POLICY_ITEMS:,} are kept)"
+    )
+    return tuple(items[:MAX_POLICY_ITEMS])
 
 
 def _parse_detail(raw: Any, where: str, notes: list[str]) -> FailureDetail:

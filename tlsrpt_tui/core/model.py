@@ -73,6 +73,9 @@ class Policy:
     total_successful_session_count: int = 0
     total_failure_session_count: int = 0
     failure_details: tuple[FailureDetail, ...] = ()
+    #: Rows of failure-details folded into the last one (the loader keeps a bounded
+    #: number per policy: see core.loader.fold_details); 0 when all were kept.
+    folded_details: int = 0
 
     @property
     def sts_mode(self) -> str | None:
@@ -103,6 +106,11 @@ class Report:
     @property
     def policy_domains(self) -> frozenset[str]:
         return frozenset(p.policy_domain for p in self.policies)
+
+    @property
+    def folded_details(self) -> int:
+        """Failure-details rows folded, over all policies (0: every row kept)."""
+        return sum(p.folded_details for p in self.policies)
 
     @property
     def identity(self) -> tuple[str, str, datetime, frozenset[str]]:

@@ -49,7 +49,7 @@ _FROM_STAGE = (
     "INSERT INTO {to}.reports SELECT n+{b}, khash, key, reporter, report_id, day,"
     " position+{b}, 0, NULL, u+{b}, u+{b}, p+{b}, p+{b}, f+{b}, f-1+{b} FROM {src}.stage",
     "INSERT INTO {to}.units SELECT u+{b}, n+{b}, sig, domain, reporter, day, successful,"
-    " failed, 1, NULL FROM {src}.stage",
+    " failed, 1, NULL, 0 FROM {src}.stage",
     "INSERT INTO {to}.policies SELECT p+{b}, u+{b}, sig, domain, reporter, day, policy_type,"
     " sts_mode, mx, successful, failed, 1 FROM {src}.stage",
 )
@@ -130,7 +130,7 @@ def build_batch(work: list[BatchJob], limits: Limits, number: int) -> BatchOut:
             f"?+{b},?+{b},?+{b},?+{b},?+{b},?+{b})",
             reports,
         )
-        conn.executemany(f"INSERT INTO units VALUES (?+{b},?+{b},?,?,?,?,?,?,?,?)", units)
+        conn.executemany(f"INSERT INTO units VALUES (?+{b},?+{b},?,?,?,?,?,?,?,?,?)", units)
         conn.executemany(f"INSERT INTO policies VALUES (?+{b},?+{b},?,?,?,?,?,?,?,?,?,?)", policies)
         conn.executemany(
             f"INSERT INTO failures VALUES (?+{b},?+{b},?,?,?,?,?,?,?,?,?,?,?,?)", failures

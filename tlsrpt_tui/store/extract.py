@@ -35,10 +35,12 @@ try:
 except ImportError:  # pragma: no cover
     from hashlib import sha256
 
+from tlsrpt_tui.core.aggregate import failure_haystack_of, larger_of_types, unit_haystack
 from tlsrpt_tui.core.loader import (
     _GUNZIP_STEP,
     GZIP_MAGIC,
     MAX_COUNT,
+    MAX_DETAILS,
     MAX_STRING,
     UTF8_BOM,
     Limits,
@@ -66,7 +68,7 @@ NPolicy = tuple[str, str, tuple[str, ...], tuple[str, ...], int, int, list[Detai
 # What a worker sends back: rows in the index's column order, as lists, so the parent
 # process only fills in the ids it hands out (None until then) before inserting them.
 #   UnitRow    = [id, report, sig, domain, reporter, day, successful, failed, lead,
-#                 result-type counts as JSON or None]
+#                 result-type counts as JSON or None, failure-details rows folded]
 #   PolicyRow  = [id, unit, sig, domain, reporter, day, policy_type, sts_mode,
 #                 repr(mx_host), successful, failed, first]
 #   FailureRow = [id, unit, domain, reporter, day, result_type, receiving_mx_hostname,
@@ -84,6 +86,7 @@ U_DOMAIN: Final = 3
 U_OK: Final = 6
 U_FAILED: Final = 7
 U_RTC: Final = 9
+U_FOLDED: Final = 10
 P_TYPE: Final = 6
 P_OK: Final = 9
 P_FAILED: Final = 10
@@ -152,9 +155,7 @@ def _unit_static(
     key = (domain, org, tuple([(p[0], p[1], p[2]) for p in pols]))
     static = _UNITS.get(key)
     if static is None:
-        words = [domain, org]
-        words.extend(p[0] for p in pols)
-        words.extend(host for p in pols for host in p[2])
+        hay = unit_haystack(domain, org, [(p[0], p[1], p[2]) for p in pols])
         seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
         columns: list[tuple[str, str | None, str, int]] = []
         for ptype, mode, mx, _ok, _failed in pols:
@@ -162,7 +163,7 @@ def _unit_static(
             group = (ptype, mode, mx)
             columns.append((clean(ptype), _clean_opt(mode), _mx_text(mx), int(group not in seen)))
             seen.add(group)
-        static = (clean(domain), clean(org), clean("\n".join(words).lower()), columns)
+        static = (clean(domain), clean(org), clean(hay), columns)
         if len(_UNITS) > 8192:
             _UNITS.clear()
             _SINGLE.clear()
@@ -171,9 +172,17 @@ def _unit_static(
 
 
 def report_out(
-    org: str, report_id: str, start: datetime, part: str | None, policies: Sequence[NPolicy]
+    org: str,
+    report_id: str,
+    start: datetime,
+    part: str | None,
+    policies: Sequence[NPolicy],
+    folded: dict[str, int] | None = None,
 ) -> ReportOut:
-    """The rows of one report: one unit per policy domain, as facts_of/units_of count."""
+    """The rows of one report: one unit per policy domain, as facts_of/units_of count.
+
+    ``folded``: failure-details rows the loader folded, per policy domain (the fast path
+    never folds: it leaves reports with that many rows to the loader)."""
     if len(policies) == 1 and not policies[0][6]:
         # The common case, in short: one policy, no failure details.
         ptype, domain, pstring, mx, ok, failed, _details = policies[0]
@@ -186,7 +195,7 @@ def report_out(
             )
         domain_clean, org_clean, hay, ((pt, md, mxt, first),) = static
         key = clean(f"{org}\x1f{report_id}\x1f{iso}\x1f{domain}")
-        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None]
+        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None, 0]
         policy_row = [
             None, None, None, domain_clean, org_clean, day, pt, md, mxt, ok, failed, first
         ]  # fmt: skip
@@ -199,33 +208,41 @@ def report_out(
             None if part is None else clean(part),
             [(hay, unit_row, [policy_row], [])],
         )
-    units: dict[str, list[Any]] = {}
+    # The counting rule of core.aggregate: per domain and policy-type the blocks added
+    # up, then per count the larger of the per-type sums.
+    # domain -> [policy facts, policy type -> [successful, failed, detail key -> count,
+    #            result type -> count]]
+    by_domain: dict[str, list[Any]] = {}
     for ptype, domain, pstring, mx, ok, failed, details in policies:
-        unit = units.get(domain)
-        if unit is None:
-            # [successful, failed, policy facts, detail key -> count, result type -> count]
-            unit = units[domain] = [ok, failed, [], {}, {}]
+        entry = by_domain.get(domain)
+        if entry is None:
+            entry = by_domain[domain] = [[], {}]
+        entry[0].append((ptype, _mode_of(pstring), mx, ok, failed))
+        sums = entry[1].get(ptype)
+        if sums is None:
+            sums = entry[1][ptype] = [ok, failed, {}, {}]
         else:
-            if ok > unit[0]:
-                unit[0] = ok
-            if failed > unit[1]:
-                unit[1] = failed
-        unit[2].append((ptype, _mode_of(pstring), mx, ok, failed))
+            sums[0] += ok
+            sums[1] += failed
         if details:
-            in_block: dict[tuple[Any, ...], int] = {}
-            by_type: dict[str, int] = {}
+            in_type: dict[tuple[Any, ...], int] = sums[2]
+            by_type: dict[str, int] = sums[3]
             for d in details:
                 dkey = d[:7]
-                in_block[dkey] = in_block.get(dkey, 0) + d[7]
+                in_type[dkey] = in_type.get(dkey, 0) + d[7]
                 by_type[d[0]] = by_type.get(d[0], 0) + d[7]
-            merged = unit[3]
-            for dkey, count in in_block.items():
-                if count > merged.get(dkey, -1):
-                    merged[dkey] = count
-            rtc = unit[4]
-            for result_type, count in by_type.items():
-                if count > rtc.get(result_type, -1):
-                    rtc[result_type] = count
+    # [successful, failed, policy facts, detail key -> count, result type -> count]
+    units: dict[str, list[Any]] = {}
+    for domain, (pols, types) in by_domain.items():
+        if len(types) == 1:
+            ((ok, failed, merged, rtc),) = types.values()
+        else:
+            sums_list = list(types.values())
+            ok = max(t[0] for t in sums_list)
+            failed = max(t[1] for t in sums_list)
+            merged = larger_of_types(t[2] for t in sums_list)
+            rtc = larger_of_types(t[3] for t in sums_list)
+        units[domain] = [ok, failed, pols, merged, rtc]
     iso, day = _start_text(start)
     org_clean = clean(org)
     out_units: list[UnitOut] = []
@@ -236,7 +253,8 @@ def report_out(
             out_units.append(
                 (
                     hay,
-                    [None, None, None, domain_clean, org_clean, day, ok, failed, lead, None],
+                    [None, None, None, domain_clean, org_clean, day, ok, failed, lead, None,
+                     folded.get(domain, 0) if folded else 0],
                     [
                         [None, None, None, domain_clean, org_clean, day, c[0], c[1], c[2],
                          p[3], p[4], c[3]]
@@ -248,15 +266,12 @@ def report_out(
             lead = 0
             continue
         domain_clean = clean(domain)
-        words = [domain, org]
-        words.extend(p[0] for p in pols)
-        words.extend(host for p in pols for host in p[2])
+        hays: list[str] = []
         failures: list[list[Any]] = []
         for dkey, count in merged.items():
             rt, smta, rmx, helo, rip, info, reason = dkey
-            parts = (domain, org, rt, rmx, rip, smta, helo, info, reason)
-            haystack = "\n".join(p for p in parts if p).lower()
-            words.append(haystack)
+            haystack = failure_haystack_of(domain, org, rt, rmx, rip, smta, helo, info, reason)
+            hays.append(haystack)
             failures.append(
                 [
                     None,
@@ -299,9 +314,13 @@ def report_out(
                 ]
             )
         counts = json_dumps({clean(rt): n for rt, n in rtc.items()}) if rtc else None
-        unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts]
+        unit_row = [
+            None, None, None, domain_clean, org_clean, day, ok, failed, lead, counts,
+            folded.get(domain, 0) if folded else 0,
+        ]  # fmt: skip
         lead = 0
-        out_units.append((clean("\n".join(words).lower()), unit_row, policy_rows, failures))
+        hay = unit_haystack(domain, org, [(p[0], p[1], p[2]) for p in pols], hays)
+        out_units.append((clean(hay), unit_row, policy_rows, failures))
     domains = list(units)
     key = clean(
         "\x1f".join(
@@ -339,12 +358,17 @@ def policies_of(report: Report) -> list[NPolicy]:
 
 
 def out_of_report(report: Report) -> ReportOut:
+    folded: dict[str, int] = {}
+    for p in report.policies:
+        if p.folded_details:
+            folded[p.policy_domain] = folded.get(p.policy_domain, 0) + p.folded_details
     return report_out(
         report.organization_name,
         report.report_id,
         report.start,
         report.source.part,
         policies_of(report),
+        folded,
     )
 
 
@@ -524,6 +548,8 @@ def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
             else:
                 raise _Irregular
         elif type(raw_details) is list:
+            if len(raw_details) > MAX_DETAILS:
+                raise _Irregular  # the loader folds the rows over the cap
             details = [_fast_detail(d, notes) for d in raw_details]
         else:
             raise _Irregular
@@ -711,12 +737,12 @@ def aggregate_rows(
     if staged:
         # (each the unit and the policy row it stands for, as the loops below read them)
         units = chain(
-            units, ((0, 0, r[10], r[11], r[3], r[5], r[12], r[13], 1, None) for r in staged)
+            units, ((0, 0, r[10], r[11], r[3], r[5], r[12], r[13], 1, None, 0) for r in staged)
         )
         policies = chain(
             policies, ((0, 0, 0, r[11], 0, 0, r[14], 0, 0, r[12], r[13]) for r in staged)
         )
-    for _uid, _rid, sid, domain, reporter, day, ok, failed, lead, rtc in units:
+    for _uid, _rid, sid, domain, reporter, day, ok, failed, lead, rtc, _folded in units:
         e = domains.get((domain, day))
         if e is None:
             domains[(domain, day)] = [ok, failed, 1]
@@ -972,6 +998,8 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
             try:
                 got = _outs_of(obj), (stat_info.st_size, stat_info.st_mtime_ns)
             except Exception:
+                # (the decoded file goes first: a big one is not held twice)
+                del data, obj
                 got = extract_with_stat(path, display, limits)  # the loader decides
         if got is None:
             stats.append(None)
@@ -1029,7 +1057,7 @@ def staged_rows(rows: Rows) -> tuple[list[tuple[Any, ...]], list[list[Any]], lis
             (number, khash, key, oc, report_id, day, position, 0, None, uid, uid, pid, pid,
              fid, fid - 1)
         )  # fmt: skip
-        units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None])
+        units.append([uid, number, sid, dc, oc, day, ok, failed, 1, None, 0])
         policies.append([pid, uid, sid, dc, oc, day, pt, md, mxt, ok, failed, 1])
     return reports, units, policies
 

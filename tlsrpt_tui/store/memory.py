@@ -13,18 +13,26 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from tlsrpt_tui.core.aggregate import FailureFact, PolicyFact, facts_of
+from tlsrpt_tui.core.aggregate import (
+    FailureFact,
+    PolicyFact,
+    facts_of,
+    failure_haystack_of,
+    unit_haystack,
+)
 from tlsrpt_tui.core.archive import Archive
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.store.queries import (
     DailyPoint,
     FailureRow,
     Filter,
+    FoldedReport,
     NavRow,
     Overview,
     Pivot,
     PolicyRow,
     ReportRow,
+    sort_folded,
 )
 
 
@@ -48,7 +56,7 @@ class Unit:
 
 
 def failure_haystack(f: FailureFact) -> str:
-    parts = (
+    return failure_haystack_of(
         f.domain,
         f.reporter,
         f.result_type,
@@ -59,7 +67,6 @@ def failure_haystack(f: FailureFact) -> str:
         f.additional_information,
         f.failure_reason_code,
     )
-    return "\n".join(p for p in parts if p).lower()
 
 
 def units_of(report: Report) -> list[Unit]:
@@ -69,11 +76,12 @@ def units_of(report: Report) -> list[Unit]:
     for fact in facts.domains:
         policies = tuple(p for p in facts.policies if p.domain == fact.domain)
         failures = tuple(f for f in facts.failures if f.domain == fact.domain)
-        words = [fact.domain, fact.reporter]
-        words.extend(p.policy_type for p in policies)
-        words.extend(p.sts_mode for p in policies if p.sts_mode)
-        words.extend(host for p in policies for host in p.mx_hosts)
-        words.extend(failure_haystack(f) for f in failures)
+        haystack = unit_haystack(
+            fact.domain,
+            fact.reporter,
+            [(p.policy_type, p.sts_mode, p.mx_hosts) for p in policies],
+            [failure_haystack(f) for f in failures],
+        )
         units.append(
             Unit(
                 key=key,
@@ -84,10 +92,21 @@ def units_of(report: Report) -> list[Unit]:
                 failed=fact.failed,
                 policies=policies,
                 failures=failures,
-                haystack="\n".join(words).lower(),
+                haystack=haystack,
             )
         )
     return units
+
+
+def folded_reports(reports: Iterable[Report]) -> list[FoldedReport]:
+    """The reports with failure-details folded (see core.loader.fold_details)."""
+    return sort_folded(
+        [
+            FoldedReport(r.source, r.organization_name, r.report_id, r.folded_details)
+            for r in reports
+            if r.folded_details
+        ]
+    )
 
 
 class _Acc:
@@ -379,6 +398,9 @@ class MemoryStore:
 
     def errors(self) -> list[LoadError]:
         return list(self.archive.errors)
+
+    def folded(self) -> list[FoldedReport]:
+        return folded_reports(self._reports.values())
 
     def all_reports(self) -> Iterable[Report]:
         return self._reports.values()

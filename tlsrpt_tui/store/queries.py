@@ -132,6 +132,24 @@ class ReportRow:
     sources: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FoldedReport:
+    """A report some of whose failure-details rows were folded into one (the loader
+    keeps at most :data:`~tlsrpt_tui.core.loader.MAX_DETAILS` per policy). Not an error:
+    its totals are whole."""
+
+    source: Source
+    reporter: str
+    report_id: str
+    rows: int  # rows folded
+
+
+def sort_folded(reports: list[FoldedReport]) -> list[FoldedReport]:
+    return sorted(
+        reports, key=lambda f: (f.source.path, f.source.part or "", f.reporter, f.report_id)
+    )
+
+
 class ArchiveQueries(Protocol):
     def overview(self, flt: Filter) -> Overview: ...
 
@@ -150,6 +168,8 @@ class ArchiveQueries(Protocol):
     def locate(self, key: str) -> list[tuple[Path, Source]]: ...
 
     def errors(self) -> list[LoadError]: ...
+
+    def folded(self) -> list[FoldedReport]: ...
 
     def result_types(self, flt: Filter) -> dict[str, int]: ...
 

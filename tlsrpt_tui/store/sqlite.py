@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         DailyPoint,
         FailureRow,
         Filter,
+        FoldedReport,
         NavRow,
         Overview,
         Pivot,
@@ -85,6 +86,7 @@ from tlsrpt_tui.store.extract import (
     P_TYPE,
     U_DOMAIN,
     U_FAILED,
+    U_FOLDED,
     U_OK,
     U_RTC,
     FileOut,
@@ -128,9 +130,9 @@ from tlsrpt_tui.store.scan import (
 from tlsrpt_tui.store.schema import BATCH_TABLES, SCHEMA
 
 #: Bump when the tables change; an index of another version is rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Bump when extraction changes what it stores for the same file.
-EXTRACT_VERSION = 2
+EXTRACT_VERSION = 3
 #: Files per batch handed to a worker (and per commit, at most a few batches).
 BATCH_FILES = 256
 #: Files per batch handed to a worker in a cold build.
@@ -163,6 +165,9 @@ _MAINTENANCE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS copies_report ON copies(report)",
     "CREATE INDEX IF NOT EXISTS errors_file ON errors(file)",
     "CREATE INDEX IF NOT EXISTS units_sig ON units(sig, day, successful, failed, lead)",
+    # The few units with failure-details folded (the summary lists their reports, and a
+    # refresh that changes anything recomputes it: no scan of every unit then).
+    "CREATE INDEX IF NOT EXISTS units_folded ON units(report) WHERE folded > 0",
 )
 #: Finding the files of one folder (a quick refresh that found a folder changed).
 _FILES_KEY = ("CREATE UNIQUE INDEX IF NOT EXISTS files_key ON files(key)",)
@@ -1079,7 +1084,7 @@ class _Facts:
     def write(self) -> None:
         conn = self.writer.conn
         conn.executemany("INSERT INTO sigs(id, domain, reporter, hay) VALUES (?,?,?,?)", self.sigs)
-        conn.executemany(f"INSERT INTO units VALUES ({_marks(10)})", self.units)
+        conn.executemany(f"INSERT INTO units VALUES ({_marks(11)})", self.units)
         conn.executemany(f"INSERT INTO policies VALUES ({_marks(12)})", self.policies)
         conn.executemany(f"INSERT INTO failures VALUES ({_marks(14)})", self.failures)
         if self.writer.bulk:
@@ -1207,6 +1212,7 @@ def build_summary(
     unit_sums: Iterable[tuple[str, str, int, int]],
     policy_sums: Iterable[tuple[str, str, int, int]],
     type_sums: Iterable[tuple[str, str, int]],
+    folded: Iterable[Folded] = (),
 ) -> dict[str, Any]:
     """The ``summary --format json`` document from per-(domain, x) sums."""
     domains: dict[str, dict[str, Any]] = {}
@@ -1242,6 +1248,7 @@ def build_summary(
         "reports": reports,
         "duplicates": duplicates,
         "errors": errors,
+        "folded": [folded_entry(f) for f in folded],
         "domains": {
             name: {
                 "successful": e["successful"],
@@ -1257,6 +1264,34 @@ def build_summary(
 
 def _describe(display: str, part: str | None) -> str:
     return display if part is None else f"{display} [{part}]"
+
+
+#: A report with failure-details folded: (path shown, part, reporter, report id, rows).
+Folded = tuple[str, str | None, str, str, int]
+
+
+#: The reports whose units hold folded rows (through the partial index units_folded).
+_FOLDED_SQL = (
+    "SELECT f.display, r.part, r.reporter, r.report_id, sum(u.folded)"
+    " FROM units u JOIN reports r ON r.id = u.report JOIN files f ON f.id = r.file"
+    " WHERE u.folded > 0 GROUP BY r.id"
+)
+
+
+def _folded(conn: sqlite3.Connection) -> list[Folded]:
+    """The reports whose units hold folded failure-details rows, in their order."""
+    return sorted(conn.execute(_FOLDED_SQL).fetchall(), key=_folded_order)
+
+
+def _folded_order(row: Folded) -> tuple[str, str, str, str]:
+    """The order of ``summary``'s ``folded`` (queries.sort_folded: the same)."""
+    return (row[0], row[1] or "", row[2], row[3])
+
+
+def folded_entry(row: Folded) -> dict[str, Any]:
+    """One item of ``summary --format json``'s ``folded``."""
+    return {"path": row[0], "part": row[1], "reporter": row[2], "report-id": row[3],
+            "count": row[4]}  # fmt: skip
 
 
 def _error_entry(display: str, part: str | None, message: str) -> dict[str, str]:
@@ -1281,6 +1316,7 @@ def summarize_without_index(
     units: dict[tuple[str, str], list[int]] = {}
     policies: dict[tuple[str, str], list[int]] = {}
     types: dict[tuple[str, str], int] = {}
+    folded: list[Folded] = []
     if progress:
         progress(0, total)
     done = 0
@@ -1294,6 +1330,9 @@ def summarize_without_index(
                     continue
                 seen.add(rep[0])
                 reporter = rep[2]
+                rows_folded = sum(unit[U_FOLDED] for _hay, unit, _p, _f in rep[6])
+                if rows_folded:
+                    folded.append((shown, rep[5], reporter, rep[3], rows_folded))
                 for _hay, unit, pols, _fails in rep[6]:
                     domain = unit[U_DOMAIN]
                     pair = units.setdefault((domain, reporter), [0, 0])
@@ -1317,6 +1356,7 @@ def summarize_without_index(
         ((d, r, s, f) for (d, r), (s, f) in units.items()),
         ((d, t, s, f) for (d, t), (s, f) in policies.items()),
         ((d, t, c) for (d, t), c in types.items()),
+        sorted(folded, key=_folded_order),
     )
 
 
@@ -2352,6 +2392,19 @@ class SqliteStore:
         result: list[LoadError] = self._memoized(("errors",), compute)
         return list(result)
 
+    def folded(self) -> list[FoldedReport]:
+        """Reports with failure-details folded (kept in their units' ``folded``)."""
+        from tlsrpt_tui.store.queries import FoldedReport
+
+        def compute() -> list[FoldedReport]:
+            return [
+                FoldedReport(Source(display, part), reporter, report_id, rows)
+                for display, part, reporter, report_id, rows in _folded(self.conn)
+            ]
+
+        result: list[FoldedReport] = self._memoized(("folded",), compute)
+        return list(result)
+
     # -- summary -----------------------------------------------------------------------
 
     def summary(self, *, remember: bool = False) -> dict[str, Any]:
@@ -2393,6 +2446,7 @@ class SqliteStore:
             ),
             conn.execute("SELECT domain, policy_type, successful, failed FROM policy_types"),
             conn.execute("SELECT domain, result_type, count FROM type_totals"),
+            _folded(conn),
         )
         if remember:
             conn.execute(

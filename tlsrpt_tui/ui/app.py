@@ -831,7 +831,7 @@ class ExplorerApp(App[None]):
     def action_bad_files(self) -> None:
         from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 
-        self.push_screen(BadFilesScreen(self.store.errors()))
+        self.push_screen(BadFilesScreen(self.store.errors(), self.store.folded()))
 
     def action_quarantine(self) -> None:
         from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen, find_quarantined

@@ -11,15 +11,19 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tlsrpt_tui.core.model import LoadError
+from tlsrpt_tui.store.queries import FoldedReport
 from tlsrpt_tui.ui.safe import safe
 
 
 class BadFilesScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,b", "close", "Close")]
 
-    def __init__(self, errors: list[LoadError]) -> None:
+    def __init__(self, errors: list[LoadError], folded: list[FoldedReport] | None = None) -> None:
         super().__init__()
         self.errors = errors
+        # (trust-counts, issue 14 item 13) Reports whose failure-details were folded:
+        # noted after the errors, not counted as bad files.
+        self.folded = folded or []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bad-files-box") as box:
@@ -31,6 +35,12 @@ class BadFilesScreen(ModalScreen[None]):
             table.add_column("Problem", width=70)
             for error in self.errors:
                 table.add_row(safe(error.source.describe(), limit=300), safe(error.error, "yellow"))
+            for f in self.folded:
+                table.add_row(
+                    safe(f.source.describe(), limit=300),
+                    # (fits the column: the cap is MAX_DETAILS rows a policy, see README)
+                    safe(f"not an error: {f.rows:,} failure-details rows folded into one", "dim"),
+                )
             yield table
 
     def action_close(self) -> None:
