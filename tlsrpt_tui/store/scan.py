@@ -23,7 +23,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from tlsrpt_tui.core.archive import TEMPORARY_SUFFIXES, display_name, printable_path
+from tlsrpt_tui.core.archive import (
+    QUARANTINE_MARKER,
+    TEMPORARY_SUFFIXES,
+    display_name,
+    printable_path,
+)
 
 FILE_MARK = b"\x01"
 DIR_MARK = b"\x02"
@@ -31,8 +36,9 @@ END = b"\x00"
 _FS = sys.getfilesystemencoding()
 _ERRORS = sys.getfilesystemencodeerrors()
 _S_ISDIR = stat.S_ISDIR
-_S_ISREG = stat.S_ISREG
 _HIDDEN = frozenset({"", ".", "#"})
+#: The length of a root's key (:func:`root_prefix`).
+ROOT_KEY_LENGTH: Final = 5
 
 #: One candidate file: (key, size, mtime in ns, folder number, name, collides).
 #: ``name`` is None when the root itself is the file. ``collides``: same relative
@@ -144,7 +150,9 @@ class Scan:
         if not self.is_dir[index]:
             return display_name(Path(given), self.roots[index])
         # Every path of the walk is str(root) + separator + relative parts.
-        return printable_path(given[len(self.tops[index]) :].lstrip(os.sep))
+        relative = given[len(self.tops[index]) :].lstrip(os.sep)
+        # (the folder given itself, when it cannot be listed: as collect_files shows it)
+        return printable_path(relative or str(self.roots[index]))
 
 
 def root_prefix(index: int) -> bytes:
@@ -341,7 +349,12 @@ def _walk_tree(
             fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
             listed.append((key, parent, None))  # (tried again next time)
-            gone.append(key)
+            unlisted = _unlisted(scan, given, absolute, key, index)
+            if unlisted is None:  # (gone)
+                gone.append(key)
+            else:
+                gone.extend(children.get(key, ()))
+                yield key, unlisted
             continue
         try:
             info = os.fstat(fd)
@@ -365,7 +378,8 @@ def _walk_tree(
             found_subdirs = lister(fd, given, absolute, key, scan.folders, index)
             if found_subdirs is None:
                 listed.append((key, parent, None))
-                gone.append(key)
+                gone.extend(children.get(key, ()))
+                yield key, _unlisted(scan, given, absolute, key, index, info) or []
                 continue
             listed.append((key, parent, stamp))
             found, subdirs = found_subdirs
@@ -376,6 +390,39 @@ def _walk_tree(
             yield key, found
         finally:
             os.close(fd)
+
+
+def _unlisted(
+    scan: Scan,
+    given: str,
+    absolute: str,
+    key: bytes,
+    index: int,
+    info: os.stat_result | None = None,
+) -> list[Entry] | None:
+    """The one entry that stands for a folder that cannot be listed, so that it is an
+    error (the loader says why) rather than missing files; None if the folder is gone.
+
+    Its key is the first under the folder's (an empty file name), where its files would
+    be; its name is None, its location the folder.
+    """
+    if info is None:
+        try:
+            info = os.stat(given)
+        except OSError:
+            return None
+    scan.folders.append((given, absolute, index))
+    return [(key + FILE_MARK + END, info.st_size, info.st_mtime_ns, len(scan.folders) - 1,
+             None, False)]  # fmt: skip
+
+
+def _special(name: str, dir_fd: int) -> os.stat_result | None:
+    """The ``lstat`` of an entry whose ``stat`` failed (a broken link, a link loop), or
+    None when it is gone."""
+    try:
+        return os.lstat(name, dir_fd=dir_fd)
+    except OSError:
+        return None
 
 
 def _join(folder: str, name: str) -> str:
@@ -405,6 +452,8 @@ def _list_stat(
         names = sorted(os.listdir(fd))
     except OSError:
         return None
+    if QUARANTINE_MARKER in names and len(key) > ROOT_KEY_LENGTH:
+        names = []  # (kept apart: not scanned, as collect_files does)
     is_maildir = "cur" in names and "new" in names and "tmp" in names
     folders_out.append((given, absolute, index))
     number = len(folders_out) - 1
@@ -412,7 +461,7 @@ def _list_stat(
     found: list[Entry] = []
     add = found.append
     # Locals, not globals, in the loop below.
-    os_stat, isdir, isreg = os.stat, _S_ISDIR, _S_ISREG
+    os_stat, isdir = os.stat, _S_ISDIR
     hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
     fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
     for name in names:
@@ -422,9 +471,22 @@ def _list_stat(
         try:
             st = os_stat(name, dir_fd=fd)  # follows symlinks, like DirEntry.is_dir()
         except OSError:
-            continue
+            # A broken link or a link loop: an entry all the same (the loader names it).
+            lst = _special(name, fd)
+            if lst is None:
+                continue  # (gone)
+            st = lst
         mode = st.st_mode
-        if isreg(mode):
+        if isdir(mode):
+            if not (is_maildir and name == "tmp"):
+                # (a Maildir's tmp/ holds messages still being delivered)
+                subdirs.append(
+                    _subfolder(
+                        given, absolute, name, key + dir_mark + name.encode(fs, errors) + end
+                    )
+                )
+        else:
+            # A file, or a FIFO, device or socket: the loader names those, never opens them.
             add(
                 (
                     key + file_mark + name.encode(fs, errors) + end,
@@ -434,11 +496,6 @@ def _list_stat(
                     name,
                     False,
                 )
-            )
-        elif isdir(mode) and not (is_maildir and name == "tmp"):
-            # (a Maildir's tmp/ holds messages still being delivered)
-            subdirs.append(
-                _subfolder(given, absolute, name, key + dir_mark + name.encode(fs, errors) + end)
             )
     return found, subdirs
 
@@ -459,6 +516,8 @@ def _list_folder(
             by_name = {item.name: item for item in listing}
     except OSError:
         return None
+    if QUARANTINE_MARKER in by_name and len(key) > ROOT_KEY_LENGTH:
+        by_name = {}  # (kept apart: not scanned, as collect_files does)
     items = [by_name[name] for name in sorted(by_name)]
     is_maildir = "cur" in by_name and "new" in by_name and "tmp" in by_name
     folders_out.append((given, absolute, index))
@@ -473,14 +532,15 @@ def _list_folder(
         if name[:1] in hidden or name.lower().endswith(temporary):
             continue
         try:
-            if item.is_file():
-                add((key + file_mark + name.encode(fs, errors) + end, -1, -1, number, name, False))
-            elif item.is_dir() and not (is_maildir and name == "tmp"):
-                subdirs.append(
-                    _subfolder(
-                        given, absolute, name, key + dir_mark + name.encode(fs, errors) + end
-                    )
-                )
-        except OSError:
-            continue
+            is_dir = item.is_dir()
+        except OSError:  # (a link loop: an entry, the loader names it)
+            is_dir = False
+        if not is_dir:
+            # A file, or anything else (FIFO, device, socket, broken link): the loader
+            # names those, never opens them.
+            add((key + file_mark + name.encode(fs, errors) + end, -1, -1, number, name, False))
+        elif not (is_maildir and name == "tmp"):
+            subdirs.append(
+                _subfolder(given, absolute, name, key + dir_mark + name.encode(fs, errors) + end)
+            )
     return found, subdirs
