@@ -130,7 +130,8 @@ from tlsrpt_tui.store.schema import BATCH_TABLES, SCHEMA
 #: Bump when the tables change; an index of another version is rebuilt.
 SCHEMA_VERSION = 4
 #: Bump when extraction changes what it stores for the same file.
-EXTRACT_VERSION = 2
+#: (3: internationalized domains as A-labels; the walk keeps entries it used to drop)
+EXTRACT_VERSION = 3
 #: Files per batch handed to a worker (and per commit, at most a few batches).
 BATCH_FILES = 256
 #: Files per batch handed to a worker in a cold build.
