@@ -336,3 +336,33 @@ def test_import_names_a_fifo_and_a_broken_link_and_never_blocks(
         f"tlsrpt-tui: {source / 'pipe.eml'}: {FIFO}",
         f"tlsrpt-tui: {source / 'pipe.eml'}: {FIFO}",
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("use_index", [False, True])
+async def test_explorer_watching_names_a_fifo_and_keeps_quarantine_out(
+    write: Any, use_index: bool
+) -> None:
+    from tlsrpt_tui.store.queries import Filter
+    from tlsrpt_tui.ui.app import ExplorerApp
+
+    write.json("good.json", build_report(report_id="good"))
+    app = ExplorerApp([write.root], watch=True, use_index=use_index)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if not app.loading:
+                break
+        await pilot.pause(0.5)  # let the watcher start
+        os.mkfifo(write.root / "pipe.json")
+        write.raw(f"quarantine/{QUARANTINE_MARKER}", b"")
+        write.json("quarantine/unsigned.json", build_report(report_id="unsigned"))
+        # (a report that arrives after them: once it shows, the watcher has seen them)
+        write.json("later.json", build_report(report_id="later", start="2024-03-02T00:00:00Z"))
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if app.store.overview(Filter()).reports >= 2 and app.store.errors():
+                break
+        await pilot.pause(0.3)
+        assert [(e.source.path, e.error) for e in app.store.errors()] == [("pipe.json", FIFO)]
+        assert app.store.overview(Filter()).reports == 2  # good and later, not quarantined
