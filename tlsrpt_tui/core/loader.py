@@ -162,7 +162,7 @@ def unreadable_reason(path: Path, exc: OSError) -> str:
         except OSError:
             is_link = False
         if is_link:
-            return "cannot read file: broken symbolic link (its target does not exist)"
+            return "cannot read file: broken symbolic link"
         return "cannot read file: it disappeared before it could be read"
     return f"cannot read file: {exc.strerror or exc}"
 
