@@ -25,7 +25,7 @@ import tlsrpt_tui.core.aggregate
 import tlsrpt_tui.core.archive
 import tlsrpt_tui.store.sqlite  # noqa: F401  (loaded before a child drops root)
 from tlsrpt_tui.cli import main
-from tlsrpt_tui.core.archive import QUARANTINE_MARKER, load_archive
+from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import MAX_MIME_DEPTH, load_file
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -259,28 +259,13 @@ def test_import_says_plainly_that_a_message_nests_too_deeply(
     assert "RecursionError" not in captured.out + captured.err
 
 
-# --------------------------------------------------------------------------- quarantine
-
-
-def test_a_quarantine_folder_is_kept_out_the_same_with_and_without_the_index(
-    write: Any,
-) -> None:
-    write.json("good.json", build_report(report_id="good"))
-    write.json("quarantine/unsigned.json", build_report(report_id="unsigned"))
-    write.raw(f"quarantine/{QUARANTINE_MARKER}", b"")
-    assert every_way(write.root) == [(1, 1, [])] * 4
-    # Given as the PATH, it is read (that is how one looks at what was kept apart).
-    assert every_way(write.root / "quarantine") == [(1, 1, [])] * 4
-
-
-
 # --------------------------------------------------------------------------- watcher
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_the_watchers_changes_name_them_too(write: Any) -> None:
     """What the explorer's watcher hands the index (apply_changes) ends as a refresh
-    does: a FIFO or a broken link is an error entry, a quarantine folder stays out."""
+    does: a FIFO or a broken link is an error entry."""
     from tlsrpt_tui.store.sqlite import open_index
 
     write.json("good.json", build_report(report_id="good"))
@@ -288,9 +273,7 @@ def test_the_watchers_changes_name_them_too(write: Any) -> None:
     try:
         os.mkfifo(write.root / "pipe.json")
         (write.root / "broken.json").symlink_to(write.root / "nowhere.json")
-        kept = write.json("quarantine/unsigned.json", build_report(report_id="unsigned"))
-        write.raw(f"quarantine/{QUARANTINE_MARKER}", b"")
-        store.apply_changes([write.root / "pipe.json", write.root / "broken.json", kept])
+        store.apply_changes([write.root / "pipe.json", write.root / "broken.json"])
         errors = sorted((e.source.path, e.error) for e in store.errors())
         assert errors == [("broken.json", BROKEN), ("pipe.json", FIFO)]
         assert store.summary()["reports"] == 1
@@ -340,7 +323,7 @@ def test_import_names_a_fifo_and_a_broken_link_and_never_blocks(
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("use_index", [False, True])
-async def test_explorer_watching_names_a_fifo_and_keeps_quarantine_out(
+async def test_explorer_watching_names_a_fifo(
     write: Any, use_index: bool
 ) -> None:
     from tlsrpt_tui.store.queries import Filter
@@ -355,8 +338,6 @@ async def test_explorer_watching_names_a_fifo_and_keeps_quarantine_out(
                 break
         await pilot.pause(0.5)  # let the watcher start
         os.mkfifo(write.root / "pipe.json")
-        write.raw(f"quarantine/{QUARANTINE_MARKER}", b"")
-        write.json("quarantine/unsigned.json", build_report(report_id="unsigned"))
         # (a report that arrives after them: once it shows, the watcher has seen them)
         write.json("later.json", build_report(report_id="later", start="2024-03-02T00:00:00Z"))
         for _ in range(100):
@@ -365,4 +346,4 @@ async def test_explorer_watching_names_a_fifo_and_keeps_quarantine_out(
                 break
         await pilot.pause(0.3)
         assert [(e.source.path, e.error) for e in app.store.errors()] == [("pipe.json", FIFO)]
-        assert app.store.overview(Filter()).reports == 2  # good and later, not quarantined
+        assert app.store.overview(Filter()).reports == 2

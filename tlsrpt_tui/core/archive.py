@@ -41,24 +41,6 @@ def is_quarantine(folder: str) -> bool:
     return os.path.exists(os.path.join(folder, QUARANTINE_MARKER))
 
 
-def kept_apart(path: Path, root: Path) -> bool:
-    """Whether ``path``, under the folder ``root``, is somewhere the scan never looks: in
-    a quarantine folder below ``root`` or in a Maildir's ``tmp/`` (for the watchers,
-    which hear of files one by one, to agree with the scan)."""
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        return False
-    folder = root
-    for part in parts[:-1] if not path.is_dir() else parts:
-        if part == "tmp" and all((folder / name).is_dir() for name in ("cur", "new", "tmp")):
-            return True
-        folder = folder / part
-        if is_quarantine(str(folder)):
-            return True
-    return False
-
-
 def printable_path(path: str) -> str:
     """A path safe to print: undecodable bytes of a file name are shown as ``\\xNN``.
 

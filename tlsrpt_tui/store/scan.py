@@ -23,12 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from tlsrpt_tui.core.archive import (
-    QUARANTINE_MARKER,
-    TEMPORARY_SUFFIXES,
-    display_name,
-    printable_path,
-)
+from tlsrpt_tui.core.archive import TEMPORARY_SUFFIXES, display_name, printable_path
 
 FILE_MARK = b"\x01"
 DIR_MARK = b"\x02"
@@ -37,8 +32,6 @@ _FS = sys.getfilesystemencoding()
 _ERRORS = sys.getfilesystemencodeerrors()
 _S_ISDIR = stat.S_ISDIR
 _HIDDEN = frozenset({"", ".", "#"})
-#: The length of a root's key (:func:`root_prefix`).
-ROOT_KEY_LENGTH: Final = 5
 
 #: One candidate file: (key, size, mtime in ns, folder number, name, collides).
 #: ``name`` is None when the root itself is the file. ``collides``: same relative
@@ -452,8 +445,6 @@ def _list_stat(
         names = sorted(os.listdir(fd))
     except OSError:
         return None
-    if QUARANTINE_MARKER in names and len(key) > ROOT_KEY_LENGTH:
-        names = []  # (kept apart: not scanned, as collect_files does)
     is_maildir = "cur" in names and "new" in names and "tmp" in names
     folders_out.append((given, absolute, index))
     number = len(folders_out) - 1
@@ -516,8 +507,6 @@ def _list_folder(
             by_name = {item.name: item for item in listing}
     except OSError:
         return None
-    if QUARANTINE_MARKER in by_name and len(key) > ROOT_KEY_LENGTH:
-        by_name = {}  # (kept apart: not scanned, as collect_files does)
     items = [by_name[name] for name in sorted(by_name)]
     is_maildir = "cur" in by_name and "new" in by_name and "tmp" in by_name
     folders_out.append((given, absolute, index))

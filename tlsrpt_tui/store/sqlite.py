@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     )
 
 from tlsrpt_tui import __version__
-from tlsrpt_tui.core.archive import collect_files, is_candidate_name, kept_apart
+from tlsrpt_tui.core.archive import collect_files, is_candidate_name
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import Totals
@@ -3056,8 +3056,6 @@ def _apply_changes(
         scopes.append((folder_key, prefix_end(folder_key)))
         scopes.append((single, single + b"\x00"))
         target = root.joinpath(*parts)
-        if kept_apart(target, root):
-            continue  # (a quarantine folder, as the scan does: what the index had there goes)
         if target.is_dir():
             scan.entries.extend(walk(scan, root, prefix, index, parts, target))
         elif target.is_file() or target.is_symlink() or target.exists():

@@ -30,7 +30,6 @@ from tlsrpt_tui.core.archive import (
     display_name,
     is_candidate_name,
     iter_report_files,
-    kept_apart,
 )
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
 from tlsrpt_tui.core.model import LoadResult, Report, Source
@@ -448,9 +447,8 @@ class ExplorerApp(App[None]):
                 shown = known.get(str(path)) or display_name(path, root)
                 if path.is_dir():
                     continue
-                # (trust-skips: a FIFO or broken link is an error entry, as the scan makes
-                # it; a quarantine folder or a Maildir's tmp/ stays out, as in the scan)
-                if not (path.exists() or path.is_symlink()) or kept_apart(path, root):
+                # (a FIFO or a broken link is an error entry, as the scan makes it)
+                if not (path.exists() or path.is_symlink()):
                     removed.append(shown)
                 elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
                     result = await asyncio.to_thread(
