@@ -385,6 +385,16 @@ def _walk_tree(
             os.close(fd)
 
 
+def _join(folder: str, name: str) -> str:
+    """``folder``/``name`` (a root given with a trailing separator keeps just one)."""
+    return folder + name if folder.endswith(os.sep) else folder + os.sep + name
+
+
+def _subfolder(given: str, absolute: str, name: str, key: bytes) -> tuple[str, str, bytes]:
+    """(path as given, absolute path, key) of the sub-folder ``name`` of a folder."""
+    return _join(given, name), _join(absolute, name), key
+
+
 def _unlisted(
     scan: Scan,
     given: str,
@@ -416,16 +426,6 @@ def _special(name: str, dir_fd: int) -> os.stat_result | None:
         return os.lstat(name, dir_fd=dir_fd)
     except OSError:
         return None
-
-
-def _join(folder: str, name: str) -> str:
-    """``folder``/``name`` (a root given with a trailing separator keeps just one)."""
-    return folder + name if folder.endswith(os.sep) else folder + os.sep + name
-
-
-def _subfolder(given: str, absolute: str, name: str, key: bytes) -> tuple[str, str, bytes]:
-    """(path as given, absolute path, key) of the sub-folder ``name`` of a folder."""
-    return _join(given, name), _join(absolute, name), key
 
 
 def _list_stat(
