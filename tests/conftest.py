@@ -18,18 +18,47 @@ from typing import Any
 
 import pytest
 
-#: The shared corpus of real reports (read-only, read in place, never copied).
-CORPUS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
+#: ../shared beside the checkout: others' data lent to it (read-only, read in place, never
+#: copied), not part of the product. TLSRPT_TEST_SHARED_DIR points elsewhere (the test
+#: that a checkout without it skips, rather than fails, uses it).
+SHARED_DIR = Path(
+    os.environ.get("TLSRPT_TEST_SHARED_DIR")
+    or Path(__file__).resolve().parents[1].parent / "shared"
+)
+#: The shared corpus of real reports.
+CORPUS_DIR = SHARED_DIR / "corpus" / "real"
+
+
+def shared_corpus() -> Path:
+    """The real-report corpus, or a skip saying why: every test that reads ../shared
+    comes through here. A missing ../shared is always a skip, also when CI is set: it is
+    lent to this checkout, and a fresh clone has nothing beside it (only a Debian package
+    that .ci/run installs may fail a test under CI)."""
+    if not CORPUS_DIR.is_dir():
+        pytest.skip(f"real report corpus not found at {CORPUS_DIR} (../shared is not here)")
+    return CORPUS_DIR
+
+
+def corpus_file(name: str) -> Path:
+    """One file of the real-report corpus (a skip if the corpus or the file is missing)."""
+    path = shared_corpus() / name
+    if not path.is_file():
+        pytest.skip(f"{name} not in the real report corpus at {CORPUS_DIR}")
+    return path
+
+
+def corpus_glob(pattern: str) -> list[Path]:
+    """The corpus files matching ``pattern``, sorted (a skip if there are none)."""
+    files = sorted(shared_corpus().glob(pattern))
+    if not files:
+        pytest.skip(f"no {pattern} in the real report corpus at {CORPUS_DIR}")
+    return files
 
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The real-report corpus; skipped locally when absent, a failure in CI."""
-    if not CORPUS_DIR.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"real report corpus missing at {CORPUS_DIR} (CI is set)")
-        pytest.skip(f"real report corpus not found at {CORPUS_DIR}")
-    return CORPUS_DIR
+    """The real-report corpus (see :func:`shared_corpus`)."""
+    return shared_corpus()
 
 
 # --------------------------------------------------------------------------- reports

@@ -50,6 +50,7 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import dns.rrset
 import pytest
+from conftest import corpus_glob
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -57,15 +58,11 @@ from cryptography.x509.oid import NameOID
 
 LOCALHOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus" / "real"
 
 
 def corpus_emails() -> list[Path]:
-    files = sorted(CORPUS.glob("*.eml"))
-    if not files:
-        pytest.skip(f"real report corpus not found at {CORPUS}")
-    return files
+    """The real report mails of ../shared (a skip with the reason when it is absent)."""
+    return corpus_glob("*.eml")
 
 
 def free_port() -> int:

@@ -14,8 +14,6 @@ from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 from tlsrpt_tui.ui.screens.report import ReportScreen
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
-
 
 def report(
     org: str = "Google Inc.",
@@ -279,9 +277,8 @@ async def test_narrow_layout_stacks_and_opens_guidance_full_screen(archive: Path
         assert type(app.screen).__name__ == "GuidanceScreen"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
-async def test_real_corpus_journey() -> None:
-    app = ExplorerApp([CORPUS], watch=False)
+async def test_real_corpus_journey(corpus_dir: Path) -> None:
+    app = ExplorerApp([corpus_dir], watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         keys = [r.key for r in app.nav.rows_data]

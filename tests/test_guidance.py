@@ -559,11 +559,10 @@ def test_reporter_codes_are_explained_and_cited() -> None:
 
 def test_every_code_in_the_real_corpus_is_in_the_catalogue() -> None:
     import gzip
-    from pathlib import Path
 
-    corpus = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "real"
-    if not corpus.is_dir():
-        pytest.skip(f"{corpus} is not here (../shared is optional)")
+    from conftest import shared_corpus
+
+    corpus = shared_corpus()
     seen = 0
     for path in sorted(corpus.iterdir()):
         raw = path.read_bytes()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import corpus_glob
 from ingest_helpers import (
-    CORPUS,
     DkimKey,
     DnsServer,
     build_report_mail,
@@ -210,7 +210,7 @@ def test_real_report_mail_signed_by_its_reporter_goes_to_the_archive(
     assert len(archived(out)) == len(corpus)
     assert quarantined(out) == []  # promoted out of quarantine
     # the archive and the extracted attachments in the corpus are the same reports
-    extracted = [p for p in CORPUS.glob("*!*.json.gz")]
+    extracted = corpus_glob("*!*.json.gz")
     ours = {r.identity for p in archived(out) for r in load_file(p).reports}
     theirs = {r.identity for p in extracted for r in load_file(p).reports}
     assert theirs <= ours
@@ -329,7 +329,7 @@ def test_dns_failure_stores_nothing_so_a_later_run_can(
 def test_bare_report_files_are_unsigned(
     tmp_path: Path, dns_server: DnsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bare = sorted(CORPUS.glob("*!*.json.gz"))[:3]
+    bare = corpus_glob("*!*.json.gz")[:3]
     out = tmp_path / "reports"
     assert run_import(bare, out, dns_server) == 0
     assert summary_line(capsys.readouterr().out).startswith("saved 0, duplicates 0, quarantined 3")

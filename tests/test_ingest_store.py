@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_helpers import CORPUS, make_report, report_bytes
+from conftest import corpus_file
+from ingest_helpers import make_report, report_bytes
 
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import domain_from_filename, load_bytes, load_file
@@ -102,7 +103,7 @@ def test_save_gzips_json_and_reads_back(tmp_path: Path) -> None:
 
 
 def test_gzip_payload_is_stored_byte_for_byte(tmp_path: Path) -> None:
-    payload = (CORPUS / "google.com!krvtz.net!1726358400!1726444799!001.json.gz").read_bytes()
+    payload = corpus_file("google.com!krvtz.net!1726358400!1726444799!001.json.gz").read_bytes()
     store = ReportStore(tmp_path)
     saved = store.save(payload, parsed(payload), submitter="google.com")
     assert saved.path.read_bytes() == payload
@@ -188,8 +189,8 @@ def test_names_from_hostile_report_data_stay_inside(tmp_path: Path) -> None:
 
 
 def test_report_without_policy_domain_keeps_its_identity(tmp_path: Path) -> None:
-    payload = (
-        CORPUS / "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
+    payload = corpus_file(
+        "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
     ).read_bytes()
     report = parsed(payload)
     store = ReportStore(tmp_path)

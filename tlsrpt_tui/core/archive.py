@@ -60,10 +60,13 @@ def iter_report_files(root: Path) -> Iterator[Path]:
     """Every candidate file under ``root`` (or ``root`` itself), sorted, loops avoided.
 
     Symlinked directories are followed once each; a Maildir's ``tmp/`` holds messages
-    still being delivered and is skipped.
+    still being delivered and is skipped, and so is a quarantine folder. Nothing else is
+    dropped without a word: a folder that cannot be listed, and an entry that is not a
+    regular file (a FIFO, a device, a socket, a broken link, a link loop), are yielded
+    too, for the loader to name as errors (it never opens them).
     """
     if not root.is_dir():
-        if root.exists():
+        if root.exists() or root.is_symlink():
             yield root
         return
     seen: set[tuple[int, int]] = set()
@@ -73,14 +76,15 @@ def iter_report_files(root: Path) -> Iterator[Path]:
         try:
             info = directory.stat()
         except OSError:
-            continue
+            continue  # (gone since it was listed)
         key = (info.st_dev, info.st_ino)
         if key in seen:
-            continue
+            continue  # a link to a folder already walked: its files are there
         seen.add(key)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
+            yield directory  # cannot be listed: the loader says why
             continue
         is_maildir = {e.name for e in entries} >= {"cur", "new", "tmp"}
         subdirs: list[Path] = []
@@ -91,10 +95,10 @@ def iter_report_files(root: Path) -> Iterator[Path]:
                 if entry.is_dir():
                     if not (is_maildir and entry.name == "tmp") and not is_quarantine(entry.path):
                         subdirs.append(Path(entry.path))
-                elif entry.is_file():
-                    yield Path(entry.path)
+                    continue
             except OSError:
-                continue
+                pass  # (a link loop: the loader says so)
+            yield Path(entry.path)  # a file, or anything else the loader names
         stack.extend(reversed(subdirs))
 
 
@@ -104,6 +108,8 @@ def display_name(path: Path, root: Path) -> str:
         relative = path.relative_to(root) if root.is_dir() else Path(path.name)
     except ValueError:
         relative = path
+    if relative == Path("."):  # (the folder given, when it cannot be listed)
+        relative = root
     return printable_path(str(relative))
 
 

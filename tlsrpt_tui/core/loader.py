@@ -9,8 +9,10 @@ scan walks them. Nothing here raises on bad input: every problem becomes a
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import re
 import stat
 import zlib
@@ -112,11 +114,14 @@ def load_file(
     shown = display_path if display_path is not None else str(path)
     result = LoadResult(path=shown)
     try:
-        info = path.stat()
+        try:
+            info = path.stat()
+        except OSError as exc:
+            result.errors.append(LoadError(Source(shown), unreadable_reason(path, exc)))
+            return result
         if not stat.S_ISREG(info.st_mode):
             # A FIFO or device would block or never end: never read one.
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            result.errors.append(LoadError(Source(shown), f"cannot read file: {kind}"))
+            result.errors.append(LoadError(Source(shown), not_a_file_reason(path, info.st_mode)))
             return result
         size = info.st_size
         if size > limits.max_file_bytes:
@@ -140,6 +145,43 @@ def load_file(
         return result
     load_bytes_into(result, data, Source(shown), limits=limits, file_name=path.name)
     return result
+
+
+#: What each kind of file system entry that is not a regular file is called.
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def not_a_file_reason(path: Path, mode: int) -> str:
+    """Why an entry that is not a regular file is not read (it is never opened)."""
+    if stat.S_ISDIR(mode):
+        # (the archive walk gives the loader a folder only when it could not list it)
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            return f"cannot list folder: {exc.strerror or exc}"
+        return "cannot read file: a directory"
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return f"not a regular file: {kind}, never read"
+
+
+def unreadable_reason(path: Path, exc: OSError) -> str:
+    """Why ``path`` could not even be looked at, in plain words."""
+    if exc.errno == errno.ELOOP:
+        return "cannot read file: symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        try:
+            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            is_link = False
+        if is_link:
+            return "cannot read file: broken symbolic link"
+        return "cannot read file: it disappeared before it could be read"
+    return f"cannot read file: {exc.strerror or exc}"
 
 
 def load_bytes(
@@ -181,6 +223,8 @@ def load_bytes_into(
             result.errors.append(
                 LoadError(source, f"not a TLS-RPT report: {_describe_start(data)}")
             )
+    except ReportError as exc:  # (a message nested too deeply)
+        result.errors.append(LoadError(source, str(exc)))
     except Exception as exc:  # the loader must never raise on bad input
         result.errors.append(LoadError(source, f"unexpected error: {type(exc).__name__}: {exc}"))
 
@@ -348,13 +392,34 @@ def domain_from_filename(name: str) -> str | None:
 # --------------------------------------------------------------------------- email
 
 
+#: MIME parts nested deeper than this are refused. Report mail nests two or three
+#: levels; the email parser recurses once per level and a hostile message of thousands
+#: would exhaust the stack (it used to show as "unexpected error: RecursionError").
+MAX_MIME_DEPTH = 50
+TOO_DEEP = f"MIME parts nested too deeply (more than {MAX_MIME_DEPTH} levels)"
+
+
 def parse_message(data: bytes) -> Message:
+    """The parsed message; raises :class:`ReportError` when its parts nest too deeply."""
     # (imported here: most archives hold no email, and a cold build starts sooner)
     import email.parser
     import email.policy
 
     # compat32 is the most forgiving policy for the malformed headers strangers send.
-    return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    try:
+        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    except RecursionError:
+        raise ReportError(TOO_DEEP) from None
+    # (walk() and the rest recurse too: measure without recursing, and refuse early)
+    stack: list[tuple[Any, int]] = [(message, 1)]
+    while stack:
+        part, depth = stack.pop()
+        if depth > MAX_MIME_DEPTH:
+            raise ReportError(TOO_DEEP)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((sub, depth + 1) for sub in payload if hasattr(sub, "is_multipart"))
+    return message
 
 
 def report_parts(message: Message) -> Iterator[tuple[int, Message, str | None]]:
@@ -441,6 +506,8 @@ def _load_mbox(result: LoadResult, data: bytes, source: Source, limits: Limits) 
         label = f"message {count}"
         try:
             found += _load_message(result, parse_message(chunk), source, limits, label=label)
+        except ReportError as exc:  # (a message nested too deeply)
+            result.errors.append(LoadError(Source(source.path, label), str(exc)))
         except Exception as exc:  # one broken message never hides the others
             error = f"unexpected error: {type(exc).__name__}: {exc}"
             result.errors.append(LoadError(Source(source.path, label), error))

@@ -2,7 +2,8 @@
 
 Every field of RFC 8460 section 4.4 is represented, required and optional. Values
 come from strangers: strings are kept exactly as sent (the UI escapes them), only
-domains are normalised (lower case, no trailing dot).
+domains are normalised (lower case, no trailing dot, internationalized names as their
+A-labels: RFC 8460 sends them so, and ``bücher.example`` is ``xn--bcher-kva.example``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 
 class PolicyType(StrEnum):
@@ -146,5 +148,52 @@ def sts_mode_of(policy_string: tuple[str, ...] | list[str]) -> str | None:
 
 
 def normalise_domain(value: str) -> str:
-    """Lower-case a domain and drop a trailing dot."""
-    return value.strip().rstrip(".").lower()
+    """Lower-case a domain, drop a trailing dot, and spell an internationalized one with
+    A-labels (UTS 46 processing, non-transitional: ``Bücher.example`` ->
+    ``xn--bcher-kva.example``), so both spellings are one domain everywhere.
+
+    A name that is not valid IDNA keeps its text as given (lower-cased): it is still
+    the name the reporter used, and not an error.
+    """
+    domain = value.strip().rstrip(".").lower()
+    if domain.isascii():  # (the common case: A-labels and plain names as they are)
+        return domain
+    return _a_labels(domain)
+
+
+@lru_cache(maxsize=4096)
+def _a_labels(domain: str) -> str:
+    import idna  # (here: only internationalized names need it)
+
+    try:
+        # The UTS 46 mapping: case folding, full-width letters and the ideographic full
+        # stop (U+3002) as a dot, ...
+        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+        labels = [
+            # (ASCII labels stay: a wildcard "*" or "_tls" is no IDNA label but fine here)
+            label if label.isascii() else idna.alabel(label).decode("ascii")
+            for label in mapped.rstrip(".").split(".")
+        ]
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return domain
+    return ".".join(labels)
+
+
+@lru_cache(maxsize=4096)
+def u_label(domain: str) -> str | None:
+    """The Unicode spelling of a domain with A-labels (``xn--bcher-kva.example`` ->
+    ``bücher.example``), for people to read beside it; None when it has none, or when
+    an ``xn--`` label does not decode (it is then shown as it is)."""
+    if "xn--" not in domain:
+        return None
+    import idna
+
+    try:
+        labels = [
+            idna.ulabel(label) if label.startswith("xn--") else label
+            for label in domain.split(".")
+        ]
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    text = ".".join(labels)
+    return text if text != domain else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,11 +24,14 @@ from urllib.parse import urlsplit
 from tlsrpt_tui.core.loader import (
     DEFAULT_LIMITS,
     Limits,
+    ReportError,
     load_bytes,
     message_hint_domain,
+    not_a_file_reason,
     parse_message,
     report_parts,
     sniff,
+    unreadable_reason,
 )
 from tlsrpt_tui.core.model import Report, Source, normalise_domain
 from tlsrpt_tui.core.text import plain
@@ -288,6 +292,8 @@ def ingest_message(
         _ingest_message(raw, store, options, outcome)
     except OSError as exc:
         outcome.errors.append(f"cannot store report: {exc}")
+    except ReportError as exc:  # (a message nested too deeply: said plainly)
+        outcome.errors.append(str(exc))
     except Exception as exc:  # a stranger's mail must not stop a batch
         outcome.errors.append(f"unexpected error: {type(exc).__name__}: {exc}")
     return outcome
@@ -479,8 +485,22 @@ def _iter_mbox(path: Path, limit: int) -> Iterator[SourceItem]:
         yield finish()
 
 
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` is not read (a FIFO would block the import forever, a broken link
+    leads nowhere), in the loader's words; None for a regular file."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return unreadable_reason(path, exc)
+    return None if stat.S_ISREG(info.st_mode) else not_a_file_reason(path, info.st_mode)
+
+
 def _iter_file(path: Path, limit: int) -> Iterator[SourceItem]:
     label = str(path)
+    reason = _not_regular(path)
+    if reason is not None:
+        yield SourceItem(label, kind="error", error=reason)
+        return
     try:
         with open(path, "rb") as handle:
             head = handle.read(8192)
@@ -547,9 +567,13 @@ def iter_source(path: Path, limit: int, skip: tuple[Path, ...] = ()) -> Iterator
             if entry.name.startswith("."):
                 continue
             child = Path(entry.path)
-            if entry.is_dir():
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # (a link loop: named as an error)
+                is_dir = False
+            if is_dir:
                 yield from walk(child)
-            elif entry.is_file():
+            else:  # a file, or anything else (FIFO, device, broken link): named, never read
                 yield from _iter_file(child, limit)
 
     def files_in(folder: Path) -> Iterator[SourceItem]:
@@ -558,8 +582,17 @@ def iter_source(path: Path, limit: int, skip: tuple[Path, ...] = ()) -> Iterator
         except OSError:
             return
         for entry in entries:
-            if not entry.name.startswith(".") and entry.is_file():
+            if not entry.name.startswith("."):
                 label = entry.path
+                try:
+                    if entry.is_dir():
+                        continue  # (a folder in new/ or cur/ is no message)
+                except OSError:
+                    pass  # (a link loop: named below)
+                reason = _not_regular(Path(entry.path))
+                if reason is not None:
+                    yield SourceItem(label, kind="error", error=reason)
+                    continue
                 try:
                     yield SourceItem(label, _read_limited(Path(entry.path), limit))
                 except (OSError, ValueError) as exc:

@@ -834,18 +834,21 @@ def extract_with_stat(
     path: str, display: str, limits: Limits
 ) -> tuple[FileOut, tuple[int, int]] | None:
     """:func:`extract_file` and the (size, mtime) of what was read; None when the file is
-    gone or not a regular file (the scan would have skipped it). Never raises."""
+    gone. Never raises. Anything that is not a regular file (a FIFO, a device, a broken
+    link, a folder that cannot be listed) is an error the loader names, as without the
+    index; its (size, mtime) are the scan's (``stat``, else ``lstat``)."""
     try:
         out, info = _fast_read(path, limits)
         return out, (info.st_size, info.st_mtime_ns)
     except Exception:  # irregular, unreadable or surprising: the loader decides
         pass
     try:
-        info = os.stat(path)
+        try:
+            info = os.stat(path)
+        except OSError:
+            info = os.lstat(path)  # (a broken link or a link loop)
     except (OSError, ValueError):
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
+        return None  # gone
     try:
         out = slow_file(path, display, limits)[0]
     except Exception as exc:  # load_file never raises; this is belt and braces

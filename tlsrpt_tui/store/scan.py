@@ -36,7 +36,6 @@ END = b"\x00"
 _FS = sys.getfilesystemencoding()
 _ERRORS = sys.getfilesystemencodeerrors()
 _S_ISDIR = stat.S_ISDIR
-_S_ISREG = stat.S_ISREG
 _HIDDEN = frozenset({"", ".", "#"})
 
 #: One candidate file: (key, size, mtime in ns, folder number, name, collides).
@@ -149,7 +148,9 @@ class Scan:
         if not self.is_dir[index]:
             return display_name(Path(given), self.roots[index])
         # Every path of the walk is str(root) + separator + relative parts.
-        return printable_path(given[len(self.tops[index]) :].lstrip(os.sep))
+        relative = given[len(self.tops[index]) :].lstrip(os.sep)
+        # (the folder given itself, when it cannot be listed: as collect_files shows it)
+        return printable_path(relative or str(self.roots[index]))
 
 
 def root_prefix(index: int) -> bytes:
@@ -350,7 +351,12 @@ def _walk_tree(
             fd = os.open(given, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
             listed.append((key, parent, None))  # (tried again next time)
-            gone.append(key)
+            unlisted = _unlisted(scan, given, absolute, key, index)
+            if unlisted is None:  # (gone)
+                gone.append(key)
+            else:
+                gone.extend(children.get(key, ()))
+                yield key, unlisted
             continue
         try:
             info = os.fstat(fd)
@@ -382,7 +388,8 @@ def _walk_tree(
             found_subdirs = lister(fd, given, absolute, key, scan.folders, index)
             if found_subdirs is None:
                 listed.append((key, parent, None))
-                gone.append(key)
+                gone.extend(children.get(key, ()))
+                yield key, _unlisted(scan, given, absolute, key, index, info) or []
                 continue
             listed.append((key, parent, stamp))
             found, subdirs = found_subdirs
@@ -414,6 +421,39 @@ def _subfolder(given: str, absolute: str, name: str, key: bytes) -> tuple[str, s
     return _join(given, name), _join(absolute, name), key
 
 
+def _unlisted(
+    scan: Scan,
+    given: str,
+    absolute: str,
+    key: bytes,
+    index: int,
+    info: os.stat_result | None = None,
+) -> list[Entry] | None:
+    """The one entry that stands for a folder that cannot be listed, so that it is an
+    error (the loader says why) rather than missing files; None if the folder is gone.
+
+    Its key is the first under the folder's (an empty file name), where its files would
+    be; its name is None, its location the folder.
+    """
+    if info is None:
+        try:
+            info = os.stat(given)
+        except OSError:
+            return None
+    scan.folders.append((given, absolute, index))
+    return [(key + FILE_MARK + END, info.st_size, info.st_mtime_ns, len(scan.folders) - 1,
+             None, False)]  # fmt: skip
+
+
+def _special(name: str, dir_fd: int) -> os.stat_result | None:
+    """The ``lstat`` of an entry whose ``stat`` failed (a broken link, a link loop), or
+    None when it is gone."""
+    try:
+        return os.lstat(name, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
 def _list_stat(
     fd: int,
     given: str,
@@ -438,7 +478,7 @@ def _list_stat(
     found: list[Entry] = []
     add = found.append
     # Locals, not globals, in the loop below.
-    os_stat, isdir, isreg = os.stat, _S_ISDIR, _S_ISREG
+    os_stat, isdir = os.stat, _S_ISDIR
     hidden, temporary = _HIDDEN, TEMPORARY_SUFFIXES
     fs, errors, file_mark, dir_mark, end = _FS, _ERRORS, FILE_MARK, DIR_MARK, END
     for name in names:
@@ -448,9 +488,22 @@ def _list_stat(
         try:
             st = os_stat(name, dir_fd=fd)  # follows symlinks, like DirEntry.is_dir()
         except OSError:
-            continue
+            # A broken link or a link loop: an entry all the same (the loader names it).
+            lst = _special(name, fd)
+            if lst is None:
+                continue  # (gone)
+            st = lst
         mode = st.st_mode
-        if isreg(mode):
+        if isdir(mode):
+            if not (is_maildir and name == "tmp"):
+                # (a Maildir's tmp/ holds messages still being delivered)
+                subdirs.append(
+                    _subfolder(
+                        given, absolute, name, key + dir_mark + name.encode(fs, errors) + end
+                    )
+                )
+        else:
+            # A file, or a FIFO, device or socket: the loader names those, never opens them.
             add(
                 (
                     key + file_mark + name.encode(fs, errors) + end,
@@ -460,11 +513,6 @@ def _list_stat(
                     name,
                     False,
                 )
-            )
-        elif isdir(mode) and not (is_maildir and name == "tmp"):
-            # (a Maildir's tmp/ holds messages still being delivered)
-            subdirs.append(
-                _subfolder(given, absolute, name, key + dir_mark + name.encode(fs, errors) + end)
             )
     return found, subdirs
 
@@ -499,14 +547,15 @@ def _list_folder(
         if name[:1] in hidden or name.lower().endswith(temporary):
             continue
         try:
-            if item.is_file():
-                add((key + file_mark + name.encode(fs, errors) + end, -1, -1, number, name, False))
-            elif item.is_dir() and not (is_maildir and name == "tmp"):
-                subdirs.append(
-                    _subfolder(
-                        given, absolute, name, key + dir_mark + name.encode(fs, errors) + end
-                    )
-                )
-        except OSError:
-            continue
+            is_dir = item.is_dir()
+        except OSError:  # (a link loop: an entry, the loader names it)
+            is_dir = False
+        if not is_dir:
+            # A file, or anything else (FIFO, device, socket, broken link): the loader
+            # names those, never opens them.
+            add((key + file_mark + name.encode(fs, errors) + end, -1, -1, number, name, False))
+        elif not (is_maildir and name == "tmp"):
+            subdirs.append(
+                _subfolder(given, absolute, name, key + dir_mark + name.encode(fs, errors) + end)
+            )
     return found, subdirs

@@ -132,7 +132,9 @@ from tlsrpt_tui.store.schema import BATCH_TABLES, SCHEMA
 #: Bump when the tables change; an index of another version is rebuilt.
 SCHEMA_VERSION = 5
 #: Bump when extraction changes what it stores for the same file.
-EXTRACT_VERSION = 3
+#: (3: the per-type counting rule; 4: internationalized domains as A-labels, and the walk
+#: keeps the entries it used to drop)
+EXTRACT_VERSION = 4
 #: Files per batch handed to a worker (and per commit, at most a few batches).
 BATCH_FILES = 256
 #: Files per batch handed to a worker in a cold build.
@@ -3113,11 +3115,15 @@ def _apply_changes(
         target = root.joinpath(*parts)
         if target.is_dir():
             scan.entries.extend(walk(scan, root, prefix, index, parts, target))
-        elif target.is_file():
+        elif target.is_file() or target.is_symlink() or target.exists():
+            # (a FIFO, device or broken link too: an error entry, as the scan makes)
             try:
                 info = target.stat()
             except OSError:
-                continue
+                try:
+                    info = target.lstat()
+                except OSError:
+                    continue
             parent = str(root.joinpath(*parts[:-1])) if parts[:-1] else str(root)
             scan.folders.append((parent, os.path.abspath(parent), index))
             folder = len(scan.folders) - 1

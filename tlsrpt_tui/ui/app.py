@@ -470,7 +470,8 @@ class ExplorerApp(App[None]):
                     continue
                 if path.is_dir():
                     continue
-                if not path.is_file():
+                # (a FIFO or a broken link is an error entry, as the scan makes it)
+                if not (path.exists() or path.is_symlink()):
                     removed.append(shown)
                 elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
                     result = await asyncio.to_thread(

@@ -13,15 +13,24 @@ from typing import Any, ClassVar, Generic, TypeVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
+from tlsrpt_tui.core.model import u_label
 from tlsrpt_tui.store.queries import FailureRow, NavRow, Pivot, PolicyRow
 from tlsrpt_tui.ui.safe import compact, number, rate, safe, spark
-from tlsrpt_tui.ui.widgets.line_table import LineTable
+from tlsrpt_tui.ui.widgets.line_table import CELL_PADDING, LineTable
+from tlsrpt_tui.ui.widgets.scroll_thumb import THUMB_WIDTH
 
 RowT = TypeVar("RowT")
 
 #: More rows than this are cut, with a last row saying how many were left out.
 MAX_ROWS = 2000
 TREND_DAYS = 14
+
+
+def domain_text(domain: str, *, limit: int) -> Text:
+    """A policy domain as every machine output has it (the A-label), with its Unicode
+    spelling beside it for people: ``xn--bcher-kva.example (bücher.example)``."""
+    shown = u_label(domain)
+    return safe(domain if shown is None else f"{domain} ({shown})", limit=limit)
 
 
 class RowTable(LineTable, Generic[RowT]):
@@ -37,6 +46,9 @@ class RowTable(LineTable, Generic[RowT]):
 
     #: (label, width) of each column.
     COLUMNS: ClassVar[Sequence[tuple[str, int]]] = ()
+    #: The column holding a policy domain, if any: it widens into the pane's unused
+    #: width to show an internationalized domain's Unicode spelling beside its A-label.
+    DOMAIN_COLUMN: ClassVar[int | None] = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -46,6 +58,8 @@ class RowTable(LineTable, Generic[RowT]):
         self.sort_index = 0
         self.truncated = 0
         self.last_shown: object = None
+        #: The domain column's width as declared (it is widened from there).
+        self.domain_base: int | None = None
 
     @property
     def current(self) -> RowT | None:
@@ -58,6 +72,38 @@ class RowTable(LineTable, Generic[RowT]):
 
     def render_row(self, row: RowT) -> list[Text]:
         raise NotImplementedError
+
+    def domain_of(self, row: RowT) -> str | None:
+        """The policy domain a row shows in DOMAIN_COLUMN (None: none)."""
+        return None
+
+    def fit_domain_column(self) -> bool:
+        """Widen the domain column, within the pane, to what internationalized domains
+        need (``xn--bcher-kva.example (bücher.example)``); True if its width changed."""
+        index = self.DOMAIN_COLUMN
+        if index is None or index >= len(self.columns):
+            return False
+        label, width = self.columns[index]
+        if self.domain_base is None:
+            self.domain_base = width
+        needed = 0
+        for row in self.rows_data:
+            domain = self.domain_of(row)
+            if domain is not None and "xn--" in domain:
+                needed = max(needed, domain_text(domain, limit=80).cell_len)
+        others = self.table_width - width - 2 * CELL_PADDING
+        room = self.size.width - THUMB_WIDTH - others - 2 * CELL_PADDING
+        fitted = max(self.domain_base, min(needed, room))
+        if fitted == width:
+            return False
+        self.columns[index] = (label, fitted)
+        self._header_cache = None
+        return True
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        if self.fit_domain_column():
+            self.set_rows(self._count, cursor=self.cursor_row)
 
     def shown_with(self) -> object:
         """Besides the rows and the sort, what the drawn cells depend on."""
@@ -86,6 +132,7 @@ class RowTable(LineTable, Generic[RowT]):
                 if self.key_of(row) == previous_key:
                     target = index
                     break
+        self.fit_domain_column()
         self.set_rows(len(self.rows_data) + (1 if self.truncated else 0), cursor=target)
 
     def row_cells(self, row: int) -> Sequence[Text]:
@@ -114,6 +161,7 @@ class NavTable(RowTable[NavRow]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.last_day: date | None = None
+        self.pivot: Pivot = "domain"
 
     def key_of(self, row: NavRow) -> object:
         return row.key
@@ -121,7 +169,14 @@ class NavTable(RowTable[NavRow]):
     def shown_with(self) -> object:
         return self.last_day
 
+    DOMAIN_COLUMN = 0
+
+    def domain_of(self, row: NavRow) -> str | None:
+        return row.key if self.pivot == "domain" else None
+
     def set_pivot(self, pivot: Pivot) -> None:
+        self.pivot = pivot
+        self.domain_base = None
         self.rows_data = []
         self.last_shown = None
         self.set_columns(
@@ -136,7 +191,7 @@ class NavTable(RowTable[NavRow]):
 
     def render_row(self, row: NavRow) -> list[Text]:
         return [
-            safe(row.key, limit=60),
+            domain_text(row.key, limit=60) if self.pivot == "domain" else safe(row.key, limit=60),
             number(row.sessions),
             rate(row.failure_rate, row.failed),
             self.trend(row),
@@ -174,6 +229,11 @@ class PolicyTable(RowTable[PolicyRow]):
         ("MX hosts", 30),
     )
 
+    DOMAIN_COLUMN = 0
+
+    def domain_of(self, row: PolicyRow) -> str | None:
+        return row.domain
+
     def on_mount(self) -> None:
         self.border_title = "Policies"
 
@@ -185,7 +245,7 @@ class PolicyTable(RowTable[PolicyRow]):
             row.sts_mode or "", ""
         )
         return [
-            safe(row.domain, limit=40),
+            domain_text(row.domain, limit=40),
             safe(row.policy_type, limit=20),
             safe(row.sts_mode or "-", mode_style, limit=10),
             safe(row.reporter, limit=40),
@@ -274,6 +334,11 @@ class FailureTable(RowTable[FailureRow]):
         ("Additional information", 40),
     )
 
+    DOMAIN_COLUMN = 7
+
+    def domain_of(self, row: FailureRow) -> str | None:
+        return row.domain
+
     def on_mount(self) -> None:
         self.border_title = "Failure details"
 
@@ -298,6 +363,6 @@ class FailureTable(RowTable[FailureRow]):
             safe(row.receiving_ip or "-", limit=45),
             safe(row.sending_mta_ip or "-", limit=45),
             Text(row.first_day.isoformat()),
-            safe(row.domain, limit=40),
+            domain_text(row.domain, limit=40),
             safe(info, "dim", limit=200),
         ]
