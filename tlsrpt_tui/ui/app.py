@@ -34,7 +34,7 @@ from tlsrpt_tui.core.archive import (
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.progress import Totals
-from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions
+from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
 from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
 
@@ -132,6 +132,8 @@ class ExplorerApp(App[None]):
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
             self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[misc]
+        #: Where the traceback of an unexpected exception was written (see _handle_exception).
+        self.crash_log: Path | None = None
         self.probe_options = probe_options or ProbeOptions()
         self.probe_cache = ProbeCache()
         self.sub_title = label or ", ".join(str(p) for p in paths)
@@ -581,9 +583,13 @@ class ExplorerApp(App[None]):
     def refresh_failures(self) -> None:
         empty = self.nav.current is None
         self.failures.show([] if empty else self.store.failure_rows(self.failure_filter()))
-        title = "Failure details"
+        title = Text("Failure details")
         if self.drilled is not None:
-            title += f" · {self.drilled[1]} only (Esc: all)"
+            # A Text, not a str: a str border title is parsed as markup, and a
+            # reporter's name is report text.
+            title.append(" · ")
+            title.append_text(safe(self.drilled[1], limit=40))
+            title.append(" only (Esc: all)")
         self.failures.border_title = title
         self.refresh_guidance()
 
@@ -594,6 +600,10 @@ class ExplorerApp(App[None]):
             return
         self.guidance.show_row(row)
         if self.guidance.probe_text is None:
+            refusal = self.probe_refusal(row)
+            if refusal is not None:
+                self.guidance.set_probe(refusal)
+                return
             cached = self.probe_cache.get(row.domain, self.probe_targets(row), self.probe_options)
             if cached is not None:
                 self.guidance.set_probe(probe_text(cached, row.result_type))
@@ -605,10 +615,27 @@ class ExplorerApp(App[None]):
         mx = row.receiving_mx_hostname
         return (mx,) if mx and not mx.startswith("(") else ()
 
+    def probe_refusal(self, row: FailureRow) -> Text | None:
+        """Why the probe cannot take this row's domain or MX (a single label, a `;`, a
+        control character, a report without policy-domain...), as the pane says it; None
+        when it can. Report data decides this: it is never an exception."""
+        try:
+            ProbeCache.key(row.domain, self.probe_targets(row), self.probe_options)
+        except ProbeUsageError as exc:
+            return Text.assemble(
+                ("This row cannot be probed: ", "bold yellow"), safe(str(exc), "yellow")
+            )
+        return None
+
     def action_probe(self) -> None:
         row = self.failures.current
         if row is None:
             self.notify("Select a failure first: the probe checks its domain and MX.", timeout=3)
+            return
+        refusal = self.probe_refusal(row)
+        if refusal is not None:
+            self.guidance.set_probe(refusal)
+            self.notify(refusal.plain, severity="warning", markup=False, timeout=4)
             return
         self.guidance.set_probe(
             Text.assemble(
@@ -876,6 +903,18 @@ class ExplorerApp(App[None]):
                 "Compare every file with the index, not only folders that changed",
                 self.action_full_check,
             )
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected exception ends the app (Textual's way, return code 1) with its
+        traceback in a crash log that ``explore.main`` names in one line, instead of a
+        screenful of locals (report text among them) on the terminal."""
+        from tlsrpt_tui.explore import write_crash_log
+
+        if self.crash_log is None:
+            self.crash_log = write_crash_log(error)
+        super()._handle_exception(error)
+        if self.crash_log is not None:
+            self._exit_renderables.clear()  # (what Textual would print on exit)
 
     def watch_theme(self, theme: str) -> None:
         self.settings.theme = theme

@@ -46,7 +46,7 @@ class ReportScreen(Screen[None]):
             table: DataTable[Any] = DataTable(
                 cursor_type="row", zebra_stripes=True, id="report-list"
             )
-            table.border_title = self.title_text
+            table.border_title = safe(self.title_text, limit=60)  # (report text: never markup)
             yield table
             with VerticalScroll(id="report-json") as scroll:
                 scroll.border_title = "Raw report"

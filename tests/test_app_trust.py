@@ -1,0 +1,189 @@
+"""Issue 14: what the explorer shows can be trusted (no crash, no wrong figure, nothing
+dropped without a word), driven the way a person drives it (Pilot)."""
+
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_app import loaded, report, write_gz
+
+from tlsrpt_tui.locations import cache_dir
+from tlsrpt_tui.ui.app import ExplorerApp
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
+POSTFIX_NO_DOMAIN = (
+    CORPUS / "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
+)
+
+
+def failing(mx: str, *, domain: str = "example.com", org: str = "Google Inc.") -> dict[str, Any]:
+    return report(
+        org=org,
+        domain=domain,
+        failed=5,
+        details=[
+            {
+                "result-type": "starttls-not-supported",
+                "sending-mta-ip": "198.51.100.7",
+                "receiving-mx-hostname": mx,
+                "receiving-ip": "192.0.2.25",
+                "failed-session-count": 5,
+            }
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- item 1
+
+
+#: MX names the probe refuses, each in the first (worst) row of the archive.
+REFUSED_MX = [
+    "mail",
+    "mx1;reboot.example.com",
+    "mx 1.example.com",
+    "[mx1].example.com",
+    "mx1\x1b[31m.example.com",
+    "mx1\u202eelpmaxe.com",
+]
+
+
+@pytest.mark.parametrize("mx", REFUSED_MX, ids=repr)
+async def test_a_row_the_probe_refuses_says_so_instead_of_crashing(tmp_path: Path, mx: str) -> None:
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", failing(mx))
+    write_gz(root / "b.json.gz", report(org="Yahoo", domain="example.net"))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.is_running
+        assert app.failures.current is not None
+        assert "This row cannot be probed: MX host" in app.guidance.plain
+        assert "\x1b" not in app.guidance.plain and "\u202e" not in app.guidance.plain
+        # `x` says the same and runs nothing.
+        app.failures.focus()
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.is_running
+        assert "This row cannot be probed" in app.guidance.plain
+        assert "running: DNS" not in app.guidance.plain
+    assert app.return_code in (None, 0) and app.crash_log is None
+
+
+async def test_a_failure_without_policy_domain_cannot_be_probed(tmp_path: Path) -> None:
+    """As Postfix's tlsrpt-reporter writes it (no policy-domain): shown as (unknown)."""
+    obj = failing("mx1.example.com")
+    del obj["policies"][0]["policy"]["policy-domain"]
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", obj)
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.is_running
+        assert [r.key for r in app.nav.rows_data] == ["(unknown)"]
+        assert "This row cannot be probed: domain '(unknown)'" in app.guidance.plain
+
+
+@pytest.mark.skipif(not POSTFIX_NO_DOMAIN.is_file(), reason="shared corpus not present")
+async def test_real_postfix_report_without_policy_domain_opens(tmp_path: Path) -> None:
+    app = ExplorerApp([POSTFIX_NO_DOMAIN], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.is_running
+        assert [r.key for r in app.nav.rows_data] == ["(unknown)"]
+        await pilot.press("r")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReportScreen"
+
+
+def screen_text(app: ExplorerApp) -> str:
+    """What the screen shows, as text (from its SVG)."""
+    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
+
+
+HOSTILE_NAME = "[bold]x[/] [@click=app.quit]q[/]"
+
+
+async def test_report_text_in_titles_is_never_markup(tmp_path: Path) -> None:
+    """A reporter named like markup, drilled into (the failure pane's title), then the
+    raw view's and the trends screen's titles: shown literally, the app keeps running."""
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", failing("mx1.example.com", org=HOSTILE_NAME, domain="e.example"))
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter", "enter")  # into the policy: the title names its reporter
+        await pilot.pause()
+        assert app.drilled == ("e.example", HOSTILE_NAME)
+        assert HOSTILE_NAME in screen_text(app)
+        await pilot.press("escape", "escape", "p")  # reporters on the left
+        await pilot.pause()
+        assert app.nav.current is not None and app.nav.current.key == HOSTILE_NAME
+        await pilot.press("r")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReportScreen"
+        assert HOSTILE_NAME in screen_text(app)
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TrendsScreen"
+        assert HOSTILE_NAME in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running
+
+
+def explode(self: ExplorerApp) -> None:
+    raise RuntimeError("boom from a test")
+
+
+async def test_an_unexpected_exception_leaves_a_crash_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", failing("mx1.example.com"))
+    monkeypatch.setattr(ExplorerApp, "refresh_guidance", explode)  # (a fault, injected)
+    app = ExplorerApp([root], watch=False)
+    with pytest.raises(RuntimeError, match="boom from a test"):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+    assert app.return_code == 1
+    assert app.crash_log is not None and app.crash_log.parent == cache_dir()
+    assert app.crash_log.name.startswith("crash-") and app.crash_log.suffix == ".log"
+    text = app.crash_log.read_text()
+    assert "Traceback" in text and "RuntimeError: boom from a test" in text
+
+
+def test_the_command_exits_1_naming_the_crash_log(tmp_path: Path) -> None:
+    """The real command, on Textual's headless driver: exit status 1, one line on stderr."""
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", failing("mx1.example.com"))
+    script = (
+        "import sys\n"
+        "from tlsrpt_tui.ui.app import ExplorerApp\n"
+        "def boom(self):\n"
+        "    raise RuntimeError('boom from a test')\n"
+        "ExplorerApp.refresh_guidance = boom\n"
+        "from tlsrpt_tui.explore import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    env = dict(os.environ, TEXTUAL_DRIVER="textual.drivers.headless_driver:HeadlessDriver")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--no-watch", "--no-cache", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("tlsrpt-tui: the explorer crashed; the traceback is in ")
+    log = Path(lines[0].rsplit(" ", 1)[1])
+    assert log.parent == cache_dir() and log.name.startswith("crash-")
+    assert "RuntimeError: boom from a test" in log.read_text()
