@@ -187,3 +187,49 @@ def test_the_command_exits_1_naming_the_crash_log(tmp_path: Path) -> None:
     log = Path(lines[0].rsplit(" ", 1)[1])
     assert log.parent == cache_dir() and log.name.startswith("crash-")
     assert "RuntimeError: boom from a test" in log.read_text()
+
+
+# --------------------------------------------------------------------------- item 12
+
+
+async def wait_for(pilot: Any, condition: Any, seconds: float = 10.0) -> bool:
+    """Poll ``condition()`` while the app runs (the watch worker never completes)."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return bool(condition())
+
+
+def notice_text(app: ExplorerApp) -> str:
+    from textual.widgets import Static
+
+    notice = app.query_one("#notice", Static)
+    return str(notice.render()) if notice.display else ""
+
+
+@pytest.mark.parametrize("use_index", [False, True], ids=["memory", "index"])
+@pytest.mark.parametrize("notice", [None, "Created the report folder /somewhere."])
+async def test_empty_banner_goes_when_reports_arrive_and_comes_back(
+    tmp_path: Path, use_index: bool, notice: str | None
+) -> None:
+    root = tmp_path / "empty"
+    root.mkdir()
+    app = ExplorerApp([root], watch=True, use_index=use_index, notice=notice)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_for(pilot, lambda: not app.loading)
+        assert await wait_for(pilot, lambda: "No TLS-RPT reports in" in notice_text(app))
+        await pilot.pause(0.5)  # let the watcher start
+        write_gz(root / "2026/11/01/a.json.gz", report(domain="arrived.example"))
+        assert await wait_for(pilot, lambda: bool(app.nav.rows_data))
+        await pilot.pause()
+        assert "No TLS-RPT reports" not in notice_text(app)
+        assert "No TLS-RPT reports" not in screen_text(app)
+        if notice:  # the start-up notice itself stays
+            assert notice in notice_text(app)
+        else:
+            assert notice_text(app) == ""
+        # The last report deleted: the archive is empty again, and says so.
+        (root / "2026/11/01/a.json.gz").unlink()
+        assert await wait_for(pilot, lambda: not app.nav.rows_data)
+        assert await wait_for(pilot, lambda: "No TLS-RPT reports in" in notice_text(app))

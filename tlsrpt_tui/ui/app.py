@@ -170,10 +170,7 @@ class ExplorerApp(App[None]):
         filter_input = self.query_one("#filter", Input)
         filter_input.display = False
         self.watch(filter_input, "value", self.filter_changed, init=False)
-        if self.notice:
-            self.query_one("#notice", Static).update(Text(self.notice, style="yellow"))
-        else:
-            self.query_one("#notice", Static).display = False
+        self.show_notice()
         self.nav.focus()
         self.refresh_all()
         self.load_archive()
@@ -399,21 +396,25 @@ class ExplorerApp(App[None]):
         self.query_one("#progress-row").display = loading
         if not loading:
             self.call_after_refresh(self.panes_drawn)
-        if not loading and not self.store.overview(Filter()).reports:
-            self.show_empty_notice()
+        if not loading:
+            self.show_notice()
 
-    def show_empty_notice(self) -> None:
+    def show_notice(self) -> None:
+        """The notice line: the start-up notice (settings warnings, a folder created), and,
+        once loading is done, "No TLS-RPT reports … yet" for exactly as long as it is true
+        (reports that land take it away; deleting every report brings it back)."""
         notice = self.query_one("#notice", Static)
-        places = ", ".join(str(p) for p in self.paths)
-        message = (
-            f"No TLS-RPT reports in {places} yet. Save reports there (.json, .json.gz, .eml, "
-            "mbox or Maildir) or run `tlsrpt-tui fetch imap … --dir` / `tlsrpt-tui receive "
-            "--dir` into it: they appear here as they land."
-        )
-        if self.notice:
-            message = self.notice + "\n" + message
-        notice.update(Text(message, style="yellow"))
-        notice.display = True
+        parts = [self.notice] if self.notice else []
+        if not self.loading and not self.store.overview(Filter()).reports:
+            places = ", ".join(str(p) for p in self.paths)
+            parts.append(
+                f"No TLS-RPT reports in {places} yet. Save reports there (.json, .json.gz, "
+                ".eml, mbox or Maildir) or run `tlsrpt-tui fetch imap … --dir` / `tlsrpt-tui "
+                "receive --dir` into it: they appear here as they land."
+            )
+        if parts:
+            notice.update(Text("\n").join(safe(part, "yellow") for part in parts))
+        notice.display = bool(parts)
 
     # -- watching ----------------------------------------------------------------
 
@@ -470,16 +471,14 @@ class ExplorerApp(App[None]):
         self.evaluate_health()
         if new:
             self.notify_new(new)
-        if self.archive.reports:
-            self.query_one("#notice", Static).display = bool(self.notice)
+        self.show_notice()
 
     def on_index_changed(self, message: IndexChanged) -> None:
         self.refresh_all()
         self.evaluate_health()
         if message.new_reports:
             self.notify_new(message.new_reports)
-        if self.store.overview(Filter()).reports:
-            self.query_one("#notice", Static).display = bool(self.notice)
+        self.show_notice()
 
     def notify_new(self, reports: list[Report]) -> None:
         names = sorted({r.organization_name for r in reports})
