@@ -3,7 +3,9 @@ dropped without a word), driven the way a person drives it (Pilot)."""
 
 from __future__ import annotations
 
+import gzip
 import html
+import json
 import os
 import subprocess
 import sys
@@ -233,3 +235,68 @@ async def test_empty_banner_goes_when_reports_arrive_and_comes_back(
         (root / "2026/11/01/a.json.gz").unlink()
         assert await wait_for(pilot, lambda: not app.nav.rows_data)
         assert await wait_for(pilot, lambda: "No TLS-RPT reports in" in notice_text(app))
+
+
+# --------------------------------------------------------------------------- item 5
+
+
+def write_bytes_name(folder: Path, name: bytes, obj: dict[str, Any]) -> None:
+    """A report file whose name is not UTF-8 (written through bytes paths)."""
+    path = os.path.join(os.fsencode(folder), name)
+    with open(path, "wb") as handle:
+        handle.write(gzip.compress(json.dumps(obj).encode()))
+
+
+def header(app: ExplorerApp) -> str:
+    return app.format_title(app.title, app.sub_title).plain
+
+
+def keys(app: ExplorerApp) -> list[str]:
+    return [r.key for r in app.nav.rows_data]
+
+
+@pytest.mark.parametrize("use_index", [False, True], ids=["memory", "index"])
+async def test_watcher_survives_names_that_are_not_utf8(tmp_path: Path, use_index: bool) -> None:
+    root = tmp_path / "r"
+    write_gz(root / "2026/11/01/a.json.gz", report(domain="first.example"))
+    # A folder whose name is not UTF-8, there from the start (watchfiles refused to
+    # set up its watches at all), with a report in it.
+    bad_folder = os.path.join(os.fsencode(root), b"caf\xe9")
+    os.mkdir(bad_folder)
+    write_bytes_name(Path(os.fsdecode(bad_folder)), b"r.json.gz", report(domain="latin1.example"))
+    app = ExplorerApp([root], watch=True, use_index=use_index)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_for(pilot, lambda: not app.loading)
+        assert {"first.example", "latin1.example"} <= set(keys(app))
+        await pilot.pause(0.5)  # let the watcher start
+        write_gz(root / "2026/11/02/b.json.gz", report(domain="second.example", day=2))
+        assert await wait_for(pilot, lambda: "second.example" in keys(app))
+        # A file whose name is not UTF-8 in a watched folder (watchfiles stopped for
+        # good at its event): it is read, and the watcher goes on.
+        write_bytes_name(root / "2026/11/02", b"\xff\xfe.json.gz", report(domain="bad.example"))
+        assert await wait_for(pilot, lambda: "bad.example" in keys(app))
+        write_gz(root / "2026/11/03/c.json.gz", report(domain="third.example", day=3))
+        assert await wait_for(pilot, lambda: "third.example" in keys(app))
+        assert await wait_for(pilot, lambda: "not watching" not in header(app))
+        assert app.is_running
+
+
+async def test_a_stopped_watcher_says_why_and_starts_again(tmp_path: Path) -> None:
+    """The watched folder itself vanishes (an unmounted disk): the header says "not
+    watching: <reason>"; once it is back, so is the watcher, with what landed meanwhile."""
+    base = tmp_path / "mnt"
+    root = base / "r"
+    write_gz(root / "a.json.gz", report(domain="first.example"))
+    app = ExplorerApp([root], watch=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert await wait_for(pilot, lambda: not app.loading)
+        await pilot.pause(0.5)  # let the watcher start
+        (root / "a.json.gz").unlink()
+        root.rmdir()
+        assert await wait_for(pilot, lambda: "not watching: " in header(app))
+        assert "not watching: " in screen_text(app)
+        write_gz(root / "b.json.gz", report(domain="back.example"))
+        assert await wait_for(pilot, lambda: "back.example" in keys(app), seconds=20)
+        assert await wait_for(pilot, lambda: "not watching" not in header(app))
+        write_gz(root / "c.json.gz", report(domain="later.example"))
+        assert await wait_for(pilot, lambda: "later.example" in keys(app))

@@ -17,6 +17,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
@@ -29,11 +30,13 @@ from tlsrpt_tui.core.archive import (
     collect_files,
     display_name,
     is_candidate_name,
+    is_quarantine,
     iter_report_files,
 )
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.progress import Totals
+from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
 from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
@@ -58,6 +61,14 @@ NARROW_WIDTH = 100
 FULL_COLLECTION_EVERY = 100
 #: How often the initial scan hands a batch of parsed files to the UI.
 BATCH_SECONDS = 0.25
+#: Seconds before the watcher, stopped, starts again (the last one repeats).
+WATCH_BACKOFF = (1, 2, 4, 8, 16, 30, 60)
+#: The watcher wakes at least this often (ms) to check its folders are still there.
+WATCH_TICK_MS = 2_000
+
+
+class WatchStopped(Exception):
+    """The watch ended without an error of its own (its folder went away)."""
 
 
 class ExplorerApp(App[None]):
@@ -136,7 +147,9 @@ class ExplorerApp(App[None]):
         self.crash_log: Path | None = None
         self.probe_options = probe_options or ProbeOptions()
         self.probe_cache = ProbeCache()
-        self.sub_title = label or ", ".join(str(p) for p in paths)
+        #: Why the watcher is down (the header shows it), None while it watches.
+        self.watch_problem: str | None = None
+        self.sub_title = label or ", ".join(plain(str(p)) for p in paths)
 
     # -- layout ------------------------------------------------------------------
 
@@ -420,45 +433,158 @@ class ExplorerApp(App[None]):
 
     @work(exclusive=True, group="watch", exit_on_error=False, description="watch")
     async def watch_directories(self) -> None:
-        from watchfiles import Change, awatch
+        """Follow the folders' changes for as long as the app runs, whatever happens.
 
+        watchfiles gives up on a path that is not UTF-8 (at set-up when a folder has
+        such a name, at the event when a file has), and on a folder that vanishes.
+        Such folders are not handed to it (each good folder is watched on its own,
+        see watchable_folders), and when it stops anyway the header says "not
+        watching: <reason>" and it starts again after a back-off (1 s, 2 s, … 60 s),
+        first catching up with what changed meanwhile (files of any name included).
+        """
         roots = [p for p in self.paths if p.is_dir()]
         if not roots:
             return
-        async for changes in awatch(*roots, debounce=300, step=50, recursive=True):
-            loaded: list[tuple[LoadResult, str]] = []
-            removed: list[str] = []
+        failures = 0
+        #: Since when nothing watched (None at the first start: the scan reads it all).
+        stopped_at: float | None = None
+        while True:
+            try:
+                folders = await asyncio.to_thread(watchable_folders, roots)
+                await self.follow(roots, folders, stopped_at)
+                # A new folder to watch: the watches are set up again, and what
+                # happened in between is caught up with.
+                stopped_at = time.time()
+                failures = 0
+            except Exception as exc:
+                stopped_at = stopped_at or time.time()
+                delay = WATCH_BACKOFF[min(failures, len(WATCH_BACKOFF) - 1)]
+                failures += 1
+                reason = (
+                    str(exc) if isinstance(exc, WatchStopped) else f"{type(exc).__name__}: {exc}"
+                )
+                self.show_watching(f"{reason} (trying again in {delay} s)")
+                await asyncio.sleep(delay)
+
+    async def follow(self, roots: list[Path], folders: list[Path], since: float | None) -> None:
+        """Watch ``folders`` (each on its own) until a new folder needs a watch of its own.
+
+        Once the watches are up (at the first batch), what changed after ``since`` and
+        before is caught up with: nothing falls between two watchers.
+        """
+        from watchfiles import Change, awatch
+
+        async for changes in awatch(
+            *folders,
+            debounce=300,
+            step=50,
+            recursive=False,
+            yield_on_timeout=True,
+            rust_timeout=WATCH_TICK_MS,
+        ):
+            # A watched folder that vanished (an unmounted disk) raises nothing: the
+            # watch is gone all the same.
+            for root in roots:
+                if not root.is_dir():
+                    raise WatchStopped(f"{plain(str(root))} is no longer a folder")
+            if since is not None:
+                await self.catch_up(roots, since)
+                since = None
+            self.show_watching(None)  # (alive: it yields at least every WATCH_TICK_MS)
             touched: set[Path] = set()
+            new_folder = False
             for kind, name in changes:
                 path = Path(name)
                 if kind == Change.added and path.is_dir():
                     # Files written into a new folder before its watch was set up
                     # raise no event of their own: scan the folder.
                     touched.update(await asyncio.to_thread(list_files, path))
+                    new_folder = True
                 touched.add(path)
-            if self.index is not None:
-                new = await asyncio.to_thread(self.index.apply_changes, sorted(touched))
-                self.post_message(IndexChanged(new))
-                with contextlib.suppress(Exception):  # (only to make text filters quicker)
-                    await asyncio.to_thread(self.index.prepare_text_filter, TREND_DAYS)
+            if touched:
+                await self.apply_watched(roots, touched)
+            if new_folder:
+                return
+
+    async def catch_up(self, roots: list[Path], since: float) -> None:
+        """What changed while nobody watched: the index's own quick refresh, or (in
+        memory) the files that are new, gone, or modified since ``since``."""
+        if self.index is not None:
+            index = self.index
+            await asyncio.to_thread(index.refresh, cancel=self.cancel_loading)
+            self.post_message(IndexChanged([]))
+            return
+
+        def changed() -> set[Path]:
+            known = {str(location) for location in self.archive.locations.values()}
+            touched: set[Path] = set()
+            on_disk: set[str] = set()
+            for path, _shown in collect_files(roots):
+                on_disk.add(str(path))
+                with contextlib.suppress(OSError):
+                    if str(path) not in known or path.stat().st_mtime >= since - 2:
+                        touched.add(path)
+            touched.update(Path(p) for p in known - on_disk)
+            return touched
+
+        touched = await asyncio.to_thread(changed)
+        if touched:
+            await self.apply_watched(roots, touched)
+
+    def show_watching(self, problem: str | None) -> None:
+        """The header says "not watching: <problem>" while the watcher is down."""
+        problem = None if problem is None else plain(problem)
+        if problem != self.watch_problem:
+            self.watch_problem = problem
+            self.refresh_title()
+            if problem is not None:
+                self.notify(f"Not watching: {problem}", severity="warning", markup=False)
+
+    def refresh_title(self) -> None:
+        """Draw the header's title again (it watches sub_title, and calls format_title)."""
+        self.mutate_reactive(ExplorerApp.sub_title)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The title, then (first, so a long path cannot push it out) why the watcher
+        is down, then the archive."""
+        content = super().format_title(title, sub_title)
+        if self.watch_problem is None:
+            return content
+        return Content.assemble(
+            Content(title),
+            (" · not watching: ", "bold red"),
+            (self.watch_problem, "bold red"),
+            (" — ", "dim"),
+            Content(sub_title).stylize("dim"),
+        )
+
+    async def apply_watched(self, roots: list[Path], touched: set[Path]) -> None:
+        """Read (or index) the files the watcher or a catch-up found changed."""
+        if self.index is not None:
+            new = await asyncio.to_thread(self.index.apply_changes, sorted(touched))
+            self.post_message(IndexChanged(new))
+            with contextlib.suppress(Exception):  # (only to make text filters quicker)
+                await asyncio.to_thread(self.index.prepare_text_filter, TREND_DAYS)
+            return
+        loaded: list[tuple[LoadResult, str]] = []
+        removed: list[str] = []
+        # Files already known keep the name the scan gave them (names can collide
+        # across roots, and the scan then used the path as given).
+        known = {str(location): shown for shown, location in self.archive.locations.items()}
+        for path in sorted(touched):
+            root = next((r for r in roots if path.is_relative_to(r)), roots[0])
+            shown = known.get(str(path)) or display_name(path, root)
+            if path.is_dir():
                 continue
-            # Files already known keep the name the scan gave them (names can collide
-            # across roots, and the scan then used the path as given).
-            known = {str(location): shown for shown, location in self.archive.locations.items()}
-            for path in sorted(touched):
-                root = next((r for r in roots if path.is_relative_to(r)), roots[0])
-                shown = known.get(str(path)) or display_name(path, root)
-                if path.is_dir():
-                    continue
-                if not path.is_file():
-                    removed.append(shown)
-                elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
-                    result = await asyncio.to_thread(
-                        load_file, path, display_path=shown, limits=self.limits
-                    )
-                    loaded.append((result, str(path)))
-            if loaded or removed:
-                self.post_message(FilesChanged(loaded, removed))
+            if not path.is_file():
+                removed.append(shown)
+            elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
+                result = await asyncio.to_thread(
+                    load_file, path, display_path=shown, limits=self.limits
+                )
+                loaded.append((result, str(path)))
+        if loaded or removed:
+            self.post_message(FilesChanged(loaded, removed))
 
     def on_files_changed(self, message: FilesChanged) -> None:
         for shown in message.removed:
@@ -946,6 +1072,47 @@ def provenance(location: Path) -> str:
 
 def list_files(folder: Path) -> list[Path]:
     return list(iter_report_files(folder))
+
+
+def watchable_folders(roots: list[Path]) -> list[Path]:
+    """``roots`` and every folder under them that the scan reads and watchfiles can
+    watch: one whose path is UTF-8 (watchfiles stops on any other). Reports under a
+    folder it cannot watch are found by the catch-ups (and at the next start)."""
+    folders: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = list(reversed(roots))
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError:
+            if folder in roots:
+                raise  # (a root that vanished: the watcher says so and tries again)
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        folders.append(folder)
+        maildir = {e.name for e in entries} >= {"cur", "new", "tmp"}
+        for entry in entries:
+            if not is_candidate_name(entry.name) or not utf8(entry.name):
+                continue
+            if maildir and entry.name == "tmp":
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_dir() and not is_quarantine(entry.path):
+                    stack.append(Path(entry.path))
+    return folders
+
+
+def utf8(name: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (decoded as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class GuidanceScreen(Screen[None]):
