@@ -300,3 +300,215 @@ async def test_a_stopped_watcher_says_why_and_starts_again(tmp_path: Path) -> No
         assert await wait_for(pilot, lambda: "not watching" not in header(app))
         write_gz(root / "c.json.gz", report(domain="later.example"))
         assert await wait_for(pilot, lambda: "later.example" in keys(app))
+
+
+# --------------------------------------------------------------------------- item 2
+
+#: Strings a reporter may send: newlines, a terminal escape, a bidi override, a C1 CSI.
+TRICKY_INFO = 'first line\nsecond "line"\ttab \x1b[31mred\x1b[0m \u202eevil\u202c \x9b2J end'
+
+
+def tricky_report() -> dict[str, Any]:
+    return report(
+        failed=2,
+        details=[
+            {
+                "result-type": "certificate-expired",
+                "receiving-mx-hostname": "mx1.example.com",
+                "additional-information": TRICKY_INFO,
+                "failed-session-count": 2,
+            }
+        ],
+    )
+
+
+async def open_raw(pilot: Any, *keys: str) -> Any:
+    from tlsrpt_tui.ui.screens.report import ReportScreen
+
+    await pilot.press(*keys, "r")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ReportScreen)
+    return screen
+
+
+@pytest.mark.parametrize("use_index", [False, True], ids=["memory", "index"])
+async def test_raw_view_shows_json_lines_and_copies_the_json_as_received(
+    tmp_path: Path, use_index: bool
+) -> None:
+    root = tmp_path / "r"
+    obj = tricky_report()
+    # Spaced like Postfix's reporter, report-id last: what is copied is this text.
+    received = json.dumps(obj, indent=4, ensure_ascii=False)
+    (root / "2026/11/01").mkdir(parents=True)
+    (root / "2026/11/01/a.json").write_text(received, encoding="utf-8")
+    app = ExplorerApp([root], watch=False, use_index=use_index)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        screen = await open_raw(pilot)
+        shown = screen.current_json
+        # Indented JSON lines, not one line of "\x0a".
+        assert "\\x0a" not in shown and len(shown.splitlines()) > 20
+        assert '  "organization-name": "Google Inc.",' in shown.splitlines()
+        # Nothing that acts on a terminal, and still JSON meaning the same report.
+        for char in ("\x1b", "\u202e", "\u202c", "\x9b"):
+            assert char not in shown
+        assert "\\u001b[31mred" in shown and "\\u202eevil" in shown and "\\u009b2J" in shown
+        assert json.loads(shown) == obj
+        # What the screen draws: the lines themselves.
+        picture = screen_text(app)
+        assert '"organization-name"' in picture and '"Google Inc."' in picture
+        assert "\\x0a" not in picture and "\x1b" not in picture
+        # Copy: the JSON text as received, which parses.
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.clipboard == received
+        assert json.loads(app.clipboard) == obj
+
+
+async def test_a_large_report_is_written_to_a_file_never_over_one_unasked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tlsrpt_tui.ui.screens.report import OSC52_LIMIT, WriteDialog
+
+    root = tmp_path / "r"
+    details = [
+        {
+            "result-type": "validation-failure",
+            "sending-mta-ip": f"198.51.{i // 250}.{i % 250}",
+            "receiving-mx-hostname": "mx1.example.com",
+            "additional-information": "x" * 100,
+            "failed-session-count": 1,
+        }
+        for i in range(1000)
+    ]
+    obj = report(failed=1000, details=details)
+    received = json.dumps(obj)
+    assert len(received) > OSC52_LIMIT
+    write_gz(root / "big.json.gz", obj)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        screen = await open_raw(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.clipboard == ""  # (not cut short into the clipboard)
+        dialog = app.screen
+        assert isinstance(dialog, WriteDialog)
+        from textual.widgets import Input
+
+        box = dialog.query_one("#write-path", Input)
+        assert Path(box.value).parent == work and box.value.endswith(".json")
+        # The name can be edited; the file is written as received.
+        target = work / "saved.json"
+        box.value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        assert target.read_text(encoding="utf-8") == received
+        # Writing again to the same name asks first; Esc leaves the file alone.
+        target.write_text("keep me", encoding="utf-8")
+        await pilot.press("w")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, WriteDialog)
+        dialog.query_one("#write-path", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog and "exists" in str(dialog.query_one("#write-message").render())
+        assert target.read_text(encoding="utf-8") == "keep me"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and target.read_text(encoding="utf-8") == "keep me"
+        # Asked twice, it is replaced.
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one("#write-path", Input).value = str(target)
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert app.screen is screen and target.read_text(encoding="utf-8") == received
+        # A report file itself is never replaced, even when asked twice.
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one("#write-path", Input).value = str(root / "big.json.gz")
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, WriteDialog)
+        assert "never replaced" in str(app.screen.query_one("#write-message").render())
+        assert json.loads(gzip.decompress((root / "big.json.gz").read_bytes())) == obj
+
+
+def failure_archive(root: Path) -> None:
+    def detail(result_type: str, mx: str, ip: str) -> dict[str, Any]:
+        return {
+            "result-type": result_type,
+            "sending-mta-ip": ip,
+            "receiving-mx-hostname": mx,
+            "failed-session-count": 4,
+        }
+
+    # Four reports of one domain: the pane shows their failures apart.
+    write_gz(
+        root / "a.json.gz",
+        report(
+            org="A", day=1, failed=4, details=[detail("certificate-expired", "mx1.e", "1.1.1.1")]
+        ),
+    )
+    write_gz(
+        root / "b.json.gz",
+        report(
+            org="B", day=2, failed=4, details=[detail("certificate-expired", "mx1.e", "2.2.2.2")]
+        ),
+    )
+    write_gz(
+        root / "c.json.gz",
+        report(
+            org="C", day=3, failed=4, details=[detail("starttls-not-supported", "mx2.e", "1.1.1.1")]
+        ),
+    )
+    write_gz(root / "d.json.gz", report(org="D", day=4))
+
+
+@pytest.mark.parametrize("use_index", [False, True], ids=["memory", "index"])
+async def test_r_on_a_failure_row_lists_the_reports_behind_it(
+    tmp_path: Path, use_index: bool
+) -> None:
+    root = tmp_path / "r"
+    failure_archive(root)
+    app = ExplorerApp([root], watch=False, use_index=use_index)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        # The domain: every report.
+        screen = await open_raw(pilot)
+        assert sorted(r.reporter for r in screen.rows) == ["A", "B", "C", "D"]
+        await pilot.press("escape")
+        app.failures.focus()
+        await pilot.pause()
+        # Grouped by result-type and MX (the default): both reports of that group.
+        assert app.failures.grouped
+        row = app.failures.current
+        assert row is not None and row.result_type == "certificate-expired" and row.count == 8
+        screen = await open_raw(pilot)
+        assert sorted(r.reporter for r in screen.rows) == ["A", "B"]
+        assert "certificate-expired via mx1.e" in screen_text(app)
+        await pilot.press("escape")
+        app.failures.move_cursor(row=1)
+        await pilot.pause()
+        screen = await open_raw(pilot)
+        assert [r.reporter for r in screen.rows] == ["C"]
+        await pilot.press("escape")
+        # Every distinct detail: one report per row.
+        await pilot.press("G")
+        await pilot.pause()
+        for index, failure in enumerate(app.failures.rows_data):
+            app.failures.move_cursor(row=index)
+            await pilot.pause()
+            screen = await open_raw(pilot)
+            expected = {"1.1.1.1": {"certificate-expired": "A", "starttls-not-supported": "C"}}
+            expected["2.2.2.2"] = {"certificate-expired": "B"}
+            wanted = expected[str(failure.sending_mta_ip)][failure.result_type]
+            assert [r.reporter for r in screen.rows] == [wanted]
+            await pilot.press("escape")

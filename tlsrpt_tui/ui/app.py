@@ -33,7 +33,7 @@ from tlsrpt_tui.core.archive import (
     is_quarantine,
     iter_report_files,
 )
-from tlsrpt_tui.core.loader import Limits, load_file, read_raw
+from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.progress import Totals
 from tlsrpt_tui.core.text import plain
@@ -44,6 +44,7 @@ from tlsrpt_tui.store.memory import MemoryStore
 if TYPE_CHECKING:
     from tlsrpt_tui.store.sqlite import SqliteStore
     from tlsrpt_tui.ui.screens.date_range import DateRange
+    from tlsrpt_tui.ui.screens.report import RawReport
 from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
 from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
@@ -952,24 +953,39 @@ class ExplorerApp(App[None]):
         self.push_screen(BadFilesScreen(self.store.errors()))
 
     def action_raw(self) -> None:
-        flt = self.failure_filter() if self.focused is self.failures else self.selection_filter()
-        rows = self.store.report_rows(flt)
-        label = flt.domain or flt.reporter or "all reports"
-        title = f"Reports: {label}" + (" (first 500)" if len(rows) >= 500 else "")
+        """The reports behind the selection: on a failure row (or its guidance), the
+        reports holding that failure; elsewhere, those of the domain or reporter."""
         from tlsrpt_tui.ui.screens.report import ReportScreen
 
-        self.push_screen(ReportScreen(rows, self.raw_report, title))
+        row = self.failures.current
+        if row is not None and self.focused in (self.failures, self.guidance):
+            flt = self.failure_filter()
+            rows = self.store.failure_reports(flt, row, grouped=self.failures.grouped)
+            label = Text.assemble(safe(row.domain), " · ", safe(row.result_type))
+            if row.receiving_mx_hostname:
+                label.append(" via ")
+                label.append_text(safe(row.receiving_mx_hostname))
+            shown = label.plain
+        else:
+            flt = self.selection_filter()
+            rows = self.store.report_rows(flt)
+            shown = flt.domain or flt.reporter or "all reports"
+        title = f"Reports: {shown}" + (" (first 500)" if len(rows) >= 500 else "")
+        self.push_screen(ReportScreen(rows, self.raw_report, title, protected=self.paths))
 
-    def raw_report(self, key: str) -> tuple[Any, list[str]]:
+    def raw_report(self, key: str) -> RawReport:
         """The raw JSON of a report (first readable copy) and every file it was seen in."""
+        from tlsrpt_tui.ui.screens.report import RawReport
+
         copies = self.store.locate(key)
         shown = [source.describe() + provenance(location) for location, source in copies]
         for location, source in copies:
             try:
-                return read_raw(Source(str(location), source.part), limits=self.limits), shown
+                obj, text = read_raw_text(Source(str(location), source.part), limits=self.limits)
             except Exception:  # the file changed or vanished since it was read
                 continue
-        return None, shown
+            return RawReport(obj, text, shown)
+        return RawReport(None, "", shown)
 
     def action_copy_row(self) -> None:
         focused = self.focused
