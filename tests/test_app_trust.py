@@ -512,3 +512,39 @@ async def test_r_on_a_failure_row_lists_the_reports_behind_it(
             wanted = expected[str(failure.sending_mta_ip)][failure.result_type]
             assert [r.reporter for r in screen.rows] == [wanted]
             await pilot.press("escape")
+
+
+# --------------------------------------------------------------------------- item 14
+
+LOOKALIKE = "p\u0430ypal.test"  # a Cyrillic а
+
+
+@pytest.mark.parametrize("use_index", [False, True], ids=["memory", "index"])
+async def test_lookalike_domains_are_marked_in_the_panes_and_the_detail(
+    tmp_path: Path, use_index: bool
+) -> None:
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", failing(f"mx1.{LOOKALIKE}", domain=LOOKALIKE))
+    write_gz(root / "b.json.gz", report(org="Yahoo", domain="paypal.test"))
+    app = ExplorerApp([root], watch=False, use_index=use_index)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot)
+        cells = {r.key: app.nav.render_row(r)[0].plain for r in app.nav.rows_data}
+        assert cells[LOOKALIKE] == f"⚠ {LOOKALIKE}"
+        assert cells["paypal.test"] == "paypal.test"
+        assert app.policies.render_row(app.policies.rows_data[0])[0].plain.startswith("⚠ ")
+        failure = app.failures.render_row(app.failures.rows_data[0])
+        assert failure[1].plain == f"⚠ mx1.{LOOKALIKE}"
+        # The detail says which scripts are mixed, for the domain and for the MX.
+        body = app.guidance.plain
+        assert f"{LOOKALIKE} may pass for another name: it mixes Latin and Cyrillic" in body
+        assert f"mx1.{LOOKALIKE} may pass for another name" in body
+        assert "may pass for another name" in screen_text(app)
+        screen = await open_raw(pilot)
+        header = str(screen.query_one("#report-sources").render())
+        assert "mixes Latin and Cyrillic" in header
+        # The plain domain is not marked anywhere.
+        await pilot.press("escape")
+        app.nav.move_cursor(row=[r.key for r in app.nav.rows_data].index("paypal.test"))
+        await pilot.pause()
+        assert not app.policies.render_row(app.policies.rows_data[0])[0].plain.startswith("⚠")

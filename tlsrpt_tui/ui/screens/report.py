@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tlsrpt_tui.core.text import json_escaped
 from tlsrpt_tui.store.queries import ReportRow
-from tlsrpt_tui.ui.safe import number, safe
+from tlsrpt_tui.ui.safe import lookalike_note, name, names, number, safe
 
 #: Above this many bytes `c` offers a file instead: terminals and multiplexers cut
 #: (or drop) longer OSC 52 clipboard sequences.
@@ -112,8 +112,8 @@ class ReportScreen(Screen[None]):
         for row in self.rows:
             table.add_row(
                 Text(row.day.isoformat()),
-                safe(row.reporter, limit=40),
-                safe(", ".join(row.domains), limit=60),
+                name(row.reporter, limit=40),
+                names(row.domains, limit=60),
                 number(row.successful),
                 number(row.failed, "red" if row.failed else ""),
             )
@@ -137,6 +137,11 @@ class ReportScreen(Screen[None]):
         header = Text()
         header.append("Report-ID ", style="dim")
         header.append_text(safe(row.report_id))
+        for value in (row.reporter, *row.domains):
+            note = lookalike_note(value)
+            if note is not None:
+                header.append("\n")
+                header.append_text(note)
         for source in raw.sources:
             header.append("\nfile ", style="dim")
             header.append_text(safe(source, "bold"))

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from tlsrpt_tui.store.queries import FailureRow, NavRow, Pivot, PolicyRow
-from tlsrpt_tui.ui.safe import compact, number, rate, safe, spark
+from tlsrpt_tui.ui.safe import compact, name, names, number, rate, safe, spark
 from tlsrpt_tui.ui.widgets.line_table import LineTable
 
 RowT = TypeVar("RowT")
@@ -136,7 +136,7 @@ class NavTable(RowTable[NavRow]):
 
     def render_row(self, row: NavRow) -> list[Text]:
         return [
-            safe(row.key, limit=60),
+            name(row.key, limit=60),
             number(row.sessions),
             rate(row.failure_rate, row.failed),
             self.trend(row),
@@ -185,14 +185,14 @@ class PolicyTable(RowTable[PolicyRow]):
             row.sts_mode or "", ""
         )
         return [
-            safe(row.domain, limit=40),
+            name(row.domain, limit=40),
             safe(row.policy_type, limit=20),
             safe(row.sts_mode or "-", mode_style, limit=10),
-            safe(row.reporter, limit=40),
+            name(row.reporter, limit=40),
             number(row.successful),
             number(row.failed, "red" if row.failed else ""),
             rate(row.failure_rate, row.failed),
-            safe(", ".join(row.mx_hosts) or "-", limit=80),
+            names(row.mx_hosts, limit=80),
         ]
 
 
@@ -292,12 +292,12 @@ class FailureTable(RowTable[FailureRow]):
         info = row.additional_information or row.failure_reason_code or ""
         return [
             safe(row.result_type, "bold red", limit=40),
-            safe(row.receiving_mx_hostname or "-", limit=60),
+            name(row.receiving_mx_hostname or "-", limit=60),
             Text(compact(row.count), justify="right"),
             Text(row.last_day.isoformat()),
             safe(row.receiving_ip or "-", limit=45),
             safe(row.sending_mta_ip or "-", limit=45),
             Text(row.first_day.isoformat()),
-            safe(row.domain, limit=40),
+            name(row.domain, limit=40),
             safe(info, "dim", limit=200),
         ]
