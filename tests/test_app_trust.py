@@ -548,3 +548,69 @@ async def test_lookalike_domains_are_marked_in_the_panes_and_the_detail(
         app.nav.move_cursor(row=[r.key for r in app.nav.rows_data].index("paypal.test"))
         await pilot.pause()
         assert not app.policies.render_row(app.policies.rows_data[0])[0].plain.startswith("⚠")
+
+
+# --------------------------------------------------------------------------- the class of item 1
+
+#: One report per value, the value in every field (the fuzzing behind this test tried
+#: more: empty, blank, IPs, "..", "xn--zz", both stores).
+HOSTILE_VALUES = [
+    "mail",
+    "[/]",
+    "[@click=app.quit]x[/]",
+    "a;b",
+    "\x1b[2J",
+    "\u202e",
+    "x" * 3000,
+    "p\u0430ypal.test",
+]
+
+
+async def test_every_screen_on_hostile_values_keeps_the_app_running(tmp_path: Path) -> None:
+    """Each value in every field of a report (names, MX, IPs, information, policy), each
+    failure row walked through the guidance, copy, raw view, trends and guide."""
+    root = tmp_path / "r"
+    for number, value in enumerate(HOSTILE_VALUES):
+        obj = report(
+            org=value,
+            domain=value,
+            day=1 + number % 28,
+            failed=3,
+            details=[
+                {
+                    "result-type": value,
+                    "receiving-mx-hostname": value,
+                    "receiving-ip": value,
+                    "sending-mta-ip": value,
+                    "receiving-mx-helo": value,
+                    "additional-information": value,
+                    "failure-reason-code": value,
+                    "failed-session-count": 3,
+                }
+            ],
+        )
+        obj["policies"][0]["policy"]["mx-host"] = [value]
+        obj["policies"][0]["policy"]["policy-string"] = [value]
+        write_gz(root / f"{number}.json.gz", obj)
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await loaded(pilot)
+        assert len(app.nav.rows_data) == len(HOSTILE_VALUES)
+        for index in range(len(app.nav.rows_data)):
+            app.nav.move_cursor(row=index)
+            app.nav.focus()
+            await pilot.pause()
+            for keys in [
+                ("enter", "enter", "c", "enter"),
+                ("r", "c", "escape"),
+                ("t", "escape"),
+                ("g", "escape"),
+                ("G", "s", "escape", "escape", "escape"),
+            ]:
+                await pilot.press(*keys)
+                await pilot.pause()
+                assert app.is_running, (app.nav.rows_data[index].key, keys)
+        await pilot.press("p", "r", "escape", "p")
+        await pilot.pause()
+        assert app.is_running and "\x1b" not in app.export_screenshot()
+    assert app.return_code in (None, 0) and app.crash_log is None
