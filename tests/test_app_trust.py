@@ -614,3 +614,25 @@ async def test_every_screen_on_hostile_values_keeps_the_app_running(tmp_path: Pa
         await pilot.pause()
         assert app.is_running and "\x1b" not in app.export_screenshot()
     assert app.return_code in (None, 0) and app.crash_log is None
+
+
+async def test_a_background_job_that_fails_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerts job (a worker that does not end the app) fails: a notification names
+    it and the error, instead of an alerts count that silently stays at nothing."""
+    import tlsrpt_tui.core.health as health
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("thresholds exploded")
+
+    monkeypatch.setattr(health, "evaluate", broken)  # (a fault, injected)
+    root = tmp_path / "r"
+    write_gz(root / "a.json.gz", report())
+    app = ExplorerApp([root], watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        wanted = "The health job failed: RuntimeError: thresholds exploded"
+        assert await wait_for(
+            pilot, lambda: any(wanted in n.message for n in app._notifications)
+        )
+        assert app.is_running

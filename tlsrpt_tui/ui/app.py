@@ -22,7 +22,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tlsrpt_tui.core import guidance
 from tlsrpt_tui.core.archive import (
@@ -1044,6 +1044,22 @@ class ExplorerApp(App[None]):
                 "Compare every file with the index, not only folders that changed",
                 self.action_full_check,
             )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A background job that failed (they do not end the app) says so, instead of
+        leaving a pane empty or a progress bar standing without a word."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.error is None:
+            return
+        error = worker.error
+        what = {"scan": "Reading the archive", "check": "Checking every file"}.get(
+            worker.description, f"The {worker.description or worker.name} job"
+        )
+        message = f"{what} failed: {type(error).__name__}: {error}"
+        if worker.group == "load":
+            with contextlib.suppress(Exception):
+                self.query_one("#progress-label", Static).update(safe(message, "bold red"))
+        self.notify(message, severity="error", markup=False, timeout=15)
 
     def _handle_exception(self, error: Exception) -> None:
         """An unexpected exception ends the app (Textual's way, return code 1) with its
