@@ -632,7 +632,5 @@ async def test_a_background_job_that_fails_says_so(
     app = ExplorerApp([root], watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         wanted = "The health job failed: RuntimeError: thresholds exploded"
-        assert await wait_for(
-            pilot, lambda: any(wanted in n.message for n in app._notifications)
-        )
+        assert await wait_for(pilot, lambda: any(wanted in n.message for n in app._notifications))
         assert app.is_running
