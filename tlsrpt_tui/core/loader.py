@@ -988,6 +988,14 @@ def read_raw(source: Source, *, limits: Limits = DEFAULT_LIMITS, root: Path | No
     ``root`` is the archive root that ``source.path`` is relative to. Raises
     :class:`ReportError` (or OSError) when the file no longer holds that report.
     """
+    return read_raw_text(source, limits=limits, root=root)[0]
+
+
+def read_raw_text(
+    source: Source, *, limits: Limits = DEFAULT_LIMITS, root: Path | None = None
+) -> tuple[Any, str]:
+    """:func:`read_raw`, and the report's JSON text as received (UTF-8 decoded, without
+    a byte order mark; for one item of a JSON array, that item as compact JSON)."""
     path = Path(source.path) if root is None else _join(root, source.path)
     data = path.read_bytes()
     if len(data) > limits.max_file_bytes:
@@ -997,28 +1005,24 @@ def read_raw(source: Source, *, limits: Limits = DEFAULT_LIMITS, root: Path | No
     if part is not None and (match := re.search(r"(?:^|, )item (\d+)$", part)):
         item = int(match[1])
         part = part[: match.start()] or None
-    if part is None:
-        obj = _decode_report_bytes(data, limits)
-    else:
-        obj = _raw_from_container(data, part, limits)
+    payload = data if part is None else _raw_from_container(data, part)
+    if payload.startswith(GZIP_MAGIC):
+        payload = gunzip_capped(payload, limits.max_decompressed_bytes)
+    obj = decode_json(payload)[0]
+    text = payload.removeprefix(UTF8_BOM).decode("utf-8")  # (decode_json checked it)
     if item is not None:
         if not isinstance(obj, list) or item >= len(obj):
             raise ReportError(f"no item {item} in {source.describe()}")
-        return obj[item]
-    return obj
+        return obj[item], json.dumps(obj[item], ensure_ascii=False)
+    return obj, text
 
 
 def _join(root: Path, shown: str) -> Path:
     return root if not root.is_dir() else root / shown
 
 
-def _decode_report_bytes(data: bytes, limits: Limits) -> Any:
-    if data.startswith(GZIP_MAGIC):
-        data = gunzip_capped(data, limits.max_decompressed_bytes)
-    return decode_json(data)[0]
-
-
-def _raw_from_container(data: bytes, part: str, limits: Limits) -> Any:
+def _raw_from_container(data: bytes, part: str) -> bytes:
+    """The payload of the MIME part named ``part`` (as the loader names it)."""
     messages: list[tuple[str | None, Message]]
     if sniff(data) == "mbox":
         messages = [(f"message {i}", parse_message(c)) for i, c in enumerate(split_mbox(data), 1)]
@@ -1032,5 +1036,5 @@ def _raw_from_container(data: bytes, part: str, limits: Limits) -> Any:
                 payload = mime_part.get_payload(decode=True)
                 if not isinstance(payload, bytes):
                     raise ReportError("MIME part is empty")
-                return _decode_report_bytes(payload, limits)
+                return payload
     raise ReportError(f"{part} not found")

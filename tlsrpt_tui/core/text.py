@@ -21,3 +21,21 @@ def plain(value: str) -> str:
     The result never moves the cursor, rings the bell or reorders text on a terminal.
     """
     return _CONTROL.sub(_escape, value)
+
+
+# What must not reach a terminal from inside a JSON string: the controls above (but
+# not the tab, newline and return that JSON's own syntax may hold between tokens),
+# and invisible marks that reorder or hide text (bidi marks, zero-width characters).
+_JSON_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e"
+    r"\u2060-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with each such character written as a ``\\uXXXX`` escape.
+
+    JSON's own syntax is ASCII, so these can only be inside strings, where the escape
+    means the same character: the result is still valid JSON with the same value.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

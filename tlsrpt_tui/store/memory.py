@@ -109,6 +109,21 @@ def folded_reports(reports: Iterable[Report]) -> list[FoldedReport]:
     )
 
 
+def failure_key(row: FailureRow | FailureFact, grouped: bool) -> tuple[str | None, ...]:
+    """What makes a failure pane row (grouped: what merge_failures groups by)."""
+    head = (row.result_type, row.domain, row.receiving_mx_hostname)
+    if grouped:
+        return head
+    return (
+        *head,
+        row.receiving_ip,
+        row.sending_mta_ip,
+        row.receiving_mx_helo,
+        row.additional_information,
+        row.failure_reason_code,
+    )
+
+
 class _Acc:
     """Running totals of one group of rows."""
 
@@ -365,6 +380,27 @@ class MemoryStore:
         seen: dict[str, list[Unit]] = defaultdict(list)
         for unit in self._matching(flt):
             seen[unit.key].append(unit)
+        return self._report_rows_of(seen, limit)
+
+    def failure_reports(
+        self, flt: Filter, row: FailureRow, *, grouped: bool = False, limit: int = 500
+    ) -> list[ReportRow]:
+        """The reports behind one failure pane row (of ``failure_rows(flt)``): those
+        with a failure-detail equal to it in every field, or with ``grouped`` (a row of
+        merge_failures) in result-type, domain and MX."""
+        wanted = failure_key(row, grouped)
+        keys = {
+            unit.key
+            for unit, fact in self._matching_failures(flt)
+            if failure_key(fact, grouped) == wanted
+        }
+        seen: dict[str, list[Unit]] = defaultdict(list)
+        for unit in self._matching(flt):
+            if unit.key in keys:
+                seen[unit.key].append(unit)
+        return self._report_rows_of(seen, limit)
+
+    def _report_rows_of(self, seen: dict[str, list[Unit]], limit: int) -> list[ReportRow]:
         rows = []
         for key, units in seen.items():
             report = self._reports[key]

@@ -163,6 +163,13 @@ class ArchiveQueries(Protocol):
 
     def report_rows(self, flt: Filter, limit: int = 500) -> list[ReportRow]: ...
 
+    def failure_reports(
+        self, flt: Filter, row: FailureRow, *, grouped: bool = False, limit: int = 500
+    ) -> list[ReportRow]:
+        """The reports behind a row of ``failure_rows(flt)`` (``grouped``: a row that
+        merges every detail of one result-type, domain and MX)."""
+        ...
+
     def report(self, key: str) -> Report | None: ...
 
     def locate(self, key: str) -> list[tuple[Path, Source]]: ...

@@ -2267,8 +2267,6 @@ class SqliteStore:
         return list(result)
 
     def _report_rows(self, flt: Filter, limit: int) -> list[ReportRow]:
-        from tlsrpt_tui.store.queries import ReportRow
-
         conn = self.conn
         where = _unit_where(flt)
         inner = (" AND " + " AND ".join(where.conds)) if where.conds else ""
@@ -2302,9 +2300,49 @@ class SqliteStore:
                 " ORDER BY r.day DESC, r.reporter DESC, r.id LIMIT ?",
                 [*where.params, limit],
             ).fetchall()
-        rids = [r for (r,) in picked]
+        return self._report_rows_of([r for (r,) in picked], flt)
+
+    def failure_reports(
+        self, flt: Filter, row: FailureRow, *, grouped: bool = False, limit: int = 500
+    ) -> list[ReportRow]:
+        """The reports behind one failure pane row (of ``failure_rows(flt)``), newest
+        first: those with a failure-detail equal to it in every field, or with
+        ``grouped`` (a row of merge_failures) in result-type, domain and MX."""
+        where = self._failure_where(flt)
+        where.add("f.result_type = ?", row.result_type)
+        where.add("f.domain = ?", row.domain)
+        where.add("f.mx_hostname IS ?", row.receiving_mx_hostname)
+        if not grouped:
+            where.add("f.receiving_ip IS ?", row.receiving_ip)
+            where.add("f.sending_ip IS ?", row.sending_mta_ip)
+            where.add("f.helo IS ?", row.receiving_mx_helo)
+            where.add("f.info IS ?", row.additional_information)
+            where.add("f.reason IS ?", row.failure_reason_code)
+
+        def compute() -> list[ReportRow]:
+            picked = self.conn.execute(
+                f"SELECT u.report FROM failures f JOIN units u ON u.id = f.unit{where.sql}"
+                " GROUP BY u.report ORDER BY max(u.day) DESC, u.reporter DESC, u.report"
+                " LIMIT ?",
+                [*where.params, limit],
+            ).fetchall()
+            return self._report_rows_of([r for (r,) in picked], flt)
+
+        result: list[ReportRow] = self._memoized(
+            ("failure reports", flt, row, grouped, limit), compute
+        )
+        return list(result)
+
+    def _report_rows_of(self, rids: list[int], flt: Filter) -> list[ReportRow]:
+        """Raw-view rows of the reports ``rids``, in that order, with the units ``flt``
+        keeps summed."""
+        from tlsrpt_tui.store.queries import ReportRow
+
         if not rids:
             return []
+        conn = self.conn
+        where = _unit_where(flt)
+        inner = (" AND " + " AND ".join(where.conds)) if where.conds else ""
         marks = _marks(len(rids))
         head = {
             rid: (key, reporter, report_id, day)

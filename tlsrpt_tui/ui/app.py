@@ -17,11 +17,12 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, ProgressBar, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tlsrpt_tui.core import guidance
 from tlsrpt_tui.core.archive import (
@@ -30,18 +31,21 @@ from tlsrpt_tui.core.archive import (
     display_name,
     in_quarantine,
     is_candidate_name,
+    is_quarantine,
     iter_report_files,
 )
-from tlsrpt_tui.core.loader import Limits, load_file, read_raw
+from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.progress import Totals
-from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions
+from tlsrpt_tui.core.text import plain
+from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
 from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from tlsrpt_tui.store.sqlite import SqliteStore
     from tlsrpt_tui.ui.screens.date_range import DateRange
+    from tlsrpt_tui.ui.screens.report import RawReport
 from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
 from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
@@ -60,6 +64,14 @@ NARROW_WIDTH = 100
 FULL_COLLECTION_EVERY = 100
 #: How often the initial scan hands a batch of parsed files to the UI.
 BATCH_SECONDS = 0.25
+#: Seconds before the watcher, stopped, starts again (the last one repeats).
+WATCH_BACKOFF = (1, 2, 4, 8, 16, 30, 60)
+#: The watcher wakes at least this often (ms) to check its folders are still there.
+WATCH_TICK_MS = 2_000
+
+
+class WatchStopped(Exception):
+    """The watch ended without an error of its own (its folder went away)."""
 
 
 class ExplorerApp(App[None]):
@@ -142,9 +154,13 @@ class ExplorerApp(App[None]):
             self.theme = self.settings.theme
         if self.settings.pivot in ("domain", "reporter"):
             self.set_reactive(ExplorerApp.pivot, self.settings.pivot)  # type: ignore[misc]
+        #: Where the traceback of an unexpected exception was written (see _handle_exception).
+        self.crash_log: Path | None = None
         self.probe_options = probe_options or ProbeOptions()
         self.probe_cache = ProbeCache()
-        self.sub_title = label or ", ".join(str(p) for p in paths)
+        #: Why the watcher is down (the header shows it), None while it watches.
+        self.watch_problem: str | None = None
+        self.sub_title = label or ", ".join(plain(str(p)) for p in paths)
 
     # -- layout ------------------------------------------------------------------
 
@@ -178,10 +194,7 @@ class ExplorerApp(App[None]):
         filter_input = self.query_one("#filter", Input)
         filter_input.display = False
         self.watch(filter_input, "value", self.filter_changed, init=False)
-        if self.notice:
-            self.query_one("#notice", Static).update(Text(self.notice, style="yellow"))
-        else:
-            self.query_one("#notice", Static).display = False
+        self.show_notice()
         self.nav.focus()
         self.refresh_all()
         self.load_archive()
@@ -416,70 +429,187 @@ class ExplorerApp(App[None]):
         self.query_one("#progress-row").display = loading
         if not loading:
             self.call_after_refresh(self.panes_drawn)
-        if not loading and not self.store.overview(Filter()).reports:
-            self.show_empty_notice()
+        if not loading:
+            self.show_notice()
 
-    def show_empty_notice(self) -> None:
+    def show_notice(self) -> None:
+        """The notice line: the start-up notice (settings warnings, a folder created), and,
+        once loading is done, "No TLS-RPT reports … yet" for exactly as long as it is true
+        (reports that land take it away; deleting every report brings it back)."""
         notice = self.query_one("#notice", Static)
-        places = ", ".join(str(p) for p in self.paths)
-        message = (
-            f"No TLS-RPT reports in {places} yet. Save reports there (.json, .json.gz, .eml, "
-            "mbox or Maildir) or run `tlsrpt-tui fetch imap … --dir` / `tlsrpt-tui receive "
-            "--dir` into it: they appear here as they land."
-        )
-        if self.notice:
-            message = self.notice + "\n" + message
-        notice.update(Text(message, style="yellow"))
-        notice.display = True
+        parts = [self.notice] if self.notice else []
+        if not self.loading and not self.store.overview(Filter()).reports:
+            places = ", ".join(str(p) for p in self.paths)
+            parts.append(
+                f"No TLS-RPT reports in {places} yet. Save reports there (.json, .json.gz, "
+                ".eml, mbox or Maildir) or run `tlsrpt-tui fetch imap … --dir` / `tlsrpt-tui "
+                "receive --dir` into it: they appear here as they land."
+            )
+        if parts:
+            notice.update(Text("\n").join(safe(part, "yellow") for part in parts))
+        notice.display = bool(parts)
 
     # -- watching ----------------------------------------------------------------
 
     @work(exclusive=True, group="watch", exit_on_error=False, description="watch")
     async def watch_directories(self) -> None:
-        from watchfiles import Change, awatch
+        """Follow the folders' changes for as long as the app runs, whatever happens.
 
+        watchfiles gives up on a path that is not UTF-8 (at set-up when a folder has
+        such a name, at the event when a file has), and on a folder that vanishes.
+        Such folders are not handed to it (each good folder is watched on its own,
+        see watchable_folders), and when it stops anyway the header says "not
+        watching: <reason>" and it starts again after a back-off (1 s, 2 s, … 60 s),
+        first catching up with what changed meanwhile (files of any name included).
+        """
         roots = [p for p in self.paths if p.is_dir()]
         if not roots:
             return
-        async for changes in awatch(*roots, debounce=300, step=50, recursive=True):
-            loaded: list[tuple[LoadResult, str]] = []
-            removed: list[str] = []
+        failures = 0
+        #: Since when nothing watched (None at the first start: the scan reads it all).
+        stopped_at: float | None = None
+        while True:
+            try:
+                folders = await asyncio.to_thread(watchable_folders, roots)
+                await self.follow(roots, folders, stopped_at)
+                # A new folder to watch: the watches are set up again, and what
+                # happened in between is caught up with.
+                stopped_at = time.time()
+                failures = 0
+            except Exception as exc:
+                stopped_at = stopped_at or time.time()
+                delay = WATCH_BACKOFF[min(failures, len(WATCH_BACKOFF) - 1)]
+                failures += 1
+                reason = (
+                    str(exc) if isinstance(exc, WatchStopped) else f"{type(exc).__name__}: {exc}"
+                )
+                self.show_watching(f"{reason} (trying again in {delay} s)")
+                await asyncio.sleep(delay)
+
+    async def follow(self, roots: list[Path], folders: list[Path], since: float | None) -> None:
+        """Watch ``folders`` (each on its own) until a new folder needs a watch of its own.
+
+        Once the watches are up (at the first batch), what changed after ``since`` and
+        before is caught up with: nothing falls between two watchers.
+        """
+        from watchfiles import Change, awatch
+
+        async for changes in awatch(
+            *folders,
+            debounce=300,
+            step=50,
+            recursive=False,
+            yield_on_timeout=True,
+            rust_timeout=WATCH_TICK_MS,
+        ):
+            # A watched folder that vanished (an unmounted disk) raises nothing: the
+            # watch is gone all the same.
+            for root in roots:
+                if not root.is_dir():
+                    raise WatchStopped(f"{plain(str(root))} is no longer a folder")
+            if since is not None:
+                await self.catch_up(roots, since)
+                since = None
+            self.show_watching(None)  # (alive: it yields at least every WATCH_TICK_MS)
             touched: set[Path] = set()
+            new_folder = False
             for kind, name in changes:
                 path = Path(name)
                 if kind == Change.added and path.is_dir():
                     # Files written into a new folder before its watch was set up
                     # raise no event of their own: scan the folder.
                     touched.update(await asyncio.to_thread(list_files, path))
+                    new_folder = True
                 touched.add(path)
-            if self.index is not None:
-                new = await asyncio.to_thread(self.index.apply_changes, sorted(touched))
-                self.post_message(IndexChanged(new))
-                with contextlib.suppress(Exception):  # (only to make text filters quicker)
-                    await asyncio.to_thread(self.index.prepare_text_filter, TREND_DAYS)
+            if touched:
+                await self.apply_watched(roots, touched)
+            if new_folder:
+                return
+
+    async def catch_up(self, roots: list[Path], since: float) -> None:
+        """What changed while nobody watched: the index's own quick refresh, or (in
+        memory) the files that are new, gone, or modified since ``since``."""
+        if self.index is not None:
+            index = self.index
+            await asyncio.to_thread(index.refresh, cancel=self.cancel_loading)
+            self.post_message(IndexChanged([]))
+            return
+
+        def changed() -> set[Path]:
+            known = {str(location) for location in self.archive.locations.values()}
+            touched: set[Path] = set()
+            on_disk: set[str] = set()
+            for path, _shown in collect_files(roots):
+                on_disk.add(str(path))
+                with contextlib.suppress(OSError):
+                    if str(path) not in known or path.stat().st_mtime >= since - 2:
+                        touched.add(path)
+            touched.update(Path(p) for p in known - on_disk)
+            return touched
+
+        touched = await asyncio.to_thread(changed)
+        if touched:
+            await self.apply_watched(roots, touched)
+
+    def show_watching(self, problem: str | None) -> None:
+        """The header says "not watching: <problem>" while the watcher is down."""
+        problem = None if problem is None else plain(problem)
+        if problem != self.watch_problem:
+            self.watch_problem = problem
+            self.refresh_title()
+            if problem is not None:
+                self.notify(f"Not watching: {problem}", severity="warning", markup=False)
+
+    def refresh_title(self) -> None:
+        """Draw the header's title again (it watches sub_title, and calls format_title)."""
+        self.mutate_reactive(ExplorerApp.sub_title)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The title, then (first, so a long path cannot push it out) why the watcher
+        is down, then the archive."""
+        content = super().format_title(title, sub_title)
+        if self.watch_problem is None:
+            return content
+        return Content.assemble(
+            Content(title),
+            (" · not watching: ", "bold red"),
+            (self.watch_problem, "bold red"),
+            (" — ", "dim"),
+            Content(sub_title).stylize("dim"),
+        )
+
+    async def apply_watched(self, roots: list[Path], touched: set[Path]) -> None:
+        """Read (or index) the files the watcher or a catch-up found changed."""
+        if self.index is not None:
+            new = await asyncio.to_thread(self.index.apply_changes, sorted(touched))
+            self.post_message(IndexChanged(new))
+            with contextlib.suppress(Exception):  # (only to make text filters quicker)
+                await asyncio.to_thread(self.index.prepare_text_filter, TREND_DAYS)
+            return
+        loaded: list[tuple[LoadResult, str]] = []
+        removed: list[str] = []
+        # Files already known keep the name the scan gave them (names can collide
+        # across roots, and the scan then used the path as given).
+        known = {str(location): shown for shown, location in self.archive.locations.items()}
+        quarantine_changed = False
+        for path in sorted(touched):
+            root = next((r for r in roots if path.is_relative_to(r)), roots[0])
+            shown = known.get(str(path)) or display_name(path, root)
+            if in_quarantine(root, path.relative_to(root).parts):
+                quarantine_changed = True  # never counted; only its count changes
                 continue
-            # Files already known keep the name the scan gave them (names can collide
-            # across roots, and the scan then used the path as given).
-            known = {str(location): shown for shown, location in self.archive.locations.items()}
-            quarantine_changed = False
-            for path in sorted(touched):
-                root = next((r for r in roots if path.is_relative_to(r)), roots[0])
-                shown = known.get(str(path)) or display_name(path, root)
-                if in_quarantine(root, path.relative_to(root).parts):
-                    quarantine_changed = True  # never counted; only its count changes
-                    continue
-                if path.is_dir():
-                    continue
-                # (a FIFO or a broken link is an error entry, as the scan makes it)
-                if not (path.exists() or path.is_symlink()):
-                    removed.append(shown)
-                elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
-                    result = await asyncio.to_thread(
-                        load_file, path, display_path=shown, limits=self.limits
-                    )
-                    loaded.append((result, str(path)))
-            if loaded or removed or quarantine_changed:
-                self.post_message(FilesChanged(loaded, removed))
+            if path.is_dir():
+                continue
+            # (a FIFO or a broken link is an error entry, as the scan makes it)
+            if not (path.exists() or path.is_symlink()):
+                removed.append(shown)
+            elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
+                result = await asyncio.to_thread(
+                    load_file, path, display_path=shown, limits=self.limits
+                )
+                loaded.append((result, str(path)))
+        if loaded or removed or quarantine_changed:
+            self.post_message(FilesChanged(loaded, removed))
 
     def on_files_changed(self, message: FilesChanged) -> None:
         for shown in message.removed:
@@ -492,16 +622,14 @@ class ExplorerApp(App[None]):
         self.evaluate_health()
         if new:
             self.notify_new(new)
-        if self.archive.reports:
-            self.query_one("#notice", Static).display = bool(self.notice)
+        self.show_notice()
 
     def on_index_changed(self, message: IndexChanged) -> None:
         self.refresh_all()
         self.evaluate_health()
         if message.new_reports:
             self.notify_new(message.new_reports)
-        if self.store.overview(Filter()).reports:
-            self.query_one("#notice", Static).display = bool(self.notice)
+        self.show_notice()
 
     def notify_new(self, reports: list[Report]) -> None:
         names = sorted({r.organization_name for r in reports})
@@ -618,9 +746,13 @@ class ExplorerApp(App[None]):
     def refresh_failures(self) -> None:
         empty = self.nav.current is None
         self.failures.show([] if empty else self.store.failure_rows(self.failure_filter()))
-        title = "Failure details"
+        title = Text("Failure details")
         if self.drilled is not None:
-            title += f" · {self.drilled[1]} only (Esc: all)"
+            # A Text, not a str: a str border title is parsed as markup, and a
+            # reporter's name is report text.
+            title.append(" · ")
+            title.append_text(safe(self.drilled[1], limit=40))
+            title.append(" only (Esc: all)")
         self.failures.border_title = title
         self.refresh_guidance()
 
@@ -631,6 +763,10 @@ class ExplorerApp(App[None]):
             return
         self.guidance.show_row(row)
         if self.guidance.probe_text is None:
+            refusal = self.probe_refusal(row)
+            if refusal is not None:
+                self.guidance.set_probe(refusal)
+                return
             cached = self.probe_cache.get(row.domain, self.probe_targets(row), self.probe_options)
             if cached is not None:
                 self.guidance.set_probe(probe_text(cached, row.result_type))
@@ -642,10 +778,27 @@ class ExplorerApp(App[None]):
         mx = row.receiving_mx_hostname
         return (mx,) if mx and not mx.startswith("(") else ()
 
+    def probe_refusal(self, row: FailureRow) -> Text | None:
+        """Why the probe cannot take this row's domain or MX (a single label, a `;`, a
+        control character, a report without policy-domain...), as the pane says it; None
+        when it can. Report data decides this: it is never an exception."""
+        try:
+            ProbeCache.key(row.domain, self.probe_targets(row), self.probe_options)
+        except ProbeUsageError as exc:
+            return Text.assemble(
+                ("This row cannot be probed: ", "bold yellow"), safe(str(exc), "yellow")
+            )
+        return None
+
     def action_probe(self) -> None:
         row = self.failures.current
         if row is None:
             self.notify("Select a failure first: the probe checks its domain and MX.", timeout=3)
+            return
+        refusal = self.probe_refusal(row)
+        if refusal is not None:
+            self.guidance.set_probe(refusal)
+            self.notify(refusal.plain, severity="warning", markup=False, timeout=4)
             return
         self.guidance.set_probe(
             Text.assemble(
@@ -840,24 +993,39 @@ class ExplorerApp(App[None]):
         self.push_screen(QuarantineScreen(find_quarantined(self.paths)))
 
     def action_raw(self) -> None:
-        flt = self.failure_filter() if self.focused is self.failures else self.selection_filter()
-        rows = self.store.report_rows(flt)
-        label = flt.domain or flt.reporter or "all reports"
-        title = f"Reports: {label}" + (" (first 500)" if len(rows) >= 500 else "")
+        """The reports behind the selection: on a failure row (or its guidance), the
+        reports holding that failure; elsewhere, those of the domain or reporter."""
         from tlsrpt_tui.ui.screens.report import ReportScreen
 
-        self.push_screen(ReportScreen(rows, self.raw_report, title))
+        row = self.failures.current
+        if row is not None and self.focused in (self.failures, self.guidance):
+            flt = self.failure_filter()
+            rows = self.store.failure_reports(flt, row, grouped=self.failures.grouped)
+            label = Text.assemble(safe(row.domain), " · ", safe(row.result_type))
+            if row.receiving_mx_hostname:
+                label.append(" via ")
+                label.append_text(safe(row.receiving_mx_hostname))
+            shown = label.plain
+        else:
+            flt = self.selection_filter()
+            rows = self.store.report_rows(flt)
+            shown = flt.domain or flt.reporter or "all reports"
+        title = f"Reports: {shown}" + (" (first 500)" if len(rows) >= 500 else "")
+        self.push_screen(ReportScreen(rows, self.raw_report, title, protected=self.paths))
 
-    def raw_report(self, key: str) -> tuple[Any, list[str]]:
+    def raw_report(self, key: str) -> RawReport:
         """The raw JSON of a report (first readable copy) and every file it was seen in."""
+        from tlsrpt_tui.ui.screens.report import RawReport
+
         copies = self.store.locate(key)
         shown = [source.describe() + provenance(location) for location, source in copies]
         for location, source in copies:
             try:
-                return read_raw(Source(str(location), source.part), limits=self.limits), shown
+                obj, text = read_raw_text(Source(str(location), source.part), limits=self.limits)
             except Exception:  # the file changed or vanished since it was read
                 continue
-        return None, shown
+            return RawReport(obj, text, shown)
+        return RawReport(None, "", shown)
 
     def action_copy_row(self) -> None:
         focused = self.focused
@@ -921,6 +1089,34 @@ class ExplorerApp(App[None]):
                 self.action_full_check,
             )
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A background job that failed (they do not end the app) says so, instead of
+        leaving a pane empty or a progress bar standing without a word."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.error is None:
+            return
+        error = worker.error
+        what = {"scan": "Reading the archive", "check": "Checking every file"}.get(
+            worker.description, f"The {worker.description or worker.name} job"
+        )
+        message = f"{what} failed: {type(error).__name__}: {error}"
+        if worker.group == "load":
+            with contextlib.suppress(Exception):
+                self.query_one("#progress-label", Static).update(safe(message, "bold red"))
+        self.notify(message, severity="error", markup=False, timeout=15)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected exception ends the app (Textual's way, return code 1) with its
+        traceback in a crash log that ``explore.main`` names in one line, instead of a
+        screenful of locals (report text among them) on the terminal."""
+        from tlsrpt_tui.explore import write_crash_log
+
+        if self.crash_log is None:
+            self.crash_log = write_crash_log(error)
+        super()._handle_exception(error)
+        if self.crash_log is not None:
+            self._exit_renderables.clear()  # (what Textual would print on exit)
+
     def watch_theme(self, theme: str) -> None:
         self.settings.theme = theme
 
@@ -952,6 +1148,47 @@ def provenance(location: Path) -> str:
 
 def list_files(folder: Path) -> list[Path]:
     return list(iter_report_files(folder))
+
+
+def watchable_folders(roots: list[Path]) -> list[Path]:
+    """``roots`` and every folder under them that the scan reads and watchfiles can
+    watch: one whose path is UTF-8 (watchfiles stops on any other). Reports under a
+    folder it cannot watch are found by the catch-ups (and at the next start)."""
+    folders: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = list(reversed(roots))
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError:
+            if folder in roots:
+                raise  # (a root that vanished: the watcher says so and tries again)
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        folders.append(folder)
+        maildir = {e.name for e in entries} >= {"cur", "new", "tmp"}
+        for entry in entries:
+            if not is_candidate_name(entry.name) or not utf8(entry.name):
+                continue
+            if maildir and entry.name == "tmp":
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_dir() and not is_quarantine(entry.path):
+                    stack.append(Path(entry.path))
+    return folders
+
+
+def utf8(name: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (decoded as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class GuidanceScreen(Screen[None]):

@@ -7,11 +7,16 @@ reaches the terminal. Every widget gets report text through these helpers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.text import Text
 
+from tlsrpt_tui.core.lookalike import lookalike
 from tlsrpt_tui.core.text import plain
 
 ELLIPSIS = "…"
+#: Marks a name that may pass for another (mixed scripts, invisible characters).
+LOOKALIKE_MARK = "⚠ "
 
 
 def safe(value: object, style: str = "", *, limit: int | None = None) -> Text:
@@ -20,6 +25,37 @@ def safe(value: object, style: str = "", *, limit: int | None = None) -> Text:
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)] + ELLIPSIS
     return Text(text, style=style, no_wrap=False)
+
+
+def name(value: str | None, style: str = "", *, limit: int | None = None) -> Text:
+    """A domain, host or reporter name as :func:`safe` shows it, marked with ⚠ when it
+    may pass for another (``pаypal.test`` with a Cyrillic ``а``: core/lookalike.py)."""
+    text = safe(value, style, limit=limit)
+    if lookalike(value) is not None:
+        text = Text.assemble((LOOKALIKE_MARK, "bold yellow"), text)
+    return text
+
+
+def names(values: Iterable[str], *, limit: int | None = None) -> Text:
+    """Names joined by ", " (each marked as :func:`name` marks it), or "-"."""
+    text = Text(", ").join(name(value) for value in values) or Text("-")
+    if limit is not None and len(text) > limit:
+        text.truncate(limit, overflow="ellipsis")
+        text = text[: limit - 1] + Text(ELLIPSIS)
+    return text
+
+
+def lookalike_note(value: str | None) -> Text | None:
+    """``⚠ pаypal.test looks like another name: mixes Latin and Cyrillic…`` or None."""
+    reason = lookalike(value)
+    if value is None or reason is None:
+        return None
+    return Text.assemble(
+        (LOOKALIKE_MARK, "bold yellow"),
+        safe(value, "bold yellow"),
+        (" may pass for another name: it ", "yellow"),
+        safe(reason, "yellow"),
+    )
 
 
 def number(value: int, style: str = "") -> Text:

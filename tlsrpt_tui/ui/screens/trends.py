@@ -47,7 +47,8 @@ class TrendsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         points = self.queries.daily(self.flt)
         with VerticalScroll(id="trends") as box:
-            box.border_title = f"Trends: {self.title_text}"
+            # A Text: a str border title would be parsed as markup, and this is report text.
+            box.border_title = Text.assemble("Trends: ", safe(self.title_text, limit=60))
             if not points:
                 yield Static("No reports in the selection.", markup=False)
                 return

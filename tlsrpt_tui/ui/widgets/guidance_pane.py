@@ -13,7 +13,7 @@ from rich.text import Text
 
 from tlsrpt_tui.core import guidance
 from tlsrpt_tui.store.queries import FailureRow
-from tlsrpt_tui.ui.safe import safe
+from tlsrpt_tui.ui.safe import lookalike_note, safe
 from tlsrpt_tui.ui.widgets.text_view import TextView
 
 #: What the failure table puts in a merged row where members differ: "(3 codes)".
@@ -110,6 +110,10 @@ def render_entry(
             where.append(" via ", style="dim")
             where.append_text(safe(mx, "bold"))
         parts.append(where)
+        for value in (domain, mx):
+            warning = lookalike_note(value)
+            if warning is not None:
+                parts.append(warning)
     if entry.start:
         parts.append(Text(""))
         text, first = guidance.start_for(entry, ip)

@@ -13,9 +13,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
+from tlsrpt_tui.core.lookalike import lookalike
 from tlsrpt_tui.core.model import u_label
 from tlsrpt_tui.store.queries import FailureRow, NavRow, Pivot, PolicyRow
-from tlsrpt_tui.ui.safe import compact, number, rate, safe, spark
+from tlsrpt_tui.ui.safe import LOOKALIKE_MARK, compact, name, names, number, rate, safe, spark
 from tlsrpt_tui.ui.widgets.line_table import CELL_PADDING, LineTable
 from tlsrpt_tui.ui.widgets.scroll_thumb import THUMB_WIDTH
 
@@ -30,7 +31,10 @@ def domain_text(domain: str, *, limit: int) -> Text:
     """A policy domain as every machine output has it (the A-label), with its Unicode
     spelling beside it for people: ``xn--bcher-kva.example (bücher.example)``."""
     shown = u_label(domain)
-    return safe(domain if shown is None else f"{domain} ({shown})", limit=limit)
+    text = safe(domain if shown is None else f"{domain} ({shown})", limit=limit)
+    if lookalike(domain) is not None:
+        text = Text.assemble((LOOKALIKE_MARK, "bold yellow"), text)
+    return text
 
 
 class RowTable(LineTable, Generic[RowT]):
@@ -191,7 +195,7 @@ class NavTable(RowTable[NavRow]):
 
     def render_row(self, row: NavRow) -> list[Text]:
         return [
-            domain_text(row.key, limit=60) if self.pivot == "domain" else safe(row.key, limit=60),
+            domain_text(row.key, limit=60) if self.pivot == "domain" else name(row.key, limit=60),
             number(row.sessions),
             rate(row.failure_rate, row.failed),
             self.trend(row),
@@ -248,11 +252,11 @@ class PolicyTable(RowTable[PolicyRow]):
             domain_text(row.domain, limit=40),
             safe(row.policy_type, limit=20),
             safe(row.sts_mode or "-", mode_style, limit=10),
-            safe(row.reporter, limit=40),
+            name(row.reporter, limit=40),
             number(row.successful),
             number(row.failed, "red" if row.failed else ""),
             rate(row.failure_rate, row.failed),
-            safe(", ".join(row.mx_hosts) or "-", limit=80),
+            names(row.mx_hosts, limit=80),
         ]
 
 
@@ -357,7 +361,7 @@ class FailureTable(RowTable[FailureRow]):
         info = row.additional_information or row.failure_reason_code or ""
         return [
             safe(row.result_type, "bold red", limit=40),
-            safe(row.receiving_mx_hostname or "-", limit=60),
+            name(row.receiving_mx_hostname or "-", limit=60),
             Text(compact(row.count), justify="right"),
             Text(row.last_day.isoformat()),
             safe(row.receiving_ip or "-", limit=45),
