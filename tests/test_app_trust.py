@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import corpus_file
 from test_app import loaded, report, write_gz
 
 from tlsrpt_tui.locations import cache_dir
 from tlsrpt_tui.ui.app import ExplorerApp
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
-POSTFIX_NO_DOMAIN = (
-    CORPUS / "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
-)
+POSTFIX_NO_DOMAIN = "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
 
 
 def failing(mx: str, *, domain: str = "example.com", org: str = "Google Inc.") -> dict[str, Any]:
@@ -91,9 +89,8 @@ async def test_a_failure_without_policy_domain_cannot_be_probed(tmp_path: Path) 
         assert "This row cannot be probed: domain '(unknown)'" in app.guidance.plain
 
 
-@pytest.mark.skipif(not POSTFIX_NO_DOMAIN.is_file(), reason="shared corpus not present")
 async def test_real_postfix_report_without_policy_domain_opens(tmp_path: Path) -> None:
-    app = ExplorerApp([POSTFIX_NO_DOMAIN], watch=False)
+    app = ExplorerApp([corpus_file(POSTFIX_NO_DOMAIN)], watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         assert app.is_running
@@ -517,6 +514,7 @@ async def test_r_on_a_failure_row_lists_the_reports_behind_it(
 # --------------------------------------------------------------------------- item 14
 
 LOOKALIKE = "p\u0430ypal.test"  # a Cyrillic а
+LOOKALIKE_A = "xn--pypal-4ve.test"  # its A-label, the key everywhere (IDN)
 
 
 @pytest.mark.parametrize("use_index", [False, True], ids=["memory", "index"])
@@ -530,15 +528,15 @@ async def test_lookalike_domains_are_marked_in_the_panes_and_the_detail(
     async with app.run_test(size=(160, 50)) as pilot:
         await loaded(pilot)
         cells = {r.key: app.nav.render_row(r)[0].plain for r in app.nav.rows_data}
-        assert cells[LOOKALIKE] == f"⚠ {LOOKALIKE}"
+        assert cells[LOOKALIKE_A] == f"⚠ {LOOKALIKE_A} ({LOOKALIKE})"
         assert cells["paypal.test"] == "paypal.test"
         assert app.policies.render_row(app.policies.rows_data[0])[0].plain.startswith("⚠ ")
         failure = app.failures.render_row(app.failures.rows_data[0])
-        assert failure[1].plain == f"⚠ mx1.{LOOKALIKE}"
+        assert failure[1].plain == f"⚠ mx1.{LOOKALIKE_A}"
         # The detail says which scripts are mixed, for the domain and for the MX.
         body = app.guidance.plain
-        assert f"{LOOKALIKE} may pass for another name: it mixes Latin and Cyrillic" in body
-        assert f"mx1.{LOOKALIKE} may pass for another name" in body
+        assert f"{LOOKALIKE_A} may pass for another name: it mixes Latin and Cyrillic" in body
+        assert f"mx1.{LOOKALIKE_A} may pass for another name" in body
         assert "may pass for another name" in screen_text(app)
         screen = await open_raw(pilot)
         header = str(screen.query_one("#report-sources").render())

@@ -31,7 +31,6 @@ from tlsrpt_tui.core.archive import (
     display_name,
     in_quarantine,
     is_candidate_name,
-    is_quarantine,
     iter_report_files,
 )
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
@@ -1153,7 +1152,9 @@ def list_files(folder: Path) -> list[Path]:
 def watchable_folders(roots: list[Path]) -> list[Path]:
     """``roots`` and every folder under them that the scan reads and watchfiles can
     watch: one whose path is UTF-8 (watchfiles stops on any other). Reports under a
-    folder it cannot watch are found by the catch-ups (and at the next start)."""
+    folder it cannot watch are found by the catch-ups (and at the next start).
+    Quarantine folders are watched too: their reports are never counted, but the
+    header's quarantine count follows them."""
     folders: list[Path] = []
     seen: set[tuple[int, int]] = set()
     stack = list(reversed(roots))
@@ -1177,7 +1178,7 @@ def watchable_folders(roots: list[Path]) -> list[Path]:
             if maildir and entry.name == "tmp":
                 continue
             with contextlib.suppress(OSError):
-                if entry.is_dir() and not is_quarantine(entry.path):
+                if entry.is_dir():
                     stack.append(Path(entry.path))
     return folders
 
