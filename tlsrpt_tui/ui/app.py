@@ -1014,6 +1014,7 @@ class ExplorerApp(App[None]):
 
     def raw_report(self, key: str) -> RawReport:
         """The raw JSON of a report (first readable copy) and every file it was seen in."""
+        from tlsrpt_tui.ingest.report_dir import provenance
         from tlsrpt_tui.ui.screens.report import RawReport
 
         copies = self.store.locate(key)
@@ -1124,25 +1125,6 @@ class ExplorerApp(App[None]):
         if self.save_on_exit:
             with contextlib.suppress(OSError):
                 save_settings(self.settings)
-
-
-def provenance(location: Path) -> str:
-    """How a saved report arrived, from the sidecars `fetch`/`import`/`receive` write."""
-    from tlsrpt_tui.ingest.store import read_sidecars
-
-    sidecars = read_sidecars(location)
-    notes = []
-    dkim = sidecars.get("dkim")
-    if isinstance(dkim, dict):
-        verdict = str(dkim.get("verdict", "?"))
-        signer = dkim.get("domain")
-        note = f"DKIM {verdict}" + (f" (d={signer})" if signer else "")
-        if verdict != "pass" and dkim.get("reason"):
-            note += f": {dkim.get('reason')}"
-        notes.append(note)
-    if "https" in sidecars:
-        notes.append("received by HTTPS POST")
-    return f"  · {'; '.join(notes)}" if notes else ""
 
 
 def list_files(folder: Path) -> list[Path]:
