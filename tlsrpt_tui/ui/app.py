@@ -859,6 +859,8 @@ class ExplorerApp(App[None]):
         if row is None:
             return
         if self.screen.has_class("-narrow"):
+            from tlsrpt_tui.ui.screens.guidance import GuidanceScreen
+
             self.push_screen(GuidanceScreen(row))
         else:
             self.guidance.focus()
@@ -1172,28 +1174,3 @@ def utf8(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-class GuidanceScreen(Screen[None]):
-    """Full-screen guidance for narrow terminals."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Back")]
-
-    def __init__(self, row: FailureRow) -> None:
-        super().__init__()
-        self.row = row
-
-    def compose(self) -> ComposeResult:
-        yield GuidancePane(id="guidance-full")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        pane = self.query_one(GuidancePane)
-        pane.show_row(self.row)
-        pane.focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-__all__ = ["ExplorerApp", "safe"]
