@@ -212,3 +212,37 @@ def test_alerts_both_ways(
     assert [(a.rule, a.policy_domain) for a in alerts] == [
         ("no-reports", d) for d in ("example.com", "example.net", "example.org")
     ]
+
+
+async def test_the_quarantine_is_counted_apart_and_followed_by_the_watcher(tmp_path: Path) -> None:
+    from tlsrpt_tui.ingest.report_dir import QUARANTINE_MARKER
+
+    root = tmp_path / "reports"
+    write_gz(root / "2026/11/01/good.json.gz", report())
+    kept = root / "quarantine/2026/11/01"
+    write_gz(kept / "Forged!example.com!1793491200!1793577599!k.json.gz", report(org="Forged"))
+    (root / "quarantine" / QUARANTINE_MARKER).write_text("")
+    sidecar = {"verdict": "fail", "reason": "no signature"}
+    (kept / ".Forged!example.com!1793491200!1793577599!k.json.gz.dkim.json").write_text(
+        json.dumps(sidecar), encoding="utf-8"
+    )
+    live = LiveArchive([root])
+    events = Recorder(live)
+    await asyncio.to_thread(live.load, events)
+    assert live.store.overview(Filter()).reports == 1  # (never counted)
+    assert live.quarantine_label() == "1"
+    (listed,) = live.quarantined().reports
+    assert (listed.submitter, listed.verdict, listed.reason) == ("Forged", "fail", "no signature")
+    watching = asyncio.create_task(live.watch(events))
+    try:
+        await asyncio.sleep(0.5)
+        events.log.clear()
+        write_gz(kept / "Other!example.com!1793491200!1793577599!j.json.gz", report(org="Other"))
+        # The watcher says something changed (the header's count follows) and counts nothing.
+        assert await until(lambda: ("files", [], []) in events.log)
+        assert live.quarantine_label() == "2"
+        assert live.store.overview(Filter()).reports == 1
+    finally:
+        watching.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await watching

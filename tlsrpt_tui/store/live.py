@@ -46,6 +46,7 @@ from tlsrpt_tui.store.queries import ArchiveQueries, Filter
 
 if TYPE_CHECKING:
     from tlsrpt_tui.core.health import Alert
+    from tlsrpt_tui.ingest.quarantine_list import QuarantineList
 
     # The index, through its face only (when store/sqlite.py becomes store/index/,
     # this line and the one in _index() are the ones to change).
@@ -475,6 +476,21 @@ class LiveArchive:
                 continue
             return RawCopy(obj, text, shown)
         return RawCopy(None, "", shown)
+
+    # -- the quarantine ------------------------------------------------------------
+
+    def quarantine_label(self) -> str | None:
+        """How many reports are kept in quarantine under the roots ("3", "10,000+"), for
+        the overview line; None when none (they are never counted as reports)."""
+        from tlsrpt_tui.ingest.quarantine_list import quarantine_label
+
+        return quarantine_label(self.paths)
+
+    def quarantined(self) -> QuarantineList:
+        """The reports in quarantine, each with its DKIM verdict and reason."""
+        from tlsrpt_tui.ingest.quarantine_list import find_quarantined
+
+        return find_quarantined(self.paths)
 
     # -- the garbage collector -----------------------------------------------------
 

@@ -31,7 +31,6 @@ from tlsrpt_tui.store.live import Batch, LiveArchive, LiveEvents, collect_when_i
 from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
 from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
-from tlsrpt_tui.ui.screens.quarantine import quarantine_label
 from tlsrpt_tui.ui.widgets.filter_input import FilterInput
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
 from tlsrpt_tui.ui.widgets.line_table import LineTable
@@ -474,7 +473,7 @@ class ExplorerApp(App[None]):
     def refresh_overview(self) -> Overview:
         overview = self.store.overview(self.base_filter)
         self.query_one("#overview", OverviewBar).show(
-            overview, self.base_filter, len(self.alerts), quarantine_label(self.paths)
+            overview, self.base_filter, len(self.alerts), self.live.quarantine_label()
         )
         return overview
 
@@ -741,9 +740,9 @@ class ExplorerApp(App[None]):
         self.push_screen(BadFilesScreen(self.store.errors(), self.store.folded()))
 
     def action_quarantine(self) -> None:
-        from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen, find_quarantined
+        from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen
 
-        self.push_screen(QuarantineScreen(find_quarantined(self.paths)))
+        self.push_screen(QuarantineScreen(self.live.quarantined()))
 
     def action_raw(self) -> None:
         """The reports behind the selection: on a failure row (or its guidance), the
