@@ -246,3 +246,21 @@ async def test_the_quarantine_is_counted_apart_and_followed_by_the_watcher(tmp_p
         watching.cancel()
         with pytest.raises(asyncio.CancelledError):
             await watching
+
+
+def test_the_live_archive_imports_no_textual_nor_rich() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tlsrpt_tui.store.live, tlsrpt_tui.ingest.quarantine_list\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich'}))"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=repo
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
