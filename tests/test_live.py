@@ -264,3 +264,29 @@ def test_the_live_archive_imports_no_textual_nor_rich() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_checking_every_file_finds_a_report_rewritten_in_place(
+    archive: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tlsrpt_tui.store import sqlite
+
+    # Folders count as settled at once (not only seconds after they last changed).
+    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))
+    live = LiveArchive([archive], use_index=True)
+    live.load(Recorder(live))
+    target = archive / "2026/11/01/a.json.gz"
+    write_gz(target, report(org="Rewritten", domain="rewritten.test"))
+    # Written in place: its folder's times stay as they were, and the quick refresh
+    # (folder stamps) does not look inside.
+    assert live.index is not None
+    live.index.refresh()
+    assert "rewritten.test" not in domains(live)
+    seen: list[tuple[int, int]] = []
+    stats = live.check_every_file(lambda done, total, _rate: seen.append((done, total)))
+    assert stats is not None and stats.changed == 1 and (stats.added, stats.removed) == (0, 0)
+    assert "rewritten.test" in domains(live)
+    assert seen and seen[-1][0] == seen[-1][1]
+    with pytest.raises(ValueError):
+        LiveArchive([archive]).check_every_file()

@@ -252,7 +252,8 @@ class LiveArchive:
     ) -> RefreshStats | None:
         """Compare every file with the index, not only those in folders that changed
         (a report rewritten in place leaves its folder's times as they were). None
-        when cancelled; ValueError without the index."""
+        when cancelled; ValueError without the index. (Then prepare_text_filter: after
+        the panes show the result.)"""
         from tlsrpt_tui.store.sqlite import IndexCancelled
 
         index = self.index
@@ -268,7 +269,6 @@ class LiveArchive:
             stats = index.refresh(progress=counted, cancel=self.cancel, full=True)
         except IndexCancelled:
             return None
-        self.prepare_text_filter()
         return stats
 
     def take(self, batch: Batch) -> list[Report]:

@@ -289,6 +289,7 @@ class ExplorerApp(App[None]):
         self.call_from_thread(
             self.notify, f"Checked {stats.files:,} files: {changes}.", markup=False
         )
+        self.live.prepare_text_filter()
 
     def use_store(self, final: bool) -> None:
         """Show the index: first as it was (at once), then again once it is up to date."""
