@@ -345,7 +345,7 @@ async def test_trends_and_explorer_keys_inert_on_other_screens(archive: Path) ->
 
 def test_quarantine_folder_is_not_scanned(tmp_path: Path) -> None:
     from tlsrpt_tui.core.archive import collect_files
-    from tlsrpt_tui.ingest.store import QUARANTINE_MARKER
+    from tlsrpt_tui.ingest.report_dir import QUARANTINE_MARKER
 
     root = tmp_path / "reports"
     write_gz(root / "2026/11/01/good.json.gz", report())

@@ -205,18 +205,18 @@ async def test_full_garbage_collections_wait_for_a_pause_in_typing(
 ) -> None:
     import gc
 
-    from tlsrpt_tui.ui import app as app_module
+    from tlsrpt_tui.store import live
 
     collected: list[int] = []
-    monkeypatch.setattr(app_module.gc, "collect", lambda *a: collected.append(1) or 0)
+    monkeypatch.setattr(live.gc, "collect", lambda *a: collected.append(1) or 0)
     before = gc.get_threshold()
     app = ExplorerApp([archive], watch=False, use_index=True)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             assert await until(pilot, lambda: not app.loading)
             assert await until(pilot, lambda: app.idle_collector is not None)
-            assert gc.get_threshold()[2] == app_module.FULL_COLLECTION_EVERY
-            monkeypatch.setattr(app_module.gc, "get_count", lambda: (0, 0, 9))
+            assert gc.get_threshold()[2] == live.FULL_COLLECTION_EVERY
+            monkeypatch.setattr(live.gc, "get_count", lambda: (0, 0, 9))
             await pilot.press("down")
             app.collect_when_idle()
             assert collected == []  # a key was just pressed

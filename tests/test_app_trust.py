@@ -19,7 +19,9 @@ from test_app import loaded, report, write_gz
 from tlsrpt_tui.locations import cache_dir
 from tlsrpt_tui.ui.app import ExplorerApp
 
-POSTFIX_NO_DOMAIN = "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
+POSTFIX_NO_DOMAIN = (
+    "issue-sys4-tlsrpt-reporter-51_postfix-no-policy-found-without-policy-domain.json"
+)
 
 
 def failing(mx: str, *, domain: str = "example.com", org: str = "Google Inc.") -> dict[str, Any]:

@@ -36,7 +36,7 @@ from tlsrpt_tui.core.loader import load_file, parse_message
 from tlsrpt_tui.ingest.dkim_check import make_dnsfunc
 from tlsrpt_tui.ingest.imap import ImapConfig, encode_mailbox, fetch_imap
 from tlsrpt_tui.ingest.mail import IngestOptions
-from tlsrpt_tui.ingest.store import ReportStore, read_sidecars
+from tlsrpt_tui.ingest.report_dir import ReportStore, read_sidecars
 
 PASSWORD_ENV = "TLSRPT_IMAP_PASSWORD"
 
@@ -567,7 +567,7 @@ def test_run_killed_while_a_signed_copy_replaces_a_quarantined_one(
     assert len(quarantined(out)) == 1 and archived(out) == []
     resigned = keys["reporter"].sign(build_report_mail(report, submitter="reporter.example"))
     dovecot.append(folder, resigned)
-    crash_at = "tlsrpt_tui.ingest.store:ReportStore._remove_quarantined"
+    crash_at = "tlsrpt_tui.ingest.report_dir:ReportStore._remove_quarantined"
     status, _, _ = finish(start_fetch(args, crash_at))
     assert status == -9
     assert len(archived(out)) == 1 and len(quarantined(out)) == 1  # in both places

@@ -25,7 +25,7 @@ from ingest_helpers import (
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import load_file
-from tlsrpt_tui.ingest.store import read_sidecars
+from tlsrpt_tui.ingest.report_dir import read_sidecars
 
 
 @pytest.fixture(scope="module")

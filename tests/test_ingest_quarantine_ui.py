@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 
 from tlsrpt_tui.core.loader import load_bytes
 from tlsrpt_tui.core.model import Report, Source
-from tlsrpt_tui.ingest.store import ReportStore
+from tlsrpt_tui.ingest.report_dir import ReportStore
 from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen
 from tlsrpt_tui.ui.widgets.overview import OverviewBar

@@ -30,7 +30,7 @@ from ingest_helpers import REPO, TestCA, free_port, make_report, report_bytes
 from tlsrpt_tui.core.loader import load_bytes, load_file
 from tlsrpt_tui.core.model import Source
 from tlsrpt_tui.ingest.receiver import Receiver, ReceiverConfig, domain_allowed, parse_listen
-from tlsrpt_tui.ingest.store import ReportStore, read_sidecars, report_key
+from tlsrpt_tui.ingest.report_dir import ReportStore, read_sidecars, report_key
 
 GZIP = "application/tlsrpt+gzip"
 JSON = "application/tlsrpt+json"

@@ -18,7 +18,7 @@ from ingest_helpers import make_report, report_bytes
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import domain_from_filename, load_bytes, load_file
 from tlsrpt_tui.core.model import Report, Source
-from tlsrpt_tui.ingest.store import (
+from tlsrpt_tui.ingest.report_dir import (
     INCOMING_DIR,
     QUARANTINE_MARKER,
     ReportStore,
@@ -271,7 +271,7 @@ def test_ingest_never_imports_textual() -> None:
     from ingest_helpers import REPO
 
     modules = [
-        "tlsrpt_tui.ingest.store",
+        "tlsrpt_tui.ingest.report_dir",
         "tlsrpt_tui.ingest.dkim_check",
         "tlsrpt_tui.ingest.mail",
         "tlsrpt_tui.ingest.imap",

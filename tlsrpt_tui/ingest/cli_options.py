@@ -10,7 +10,7 @@ from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.ingest.dkim_check import make_dnsfunc, parse_resolver
 from tlsrpt_tui.ingest.mail import IngestOptions, MiB
-from tlsrpt_tui.ingest.store import ReportStore
+from tlsrpt_tui.ingest.report_dir import ReportStore
 
 
 class UsageError(Exception):

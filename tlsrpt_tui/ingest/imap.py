@@ -38,7 +38,7 @@ from tlsrpt_tui.ingest.mail import (
     ingest_message,
     print_outcome,
 )
-from tlsrpt_tui.ingest.store import ReportStore, make_dirs
+from tlsrpt_tui.ingest.report_dir import ReportStore, make_dirs
 
 IMPLICIT_TLS = "tls"
 STARTTLS = "starttls"

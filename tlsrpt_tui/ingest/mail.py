@@ -42,7 +42,7 @@ from tlsrpt_tui.ingest.dkim_check import (
     DnsFunc,
     verify_report_mail,
 )
-from tlsrpt_tui.ingest.store import ReportStore, split_payload
+from tlsrpt_tui.ingest.report_dir import ReportStore, split_payload
 
 MiB = 1024 * 1024
 

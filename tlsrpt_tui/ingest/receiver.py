@@ -56,7 +56,7 @@ from tlsrpt_tui.core.loader import (
 from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, Report, Source, normalise_domain
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.ingest.mail import now_iso
-from tlsrpt_tui.ingest.store import ReportStore, SaveResult
+from tlsrpt_tui.ingest.report_dir import ReportStore, SaveResult
 
 MiB = 1024 * 1024
 MEDIA_TYPES = frozenset({"application/tlsrpt+gzip", "application/tlsrpt+json"})

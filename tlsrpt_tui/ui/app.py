@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
-import os
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,30 +21,16 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tlsrpt_tui.core import guidance
-from tlsrpt_tui.core.archive import (
-    Archive,
-    collect_files,
-    display_name,
-    in_quarantine,
-    is_candidate_name,
-    iter_report_files,
-)
-from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
-from tlsrpt_tui.core.model import LoadResult, Report, Source
+from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.model import Report
 from tlsrpt_tui.core.progress import Totals
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
 from tlsrpt_tui.settings import Settings, save_settings
-from tlsrpt_tui.store.memory import MemoryStore
-
-if TYPE_CHECKING:
-    from tlsrpt_tui.store.sqlite import SqliteStore
-    from tlsrpt_tui.ui.screens.date_range import DateRange
-    from tlsrpt_tui.ui.screens.report import RawReport
+from tlsrpt_tui.store.live import Batch, LiveArchive, LiveEvents, collect_when_idle
 from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
 from tlsrpt_tui.ui.messages import FilesChanged, IndexChanged, LoadProgress, ResultsLoaded
 from tlsrpt_tui.ui.safe import safe
-from tlsrpt_tui.ui.screens.quarantine import quarantine_label
 from tlsrpt_tui.ui.widgets.filter_input import FilterInput
 from tlsrpt_tui.ui.widgets.guidance_pane import GuidancePane
 from tlsrpt_tui.ui.widgets.line_table import LineTable
@@ -56,21 +38,51 @@ from tlsrpt_tui.ui.widgets.overview import OverviewBar
 from tlsrpt_tui.ui.widgets.probe_view import probe_text, toast_text
 from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, PolicyTable
 
+if TYPE_CHECKING:
+    from tlsrpt_tui.core.health import Alert
+    from tlsrpt_tui.store.sqlite import SqliteStore
+    from tlsrpt_tui.ui.screens.date_range import DateRange
+    from tlsrpt_tui.ui.screens.report import RawReport
+
 #: Below this width the panes stack and the guidance opens full screen.
 NARROW_WIDTH = 100
-#: Full garbage collections come after this many middle-generation ones (Python's
-#: default is 10): rarely during typing; collect_when_idle does them meanwhile.
-FULL_COLLECTION_EVERY = 100
-#: How often the initial scan hands a batch of parsed files to the UI.
-BATCH_SECONDS = 0.25
-#: Seconds before the watcher, stopped, starts again (the last one repeats).
-WATCH_BACKOFF = (1, 2, 4, 8, 16, 30, 60)
-#: The watcher wakes at least this often (ms) to check its folders are still there.
-WATCH_TICK_MS = 2_000
 
 
-class WatchStopped(Exception):
-    """The watch ended without an error of its own (its folder went away)."""
+class AppEvents(LiveEvents):
+    """What the live archive says, turned into the app's messages and calls (the
+    loading ones arrive on a worker thread, the watching ones on the event loop)."""
+
+    def __init__(self, app: ExplorerApp) -> None:
+        self.app = app
+
+    def progress(self, done: int, total: int, rate: float) -> None:
+        self.app.post_message(LoadProgress(done, total, rate))
+
+    def status(self, text: str) -> None:
+        self.app.call_from_thread(self.app.show_load_status, text)
+
+    def results(self, batch: Batch, final: bool) -> None:
+        self.app.post_message(ResultsLoaded(batch, final=final))
+
+    def index_ready(self, final: bool) -> None:
+        self.app.call_from_thread(self.app.use_store, final)
+
+    def index_failed(self, reason: str) -> None:
+        self.app.call_from_thread(
+            self.app.notify,
+            f"The index could not be used ({reason}); reading every file.",
+            severity="warning",
+            markup=False,
+        )
+
+    def files_changed(self, loaded: Batch, removed: list[str]) -> None:
+        self.app.post_message(FilesChanged(loaded, removed))
+
+    def index_changed(self, new_reports: list[Report]) -> None:
+        self.app.post_message(IndexChanged(new_reports))
+
+    def watching(self, problem: str | None) -> None:
+        self.app.show_watching(problem)
 
 
 class ExplorerApp(App[None]):
@@ -110,24 +122,24 @@ class ExplorerApp(App[None]):
         use_index: bool = False,
     ) -> None:
         super().__init__()
-        # Absolute: the watcher reports absolute paths, matched against these roots.
-        self.paths = [Path(os.path.abspath(p)) for p in paths]
         self.settings = settings or Settings()
         self.watch_enabled = watch
         self.notice = notice
         self.save_on_exit = save_settings_on_exit
-        self.limits = Limits(max_decompressed_bytes=self.settings.max_decompressed_mb * 1024 * 1024)
-        self.archive = Archive()
-        self.memory = MemoryStore(self.archive)
-        #: What the panes ask: the in-memory store, or the SQLite index once it is open.
-        self.store: ArchiveQueries = self.memory
-        #: With the index, files are parsed in a process pool and cached between runs.
+        #: The archive itself: which store answers, loading, watching, alerts, raw reports.
+        self.live = LiveArchive(
+            paths,
+            limits=Limits(max_decompressed_bytes=self.settings.max_decompressed_mb * 1024 * 1024),
+            thresholds=self.settings.thresholds,
+            use_index=use_index,
+            trend_days=TREND_DAYS,
+        )
+        self.events = AppEvents(self)
+        # Absolute: the watcher reports absolute paths, matched against these roots.
+        self.paths = self.live.paths
         self.use_index = use_index
-        self.index: SqliteStore | None = None
-        self.cancel_loading = threading.Event()
         #: The totals of the progress messages (one still growing gives no time left)
         self.progress_totals = Totals()
-        self.load_error: str | None = None
         #: Policy the user drilled into (Enter on a policy row): narrows the failures.
         self.drilled: tuple[str, str] | None = None
         #: The entry last shown in the guide: `g` reopens it ("and back").
@@ -139,12 +151,7 @@ class ExplorerApp(App[None]):
         self.idle_collector: Timer | None = None
         #: True once the panes exist (App.is_mounted is not a property).
         self.started = False
-        self.alerts: list[Any] = []
-        #: The alerts' fixed "now" (the demo's documented one), else None: the content
-        #: rules from the newest report, the silence rules from the wall clock (health).
-        from tlsrpt_tui.core.health import documented_now
-
-        self.health_now = documented_now(self.paths)
+        self.alerts: list[Alert] = []
         #: Seconds between evaluations of the alerts while nothing changes.
         self.health_every = 3600.0
         #: How often the panes were rebuilt (bursts of files must not rebuild per file).
@@ -157,9 +164,26 @@ class ExplorerApp(App[None]):
         self.crash_log: Path | None = None
         self.probe_options = probe_options or ProbeOptions()
         self.probe_cache = ProbeCache()
-        #: Why the watcher is down (the header shows it), None while it watches.
-        self.watch_problem: str | None = None
         self.sub_title = label or ", ".join(plain(str(p)) for p in paths)
+
+    @property
+    def store(self) -> ArchiveQueries:
+        """What the panes ask: the in-memory store, or the SQLite index once it is open."""
+        return self.live.store
+
+    @property
+    def index(self) -> SqliteStore | None:
+        return self.live.index
+
+    @property
+    def load_error(self) -> str | None:
+        """Why the index could not be used (every file was read instead)."""
+        return self.live.load_error
+
+    @property
+    def watch_problem(self) -> str | None:
+        """Why the watcher is down (the header shows it), None while it watches."""
+        return self.live.watch_problem
 
     # -- layout ------------------------------------------------------------------
 
@@ -199,7 +223,7 @@ class ExplorerApp(App[None]):
         self.load_archive()
         if self.watch_enabled:
             self.watch_directories()
-        if self.health_now is None:
+        if self.live.health_now is None:
             # The silence rules measure from the clock: no new file must not mean no
             # news (health; an open explorer notices reports that stopped coming).
             self.set_interval(self.health_every, self.reevaluate_health)
@@ -216,100 +240,23 @@ class ExplorerApp(App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="scan")
     def load_archive(self) -> None:
-        """Read the archive off the event loop: through the index, or file by file."""
-        if self.use_index:
-            try:
-                self.load_through_index()
-                return
-            except Exception as exc:  # a broken cache must never cost the user the archive
-                self.load_error = f"{type(exc).__name__}: {exc}"
-                self.call_from_thread(
-                    self.notify,
-                    f"The index could not be used ({self.load_error}); reading every file.",
-                    severity="warning",
-                    markup=False,
-                )
-        self.load_into_memory()
-
-    def load_into_memory(self) -> None:
-        """Parse every file, handing batches to the UI as they come."""
+        """Read the archive off the event loop (LiveArchive.load), then ask the detail
+        panes' questions ahead of the cursor (with the index: see LiveArchive.prefetch)."""
         worker = get_current_worker()
-        files = collect_files(self.paths)
-        total = len(files)
-        started = time.perf_counter()
-        self.post_message(LoadProgress(0, total, 0.0))
-        batch: list[tuple[LoadResult, str]] = []
-        last_post = started
-        for done, (path, shown) in enumerate(files, start=1):
-            if worker.is_cancelled:
-                return
-            batch.append((load_file(path, display_path=shown, limits=self.limits), str(path)))
-            now = time.perf_counter()
-            if now - last_post >= BATCH_SECONDS:
-                self.post_message(ResultsLoaded(batch))
-                self.post_message(LoadProgress(done, total, done / max(now - started, 1e-6)))
-                batch = []
-                last_post = now
-        elapsed = time.perf_counter() - started
-        self.post_message(ResultsLoaded(batch, final=True))
-        self.post_message(LoadProgress(total, total, total / max(elapsed, 1e-6)))
-
-    def load_through_index(self) -> None:
-        """Open the cached index at once (what it knew last time), then bring it up to date."""
-        from tlsrpt_tui.store.sqlite import IndexCancelled, open_index
-
-        started = time.perf_counter()
-        last_post = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            # At most ~10 messages a second: a message per file would flood the UI.
-            now = time.perf_counter()
-            if done != total and now - last_post[0] < 0.1:
-                return
-            last_post[0] = now
-            self.post_message(LoadProgress(done, total, done / max(now - started, 1e-6)))
-
-        jobs = os.cpu_count() or 1
-        try:
-            index = open_index(
-                self.paths,
-                limits=self.limits,
-                jobs=jobs,
-                progress=progress,
-                cancel=self.cancel_loading,
-                refresh=False,
-            )
-            self.call_from_thread(self.use_store, index, False)
-            index.refresh(
-                progress=progress,
-                cancel=self.cancel_loading,
-                status=lambda text: self.call_from_thread(self.show_load_status, text),
-            )
-        except IndexCancelled:
+        self.live.load(self.events, cancelled=lambda: worker.is_cancelled)
+        if self.live.index is None or worker.is_cancelled:
             return
-        self.call_from_thread(self.use_store, index, True)
-        # Only to make later key presses quicker: a failure here is met again (and
-        # reported) by the query that needs the answer.
-        with contextlib.suppress(Exception):
-            index.prepare_text_filter(TREND_DAYS)
-            self.prefetch_rows(index)
-        gc.freeze()  # (what was just prepared, out of the collector's way too: see panes_drawn)
-
-    def prefetch_rows(self, index: SqliteStore) -> None:
-        """Ask the detail panes' questions for every navigation row ahead of the cursor
-        (in the loading worker, once loading is done): moving the cursor over them then
-        costs only a repaint, even on a huge archive. Stops when the view changes."""
-        worker = get_current_worker()
         pivot, base = self.pivot, self.base_filter
         keys = self.call_from_thread(lambda: [row.key for row in self.nav.rows_data])
-        for key in keys:
-            if worker.is_cancelled or self.cancel_loading.is_set():
-                return
-            if self.pivot != pivot or self.base_filter != base or self.drilled is not None:
-                return
-            flt = base.narrowed(domain=key) if pivot == "domain" else base.narrowed(reporter=key)
-            index.policy_rows(flt)
-            index.failure_rows(flt)
+
+        def wanted() -> bool:
+            if worker.is_cancelled:
+                return False
+            return self.pivot == pivot and self.base_filter == base and self.drilled is None
+
+        by = "domain" if pivot == "domain" else "reporter"
+        self.live.prefetch((base.narrowed(**{by: key}) for key in keys), wanted)
+        self.live.settle()  # (what was just prepared, out of the collector's way too)
 
     def show_load_status(self, text: str) -> None:
         self.query_one("#progress-label", Static).update(text)
@@ -326,23 +273,14 @@ class ExplorerApp(App[None]):
         self.loading = True
         self.query_one("#progress-label", Static).update("Checking every file…")
         self.query_one("#progress", ProgressBar).update(total=None)  # (how many: unknown yet)
-        self.check_every_file(self.index)
+        self.check_every_file()
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="check")
-    def check_every_file(self, index: SqliteStore) -> None:
-        from tlsrpt_tui.store.sqlite import IndexCancelled
-
-        started = time.perf_counter()
-
-        def progress(done: int, total: int) -> None:
-            now = time.perf_counter()
-            self.post_message(LoadProgress(done, total, done / max(now - started, 1e-6)))
-
-        try:
-            stats = index.refresh(progress=progress, cancel=self.cancel_loading, full=True)
-        except IndexCancelled:
+    def check_every_file(self) -> None:
+        stats = self.live.check_every_file(self.events.progress)
+        if stats is None:
             return
-        self.call_from_thread(self.use_store, index, True)
+        self.call_from_thread(self.use_store, True)
         changes = (
             f"{stats.added:,} new, {stats.changed:,} changed, {stats.removed:,} removed"
             if stats.changes
@@ -351,13 +289,10 @@ class ExplorerApp(App[None]):
         self.call_from_thread(
             self.notify, f"Checked {stats.files:,} files: {changes}.", markup=False
         )
-        with contextlib.suppress(Exception):  # (only to make text filters quicker)
-            index.prepare_text_filter(TREND_DAYS)
+        self.live.prepare_text_filter()
 
-    def use_store(self, index: SqliteStore, final: bool) -> None:
+    def use_store(self, final: bool) -> None:
         """Show the index: first as it was (at once), then again once it is up to date."""
-        self.index = index
-        self.store = index
         if final:
             self.loading = False
             self.timings["loaded"] = time.perf_counter()
@@ -368,27 +303,16 @@ class ExplorerApp(App[None]):
 
     def panes_drawn(self) -> None:
         """The panes show the archive's data (first from the index as it was left, then
-        once loading is done).
-
-        Notes when that first happened (benchmarks read it), and moves what start-up and
-        loading built out of the garbage collector's way: a full collection walks every
-        object the app has made (Textual's DOM, styles, caches), ~50 ms at 100,000
-        reports, landing on some key press. Frozen objects are skipped; what is freed
-        later is still freed by reference counting.
-        """
+        once loading is done): notes when that first happened (benchmarks read it), and
+        moves what start-up built out of the garbage collector's way (LiveArchive.settle),
+        full collections then waiting for a pause in typing."""
         self.timings.setdefault("first_screen", time.perf_counter())
-        gc.freeze()
+        self.live.settle()
         if self.idle_collector is None:
-            # Full collections of what came since are left for when no key is pressed.
-            young, middle, _full = gc.get_threshold()
-            gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
             self.idle_collector = self.set_interval(1.0, self.collect_when_idle)
 
     def collect_when_idle(self) -> None:
-        """A full garbage collection (~20 ms with a large archive) while nobody types,
-        rather than in the middle of a key press (see panes_drawn)."""
-        if time.monotonic() - self.last_key > 1.0 and gc.get_count()[2] >= 5:
-            gc.collect()
+        collect_when_idle(self.last_key)
 
     def on_load_progress(self, message: LoadProgress) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -403,9 +327,7 @@ class ExplorerApp(App[None]):
         self.query_one("#progress-label", Static).update(label)
 
     def on_results_loaded(self, message: ResultsLoaded) -> None:
-        for result, location in message.batch:
-            self.archive.add(result, Path(location))
-        self.memory.resync()
+        self.live.take(message.batch)
         if message.final:
             self.loading = False
             self.timings["loaded"] = time.perf_counter()
@@ -452,112 +374,14 @@ class ExplorerApp(App[None]):
 
     @work(exclusive=True, group="watch", exit_on_error=False, description="watch")
     async def watch_directories(self) -> None:
-        """Follow the folders' changes for as long as the app runs, whatever happens.
-
-        watchfiles gives up on a path that is not UTF-8 (at set-up when a folder has
-        such a name, at the event when a file has), and on a folder that vanishes.
-        Such folders are not handed to it (each good folder is watched on its own,
-        see watchable_folders), and when it stops anyway the header says "not
-        watching: <reason>" and it starts again after a back-off (1 s, 2 s, … 60 s),
-        first catching up with what changed meanwhile (files of any name included).
-        """
-        roots = [p for p in self.paths if p.is_dir()]
-        if not roots:
-            return
-        failures = 0
-        #: Since when nothing watched (None at the first start: the scan reads it all).
-        stopped_at: float | None = None
-        while True:
-            try:
-                folders = await asyncio.to_thread(watchable_folders, roots)
-                await self.follow(roots, folders, stopped_at)
-                # A new folder to watch: the watches are set up again, and what
-                # happened in between is caught up with.
-                stopped_at = time.time()
-                failures = 0
-            except Exception as exc:
-                stopped_at = stopped_at or time.time()
-                delay = WATCH_BACKOFF[min(failures, len(WATCH_BACKOFF) - 1)]
-                failures += 1
-                reason = (
-                    str(exc) if isinstance(exc, WatchStopped) else f"{type(exc).__name__}: {exc}"
-                )
-                self.show_watching(f"{reason} (trying again in {delay} s)")
-                await asyncio.sleep(delay)
-
-    async def follow(self, roots: list[Path], folders: list[Path], since: float | None) -> None:
-        """Watch ``folders`` (each on its own) until a new folder needs a watch of its own.
-
-        Once the watches are up (at the first batch), what changed after ``since`` and
-        before is caught up with: nothing falls between two watchers.
-        """
-        from watchfiles import Change, awatch
-
-        async for changes in awatch(
-            *folders,
-            debounce=300,
-            step=50,
-            recursive=False,
-            yield_on_timeout=True,
-            rust_timeout=WATCH_TICK_MS,
-        ):
-            # A watched folder that vanished (an unmounted disk) raises nothing: the
-            # watch is gone all the same.
-            for root in roots:
-                if not root.is_dir():
-                    raise WatchStopped(f"{plain(str(root))} is no longer a folder")
-            if since is not None:
-                await self.catch_up(roots, since)
-                since = None
-            self.show_watching(None)  # (alive: it yields at least every WATCH_TICK_MS)
-            touched: set[Path] = set()
-            new_folder = False
-            for kind, name in changes:
-                path = Path(name)
-                if kind == Change.added and path.is_dir():
-                    # Files written into a new folder before its watch was set up
-                    # raise no event of their own: scan the folder.
-                    touched.update(await asyncio.to_thread(list_files, path))
-                    new_folder = True
-                touched.add(path)
-            if touched:
-                await self.apply_watched(roots, touched)
-            if new_folder:
-                return
-
-    async def catch_up(self, roots: list[Path], since: float) -> None:
-        """What changed while nobody watched: the index's own quick refresh, or (in
-        memory) the files that are new, gone, or modified since ``since``."""
-        if self.index is not None:
-            index = self.index
-            await asyncio.to_thread(index.refresh, cancel=self.cancel_loading)
-            self.post_message(IndexChanged([]))
-            return
-
-        def changed() -> set[Path]:
-            known = {str(location) for location in self.archive.locations.values()}
-            touched: set[Path] = set()
-            on_disk: set[str] = set()
-            for path, _shown in collect_files(roots):
-                on_disk.add(str(path))
-                with contextlib.suppress(OSError):
-                    if str(path) not in known or path.stat().st_mtime >= since - 2:
-                        touched.add(path)
-            touched.update(Path(p) for p in known - on_disk)
-            return touched
-
-        touched = await asyncio.to_thread(changed)
-        if touched:
-            await self.apply_watched(roots, touched)
+        """Follow the folders' changes for as long as the app runs (LiveArchive.watch)."""
+        await self.live.watch(self.events)
 
     def show_watching(self, problem: str | None) -> None:
         """The header says "not watching: <problem>" while the watcher is down."""
-        problem = None if problem is None else plain(problem)
-        if problem != self.watch_problem:
-            self.watch_problem = problem
-            self.refresh_title()
-            if problem is not None:
-                self.notify(f"Not watching: {problem}", severity="warning", markup=False)
+        self.refresh_title()
+        if problem is not None:
+            self.notify(f"Not watching: {problem}", severity="warning", markup=False)
 
     def refresh_title(self) -> None:
         """Draw the header's title again (it watches sub_title, and calls format_title)."""
@@ -577,46 +401,8 @@ class ExplorerApp(App[None]):
             Content(sub_title).stylize("dim"),
         )
 
-    async def apply_watched(self, roots: list[Path], touched: set[Path]) -> None:
-        """Read (or index) the files the watcher or a catch-up found changed."""
-        if self.index is not None:
-            new = await asyncio.to_thread(self.index.apply_changes, sorted(touched))
-            self.post_message(IndexChanged(new))
-            with contextlib.suppress(Exception):  # (only to make text filters quicker)
-                await asyncio.to_thread(self.index.prepare_text_filter, TREND_DAYS)
-            return
-        loaded: list[tuple[LoadResult, str]] = []
-        removed: list[str] = []
-        # Files already known keep the name the scan gave them (names can collide
-        # across roots, and the scan then used the path as given).
-        known = {str(location): shown for shown, location in self.archive.locations.items()}
-        quarantine_changed = False
-        for path in sorted(touched):
-            root = next((r for r in roots if path.is_relative_to(r)), roots[0])
-            shown = known.get(str(path)) or display_name(path, root)
-            if in_quarantine(root, path.relative_to(root).parts):
-                quarantine_changed = True  # never counted; only its count changes
-                continue
-            if path.is_dir():
-                continue
-            # (a FIFO or a broken link is an error entry, as the scan makes it)
-            if not (path.exists() or path.is_symlink()):
-                removed.append(shown)
-            elif all(is_candidate_name(part) for part in path.relative_to(root).parts):
-                result = await asyncio.to_thread(
-                    load_file, path, display_path=shown, limits=self.limits
-                )
-                loaded.append((result, str(path)))
-        if loaded or removed or quarantine_changed:
-            self.post_message(FilesChanged(loaded, removed))
-
     def on_files_changed(self, message: FilesChanged) -> None:
-        for shown in message.removed:
-            self.archive.remove(shown)
-        new: list[Report] = []
-        for result, location in message.loaded:
-            new.extend(self.archive.add(result, Path(location)))
-        self.memory.resync()
+        new = self.live.take_changes(message.loaded, message.removed)
         self.refresh_all()
         self.evaluate_health()
         if new:
@@ -636,56 +422,22 @@ class ExplorerApp(App[None]):
         noun = "report" if len(reports) == 1 else "reports"
         self.notify(f"{len(reports)} new {noun}: {shown}", title="New reports", markup=False)
 
-    # -- refreshing panes ------------------------------------------------------------
-
     # -- health ------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="health", exit_on_error=False, description="health")
     def evaluate_health(self) -> None:
-        """Alerts: from memory directly; over the index in a child process (it re-reads
-        the recent reports' files, which must not slow the UI down)."""
-        from datetime import UTC, datetime
-
-        from tlsrpt_tui.core.health import evaluate
-
-        if self.index is None:
-            reports = list(self.archive.reports.values())
-            alerts = list(
-                evaluate(
-                    reports,
-                    now=self.health_now,
-                    clock=datetime.now(UTC),
-                    thresholds=self.settings.thresholds,
-                ).alerts
-            )
-        else:
-            alerts = self.alerts_in_child()
+        """Alerts, off the event loop (LiveArchive.alerts)."""
+        alerts = self.live.alerts()
         self.call_from_thread(self.show_alerts_count, alerts)
 
-    def alerts_in_child(self) -> list[Any]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        from tlsrpt_tui.store.health_job import recent_alerts
-        from tlsrpt_tui.store.sqlite import prepare_workers
-
-        methods = multiprocessing.get_all_start_methods()
-        method = "forkserver" if "forkserver" in methods else "spawn"
-        prepare_workers()
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
-            future = pool.submit(
-                recent_alerts, self.paths, self.limits, self.settings.thresholds, self.health_now
-            )
-            return future.result()
-
-    def show_alerts_count(self, alerts: list[Any]) -> None:
+    def show_alerts_count(self, alerts: list[Alert]) -> None:
         self.alerts = alerts
         self.refresh_overview()
 
     def action_alerts(self) -> None:
         from tlsrpt_tui.ui.screens.alerts import AlertsScreen
 
-        def drill(alert: Any) -> None:
+        def drill(alert: Alert | None) -> None:
             if alert is None:
                 return
             self.base_filter = Filter(result_type=alert.result_type)
@@ -722,7 +474,7 @@ class ExplorerApp(App[None]):
     def refresh_overview(self) -> Overview:
         overview = self.store.overview(self.base_filter)
         self.query_one("#overview", OverviewBar).show(
-            overview, self.base_filter, len(self.alerts), quarantine_label(self.paths)
+            overview, self.base_filter, len(self.alerts), self.live.quarantine_label()
         )
         return overview
 
@@ -859,6 +611,8 @@ class ExplorerApp(App[None]):
         if row is None:
             return
         if self.screen.has_class("-narrow"):
+            from tlsrpt_tui.ui.screens.guidance import GuidanceScreen
+
             self.push_screen(GuidanceScreen(row))
         else:
             self.guidance.focus()
@@ -987,9 +741,9 @@ class ExplorerApp(App[None]):
         self.push_screen(BadFilesScreen(self.store.errors(), self.store.folded()))
 
     def action_quarantine(self) -> None:
-        from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen, find_quarantined
+        from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen
 
-        self.push_screen(QuarantineScreen(find_quarantined(self.paths)))
+        self.push_screen(QuarantineScreen(self.live.quarantined()))
 
     def action_raw(self) -> None:
         """The reports behind the selection: on a failure row (or its guidance), the
@@ -1016,15 +770,8 @@ class ExplorerApp(App[None]):
         """The raw JSON of a report (first readable copy) and every file it was seen in."""
         from tlsrpt_tui.ui.screens.report import RawReport
 
-        copies = self.store.locate(key)
-        shown = [source.describe() + provenance(location) for location, source in copies]
-        for location, source in copies:
-            try:
-                obj, text = read_raw_text(Source(str(location), source.part), limits=self.limits)
-            except Exception:  # the file changed or vanished since it was read
-                continue
-            return RawReport(obj, text, shown)
-        return RawReport(None, "", shown)
+        obj, text, sources = self.live.raw_report(key)
+        return RawReport(obj, text, sources)
 
     def action_copy_row(self) -> None:
         focused = self.focused
@@ -1120,98 +867,7 @@ class ExplorerApp(App[None]):
         self.settings.theme = theme
 
     def on_unmount(self) -> None:
-        self.cancel_loading.set()
+        self.live.close()
         if self.save_on_exit:
             with contextlib.suppress(OSError):
                 save_settings(self.settings)
-
-
-def provenance(location: Path) -> str:
-    """How a saved report arrived, from the sidecars `fetch`/`import`/`receive` write."""
-    from tlsrpt_tui.ingest.store import read_sidecars
-
-    sidecars = read_sidecars(location)
-    notes = []
-    dkim = sidecars.get("dkim")
-    if isinstance(dkim, dict):
-        verdict = str(dkim.get("verdict", "?"))
-        signer = dkim.get("domain")
-        note = f"DKIM {verdict}" + (f" (d={signer})" if signer else "")
-        if verdict != "pass" and dkim.get("reason"):
-            note += f": {dkim.get('reason')}"
-        notes.append(note)
-    if "https" in sidecars:
-        notes.append("received by HTTPS POST")
-    return f"  · {'; '.join(notes)}" if notes else ""
-
-
-def list_files(folder: Path) -> list[Path]:
-    return list(iter_report_files(folder))
-
-
-def watchable_folders(roots: list[Path]) -> list[Path]:
-    """``roots`` and every folder under them that the scan reads and watchfiles can
-    watch: one whose path is UTF-8 (watchfiles stops on any other). Reports under a
-    folder it cannot watch are found by the catch-ups (and at the next start).
-    Quarantine folders are watched too: their reports are never counted, but the
-    header's quarantine count follows them."""
-    folders: list[Path] = []
-    seen: set[tuple[int, int]] = set()
-    stack = list(reversed(roots))
-    while stack:
-        folder = stack.pop()
-        try:
-            info = folder.stat()
-            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
-        except OSError:
-            if folder in roots:
-                raise  # (a root that vanished: the watcher says so and tries again)
-            continue
-        if (info.st_dev, info.st_ino) in seen:
-            continue
-        seen.add((info.st_dev, info.st_ino))
-        folders.append(folder)
-        maildir = {e.name for e in entries} >= {"cur", "new", "tmp"}
-        for entry in entries:
-            if not is_candidate_name(entry.name) or not utf8(entry.name):
-                continue
-            if maildir and entry.name == "tmp":
-                continue
-            with contextlib.suppress(OSError):
-                if entry.is_dir():
-                    stack.append(Path(entry.path))
-    return folders
-
-
-def utf8(name: str) -> bool:
-    """False for a name holding bytes that are not UTF-8 (decoded as surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class GuidanceScreen(Screen[None]):
-    """Full-screen guidance for narrow terminals."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Back")]
-
-    def __init__(self, row: FailureRow) -> None:
-        super().__init__()
-        self.row = row
-
-    def compose(self) -> ComposeResult:
-        yield GuidancePane(id="guidance-full")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        pane = self.query_one(GuidancePane)
-        pane.show_row(self.row)
-        pane.focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-__all__ = ["ExplorerApp", "safe"]

@@ -143,6 +143,27 @@ def read_sidecars(report_path: Path) -> dict[str, Any]:
     return found
 
 
+def provenance(report_path: Path) -> str:
+    """How a saved report arrived, from the sidecars `fetch`/`import`/`receive` write
+    beside it ("  · DKIM pass (d=example.com); received by HTTPS POST"); "" when none.
+
+    Sidecar text is report-adjacent input: the caller shows it as plain text.
+    """
+    sidecars = read_sidecars(report_path)
+    notes = []
+    dkim = sidecars.get("dkim")
+    if isinstance(dkim, dict):
+        verdict = str(dkim.get("verdict", "?"))
+        signer = dkim.get("domain")
+        note = f"DKIM {verdict}" + (f" (d={signer})" if signer else "")
+        if verdict != "pass" and dkim.get("reason"):
+            note += f": {dkim.get('reason')}"
+        notes.append(note)
+    if "https" in sidecars:
+        notes.append("received by HTTPS POST")
+    return f"  · {'; '.join(notes)}" if notes else ""
+
+
 def gzip_payload(payload: bytes) -> bytes:
     """The report bytes as stored: gzip input unchanged, anything else gzipped."""
     if payload.startswith(GZIP_MAGIC):
