@@ -7,12 +7,14 @@ another process it never competes with the explorer for the GIL.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tlsrpt_tui.core.health import Alert, evaluate
+from tlsrpt_tui.core.health.alerts import Alert, Thresholds
+from tlsrpt_tui.core.health.evaluate import evaluate
 from tlsrpt_tui.core.loader import Limits
-from tlsrpt_tui.settings import Thresholds
 from tlsrpt_tui.store.queries import Filter
 
 #: How far back the rules look (30-day baselines plus their own windows).
@@ -39,3 +41,20 @@ def recent_alerts(
     finally:
         store.close()
     return list(evaluate(reports, now=now, clock=datetime.now(UTC), thresholds=thresholds).alerts)
+
+
+def documented_now(paths: Iterable[Path]) -> datetime | None:
+    """The fixed "now" of an archive that documents one, else ``None`` (the wall clock).
+
+    Only the bundled demo archive does (:data:`~tlsrpt_tui.demo.DEMO_NOW`, the end of its
+    last day): opened alone, as ``--demo`` does, its alerts stay the same on any date.
+    """
+    from tlsrpt_tui.locations import demo_archive
+
+    root = Path(os.path.abspath(demo_archive()))
+    given = [Path(os.path.abspath(p)) for p in paths]
+    if not given or not all(p == root or p.is_relative_to(root) for p in given):
+        return None
+    from tlsrpt_tui.demo.generator import DEMO_NOW  # (only then: its import is not free)
+
+    return DEMO_NOW
