@@ -157,3 +157,34 @@ def failures_by_result_type_daily(reports: Iterable[Report]) -> dict[str, list[t
             totals[result_type][day] += count
     span = _day_range(days)
     return {rt: [(d, per_day.get(d, 0)) for d in span] for rt, per_day in sorted(totals.items())}
+
+
+def first_day_read(
+    newest: date,
+    *,
+    now: datetime | None = None,
+    clock: datetime | None = None,
+    thresholds: Thresholds = _DEFAULT_THRESHOLDS,
+) -> date:
+    """The first report day whose rows the rules can need, for an archive whose newest
+    report day is ``newest``: a store asked for the rows from this day on gives the
+    same alerts as all of them (two days of slack for reports ending a day late).
+
+    Every window is measured back from *now* (at the latest the newest day's start,
+    which only widens the reach) or from the silence rules' *now*.
+    """
+    t = thresholds
+    at = now if now is not None else datetime(newest.year, newest.month, newest.day, tzinfo=UTC)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if now is None and clock is not None:
+        wall = clock if clock.tzinfo is not None else clock.replace(tzinfo=UTC)
+        silence_now = wall - timedelta(hours=max(0, t.delivery_lag_hours))
+    else:
+        silence_now = at
+    silent = timedelta(hours=max(0, t.silent_hours))
+    reach = min(
+        at - timedelta(seconds=rules.content_span(t)),
+        min(silence_now - silent, at) - timedelta(days=max(0, t.no_reports_lookback_days)),
+        silence_now - silent - timedelta(days=max(1, t.silent_reporter_window_days)),
+    )
+    return reach.astimezone(UTC).date() - timedelta(days=2)
