@@ -1,46 +1,59 @@
-"""Health rules over an indexed archive, run in a child process.
+"""Health rules over an indexed archive, run in a child process by the explorer.
 
-The rules need whole reports (policy strings, failure details), which the index
-re-reads from their files. For a large archive that is seconds of CPU: done in
-another process it never competes with the explorer for the GIL.
+The rules' input comes through the queries interface (:func:`alerts_of`), from
+whichever store answers: the same rows, the same rules, the same alerts as ``check``.
+From the index the rows of a report are made by reading it again, once, and then kept
+in the index until it changes; the first time that is seconds of CPU for a large
+archive, so the explorer runs :func:`recent_alerts` in another process, where it never
+competes with the UI for the GIL.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tlsrpt_tui.core.health.alerts import Alert, Thresholds
-from tlsrpt_tui.core.health.evaluate import evaluate
+from tlsrpt_tui.core.health.evaluate import evaluate_rows, first_day_read
 from tlsrpt_tui.core.loader import Limits
-from tlsrpt_tui.store.queries import Filter
+from tlsrpt_tui.store.queries import ArchiveQueries, Filter
 
-#: How far back the rules look (30-day baselines plus their own windows).
-LOOKBACK = timedelta(days=40)
+
+def alerts_of(
+    store: ArchiveQueries,
+    *,
+    thresholds: Thresholds,
+    now: datetime | None = None,
+    clock: datetime | None = None,
+) -> list[Alert]:
+    """The active alerts of the archive a store answers for (``now`` and ``clock`` as
+    for :func:`~tlsrpt_tui.core.health.evaluate.evaluate`), over the rows from
+    :func:`~tlsrpt_tui.core.health.evaluate.first_day_read` on."""
+    last = store.overview(Filter()).last_day
+    if last is None:
+        return []
+    since = first_day_read(last, now=now, clock=clock, thresholds=thresholds)
+    rows = store.health_rows(since)
+    return list(evaluate_rows(rows, now=now, clock=clock, thresholds=thresholds).alerts)
 
 
 def recent_alerts(
     paths: list[Path], limits: Limits, thresholds: Thresholds, now: datetime | None = None
 ) -> list[Alert]:
-    """Alerts for the archive's recent reports, read through its index as it stands.
+    """Alerts for the archive, through its index as it stands (not refreshed here).
 
-    ``now`` as for :func:`~tlsrpt_tui.core.health.evaluate`; without it the silence
-    rules measure from the wall clock (taken here, when the rules run).
+    ``now`` as for :func:`~tlsrpt_tui.core.health.evaluate.evaluate`; without it the
+    silence rules measure from the wall clock (taken here, when the rules run).
     """
     from tlsrpt_tui.store.sqlite import open_index
 
     store = open_index(paths, limits=limits, jobs=1, refresh=False)
     try:
-        last = store.overview(Filter()).last_day
-        if last is None:
-            return []
-        rows = store.report_rows(Filter(since=last - LOOKBACK), limit=10**9)
-        reports = [r for r in (store.report(row.key) for row in rows) if r is not None]
+        return alerts_of(store, thresholds=thresholds, now=now, clock=datetime.now(UTC))
     finally:
         store.close()
-    return list(evaluate(reports, now=now, clock=datetime.now(UTC), thresholds=thresholds).alerts)
 
 
 def documented_now(paths: Iterable[Path]) -> datetime | None:
