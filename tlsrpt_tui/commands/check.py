@@ -23,11 +23,11 @@ from typing import Any, TextIO
 
 from tlsrpt_tui.commands.summary import add_loading_options, jobs_for, load_for_cli, resolve_paths
 from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds, isoformat
-from tlsrpt_tui.core.health.evaluate import evaluate, evaluate_rows, first_day_read
+from tlsrpt_tui.core.health.evaluate import evaluate
 from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.settings import load_settings
-from tlsrpt_tui.store.health_job import documented_now
+from tlsrpt_tui.store.health_job import documented_now, health_of
 
 
 def parse_now(value: str) -> datetime:
@@ -150,7 +150,7 @@ def _through_index(
     clock: datetime,
     thresholds: Thresholds,
 ) -> Checked:
-    from tlsrpt_tui.store.health_input import archive_counts, newest_day
+    from tlsrpt_tui.store.health_input import archive_counts
     from tlsrpt_tui.store.sqlite import open_index, terminal_progress
 
     limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
@@ -169,14 +169,9 @@ def _through_index(
     try:
         with store.lock:
             files, reports, bad = archive_counts(store.conn)
-            newest = newest_day(store.conn)
-        rows = []
-        if newest is not None:
-            since = first_day_read(newest, now=now, clock=clock, thresholds=thresholds)
-            rows = store.health_rows(since)
+        result = health_of(store, thresholds=thresholds, now=now, clock=clock)
     finally:
         store.close()
-    result = evaluate_rows(rows, now=now, clock=clock, thresholds=thresholds)
     return Checked(result, files, reports, bad)
 
 

@@ -107,9 +107,3 @@ def archive_counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
     reports = conn.execute("SELECT count(*) FROM reports").fetchone()[0]
     bad = conn.execute("SELECT count(DISTINCT file) FROM errors").fetchone()[0]
     return int(files), int(reports), int(bad)
-
-
-def newest_day(conn: sqlite3.Connection) -> date | None:
-    """The newest report day of the index (``None``: no report)."""
-    day = conn.execute("SELECT max(day) FROM reports").fetchone()[0]
-    return None if day is None else date.fromordinal(day)

@@ -15,10 +15,29 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tlsrpt_tui.core.health.alerts import Alert, Thresholds
+from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds
 from tlsrpt_tui.core.health.evaluate import evaluate_rows, first_day_read
 from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
+
+
+def health_of(
+    store: ArchiveQueries,
+    *,
+    thresholds: Thresholds,
+    now: datetime | None = None,
+    clock: datetime | None = None,
+) -> HealthResult:
+    """The rules over the archive a store answers for (``now`` and ``clock`` as for
+    :func:`~tlsrpt_tui.core.health.evaluate.evaluate`), over the rows from
+    :func:`~tlsrpt_tui.core.health.evaluate.first_day_read` on: what ``check`` prints
+    and the explorer's alerts pane shows."""
+    last = store.overview(Filter()).last_day
+    rows = []
+    if last is not None:
+        since = first_day_read(last, now=now, clock=clock, thresholds=thresholds)
+        rows = store.health_rows(since)
+    return evaluate_rows(rows, now=now, clock=clock, thresholds=thresholds)
 
 
 def alerts_of(
@@ -28,15 +47,8 @@ def alerts_of(
     now: datetime | None = None,
     clock: datetime | None = None,
 ) -> list[Alert]:
-    """The active alerts of the archive a store answers for (``now`` and ``clock`` as
-    for :func:`~tlsrpt_tui.core.health.evaluate.evaluate`), over the rows from
-    :func:`~tlsrpt_tui.core.health.evaluate.first_day_read` on."""
-    last = store.overview(Filter()).last_day
-    if last is None:
-        return []
-    since = first_day_read(last, now=now, clock=clock, thresholds=thresholds)
-    rows = store.health_rows(since)
-    return list(evaluate_rows(rows, now=now, clock=clock, thresholds=thresholds).alerts)
+    """The active alerts of :func:`health_of`."""
+    return list(health_of(store, thresholds=thresholds, now=now, clock=clock).alerts)
 
 
 def recent_alerts(
