@@ -381,3 +381,24 @@ def test_memory_rows_follow_the_counting_rule(eventful: Path) -> None:
 
 
 _ = UTC
+
+
+def test_a_report_without_policies_still_marks_now(tmp_path: Path) -> None:
+    """The loader keeps a report that lists no policy (with a note). No rule reads it,
+    but its end is the archive's newest as before the rows: *now*, and so the windows,
+    do not move back a day because the newest report happens to be empty."""
+    objs = baseline_json(10)
+    objs.append(report_json(MAILRU, day(1), [], report_id="empty"))
+    root = write_archive(tmp_path / "reports", objs)
+    every = list(load_archive([root], jobs=1).reports.values())
+    empty = next(r for r in every if not r.policies)
+    result = evaluate(every)
+    assert result.now == empty.end
+    memory, index = both_stores(root)
+    try:
+        assert sorted(index.health_rows()) == sorted(memory.health_rows())
+        for store in (memory, index):
+            got = evaluate_rows(store.health_rows())
+            assert got == result
+    finally:
+        index.close()

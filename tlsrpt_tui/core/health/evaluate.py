@@ -75,6 +75,8 @@ def evaluate_rows(
     )
     placed: list[rules.Placed] = []
     for row in rows:
+        if not row.domain:
+            continue  # (a report without policies: only a mark in time, taken above)
         middle = (row.start + row.end) / 2 if row.end > row.start else row.start
         delta = now_ts - middle
         silence_delta = silence_ts - middle  # (after silence_now, from the clock: recent)

@@ -29,7 +29,8 @@ class HealthRow(NamedTuple):
     report order (:func:`policy_mx_patterns`); ``policy_keys`` the STS policy-strings as
     compared (:func:`policy_key`, empty ones left out); ``result_types`` the failed
     sessions per result-type and ``failures`` per (result-type, receiving MX host), by
-    the counting rule, rows without sessions left out.
+    the counting rule, rows without sessions left out. A report that lists no policy
+    has one row without a domain (:func:`time_mark`).
     """
 
     reporter: str
@@ -160,6 +161,8 @@ def rows_of(report: Report) -> Iterator[HealthRow]:
             patterns.setdefault(domain, []).extend(mx)
             if key:
                 keys.setdefault(domain, {})[key] = None
+    if not sums:
+        yield time_mark(report)
     for domain, types in sums.items():
         if len(types) == 1:
             (only,) = types.values()
@@ -230,6 +233,18 @@ def placing_rows(report: Report) -> Iterator[HealthRow]:
     reporter = report.organization_name
     for domain in dict.fromkeys(p.policy_domain for p in report.policies):
         yield HealthRow(reporter, domain, start, end, day, 0, 0, (), (), (), (), ())
+    if not report.policies:
+        yield time_mark(report)
+
+
+def time_mark(report: Report) -> HealthRow:
+    """The row of a report that lists no policy (the loader keeps one, with a note):
+    no domain (``""``, which no policy domain is), so no rule reads it but its end
+    still counts toward the newest report, *now* by default."""
+    start, end = report.start.timestamp(), report.end.timestamp()
+    return HealthRow(
+        report.organization_name, "", start, end, report.start.date(), 0, 0, (), (), (), (), ()
+    )
 
 
 def health_rows(reports: Iterable[Report], *, full_after: float | None = None) -> list[HealthRow]:
