@@ -402,3 +402,16 @@ def test_a_report_without_policies_still_marks_now(tmp_path: Path) -> None:
             assert got == result
     finally:
         index.close()
+
+
+def test_the_index_keeps_the_rows_of_one_first_day_only(eventful: Path) -> None:
+    store = open_index([eventful], jobs=1)
+    try:
+        for since in (day(-5), day(-9), None):
+            health_input.health_rows(store.conn, store.roots, store.limits, since)
+            names = [n for (n,) in store.conn.execute("SELECT name FROM cache")]
+            assert [n for n in names if n.startswith("health-rows")] == [
+                health_input.cache_name(since)
+            ]
+    finally:
+        store.close()

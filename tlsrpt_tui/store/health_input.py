@@ -61,8 +61,11 @@ def health_rows(
         if remember:
             document = json.dumps([r.to_json() for r in rows], ensure_ascii=False)
             # (Refused when busy or the snapshot is stale: another process changed it.)
+            # One entry at a time: the first day moves on with the newest report (or a
+            # --now), and the rows of another first day are no use to the next reader.
             with suppress(sqlite3.OperationalError):
-                conn.execute("INSERT OR REPLACE INTO cache VALUES (?, ?)", (name, document))
+                conn.execute("DELETE FROM cache WHERE name LIKE ?", (f"{CACHE_NAME}:%",))
+                conn.execute("INSERT INTO cache VALUES (?, ?)", (name, document))
         return rows
     finally:
         if began:
