@@ -415,3 +415,35 @@ def test_the_index_keeps_the_rows_of_one_first_day_only(eventful: Path) -> None:
             ]
     finally:
         store.close()
+
+
+def test_alerts_do_not_depend_on_the_order_a_store_gives_its_reports(eventful: Path) -> None:
+    """The index numbers a report added later after the others, the in-memory store
+    puts it where its file sorts: the alerts are the same. (The mx-mismatch detail
+    named the patterns of whichever sighting came first in the store's order.)"""
+    open_index([eventful], jobs=1).close()
+    late = report_json(
+        MAILRU,
+        LAST_DAY,
+        [
+            policy_block(
+                "example.com",
+                ok=500,
+                failed=7,
+                failures=[fail("certificate-expired", 7, "mx9.elsewhere.example")],
+                mx=["mx3.example.com"],
+            )
+        ],
+        report_id="late-mailru",
+    )
+    (eventful / "0-first-in-the-walk.json").write_text(json.dumps(late), encoding="utf-8")
+    memory, index = both_stores(eventful)
+    try:
+        want = alerts_of(memory, thresholds=THRESHOLDS, now=NOW)
+        (mismatch,) = [
+            a for a in want if a.rule == "mx-mismatch" and a.mx_host == "mx9.elsewhere.example"
+        ]
+        assert "mx1.example.com" in mismatch.detail and "mx3.example.com" in mismatch.detail
+        assert alert_dicts(alerts_of(index, thresholds=THRESHOLDS, now=NOW)) == alert_dicts(want)
+    finally:
+        index.close()

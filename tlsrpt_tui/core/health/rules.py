@@ -482,7 +482,9 @@ def silent_reporter(ctx: Context, seen: Silence, quiet_domains: set[str]) -> lis
 def mx_mismatch(placed: Sequence[Placed], ctx: Context) -> list[Alert]:
     """Failures to a host the same report's policy patterns do not match."""
     bad: dict[tuple[str, str], _Sighting] = {}
-    patterns_of: dict[tuple[str, str], tuple[str, ...]] = {}
+    # Every sighting's patterns, named in the order of the reports (start, reporter), not
+    # of the store's rows: the memory store and the index order reports differently.
+    patterns_of: dict[tuple[str, str], list[tuple[float, str, tuple[str, ...]]]] = {}
     for p in _content(placed):
         row = p.row
         if p.k != 0 or not row.mx_patterns:
@@ -493,7 +495,9 @@ def mx_mismatch(placed: Sequence[Placed], ctx: Context) -> list[Alert]:
             sighting = bad.get((row.domain, host))
             if sighting is None:
                 sighting = bad[(row.domain, host)] = _Sighting()
-                patterns_of[(row.domain, host)] = tuple(dict.fromkeys(row.mx_patterns))
+            patterns_of.setdefault((row.domain, host), []).append(
+                (row.start, row.reporter, row.mx_patterns)
+            )
             sighting.add(count, row.start, row.reporter, host)
             sighting.result_types.add(rt)
     return [
@@ -505,7 +509,7 @@ def mx_mismatch(placed: Sequence[Placed], ctx: Context) -> list[Alert]:
             result_type=_one(s.result_types),
             detail=(
                 f"{s.failed:,} failed sessions in the last 24 h to {host}, which the "
-                f"policy's mx patterns ({', '.join(patterns_of[(domain, host)])}) do "
+                f"policy's mx patterns ({', '.join(_patterns(patterns_of[(domain, host)]))}) do "
                 f"not match; reported by {_names(s.reporters)}"
             ),
             since=_since(s.first, ctx),
@@ -514,6 +518,10 @@ def mx_mismatch(placed: Sequence[Placed], ctx: Context) -> list[Alert]:
         )
         for (domain, host), s in bad.items()
     ]
+
+
+def _patterns(seen: list[tuple[float, str, tuple[str, ...]]]) -> list[str]:
+    return list(dict.fromkeys(p for _start, _reporter, mx in sorted(seen) for p in mx))
 
 
 def _describe_policy(key: tuple[str, ...]) -> str:
@@ -532,7 +540,7 @@ def policy_disagreement(placed: Sequence[Placed], ctx: Context) -> list[Alert]:
         for key in row.policy_keys:
             by_day.setdefault((row.domain, row.day), {}).setdefault(key, set()).add(row.reporter)
     alerts: list[Alert] = []
-    for (domain, day), versions in by_day.items():
+    for (domain, day), versions in sorted(by_day.items()):  # (in any store's row order)
         if len(versions) < 2:
             continue
         reporters = set().union(*versions.values())
