@@ -1,10 +1,23 @@
 """Health rules: tell an operator when a quiet TLS-RPT archive stops being quiet.
 
-Pure functions over :class:`~tlsrpt_tui.core.model.Report` objects (no Textual), used
-by ``tlsrpt-tui check`` and by the explorer's alerts pane. Counting follows
-:mod:`tlsrpt_tui.core.aggregate`: a report counts once per policy domain, its blocks
-of each policy-type added up and the larger per-type sum taken; result-type counts
-come from ``failure-details`` by the same rule.
+Pure functions (no Textual, no store), used by ``tlsrpt-tui check`` and by the
+explorer's alerts pane, both through :func:`tlsrpt_tui.store.health_job.health_of`.
+The rooms:
+
+- :mod:`.alerts`: what the rules say (:class:`Alert`, :class:`HealthResult`) and the
+  :class:`Thresholds` that tune them (read from the settings file by
+  :mod:`tlsrpt_tui.settings`);
+- :mod:`.rows`: the one input, :class:`~.rows.HealthRow` (a report's facts for one
+  policy domain), made from reports here and from the index by
+  :mod:`tlsrpt_tui.store.health_input`; every store answers
+  :meth:`~tlsrpt_tui.store.queries.ArchiveQueries.health_rows`;
+- :mod:`.rules`: one function per rule, each with its own accumulator;
+- :mod:`.evaluate`: the fold (:func:`evaluate` over reports, :func:`evaluate_rows`
+  over rows), the first day a store must give rows from, and the trend series.
+
+Counting follows :mod:`tlsrpt_tui.core.aggregate`: a report counts once per policy
+domain, its blocks of each policy-type added up and the larger per-type sum taken;
+result-type counts come from ``failure-details`` by the same rule.
 
 Time
 ----
@@ -57,7 +70,8 @@ Rules and severities
     A ``receiving-mx-hostname`` in the last 24 h's failure-details that no ``mx:``
     pattern of the domain's STS policy (``policy-string`` ``mx:`` lines, or else
     ``mx-host``) matches, with the RFC 8461 rules (``*.example.com`` matches exactly one
-    extra leftmost label; case-insensitive; trailing dot ignored). Also: two or more
+    extra leftmost label; case-insensitive; trailing dot ignored); the detail names
+    the patterns of every report that showed it. Also: two or more
     reporters sending different STS ``policy-string`` for the same domain and day in
     the last 24 h (a policy being rotated, or stale caches).
 ``no-reports`` (critical)
