@@ -448,3 +448,20 @@ def test_alerts_do_not_depend_on_the_order_a_store_gives_its_reports(eventful: P
         assert alert_dicts(alerts_of(index, thresholds=THRESHOLDS, now=NOW)) == alert_dicts(want)
     finally:
         index.close()
+
+
+def test_check_without_a_usable_index_says_so_and_reads_every_file(
+    eventful: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The index is only a cache (as for ``summary``): a cache folder that cannot be
+    made gives the same answer over every file, with one line saying why."""
+    want = run_check(capsys, str(eventful), "--no-cache", "--now", isoformat(NOW))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(blocker / "cache"))
+    status, out, err = run_check(capsys, str(eventful), "--now", isoformat(NOW))
+    assert (status, out) == want[:2]
+    assert err.startswith("tlsrpt-tui: index not used (") and "Not a directory" in err
