@@ -465,3 +465,26 @@ def test_check_without_a_usable_index_says_so_and_reads_every_file(
     status, out, err = run_check(capsys, str(eventful), "--now", isoformat(NOW))
     assert (status, out) == want[:2]
     assert err.startswith("tlsrpt-tui: index not used (") and "Not a directory" in err
+
+
+def test_an_explicit_now_reads_no_rows_of_the_days_after_it(eventful: Path) -> None:
+    """``check --now`` back in time: the reports after it only say that reports went
+    on, so the rows stop two days after it, and the alerts are those of every row."""
+    from tlsrpt_tui.core.health.evaluate import last_day_read
+
+    every = list(load_archive([eventful], jobs=1).reports.values())
+    memory, index = both_stores(eventful)
+    try:
+        seen = 0
+        for now in (NOW - timedelta(days=20), NOW - timedelta(days=3, hours=7)):
+            until = last_day_read(now)
+            assert until is not None
+            assert all(row.day <= until for row in index.health_rows(None, until))
+            assert sorted(index.health_rows(None, until)) == sorted(memory.health_rows(None, until))
+            want = alert_dicts(evaluate(every, now=now).alerts)
+            seen += len(want)
+            for store in (memory, index):
+                assert alert_dicts(alerts_of(store, thresholds=THRESHOLDS, now=now)) == want
+        assert seen  # (alerts compared, not only empty lists)
+    finally:
+        index.close()

@@ -29,8 +29,9 @@ from tlsrpt_tui.store.scan import key_location
 CACHE_NAME = "health-rows"
 
 
-def cache_name(since: date | None) -> str:
-    return f"{CACHE_NAME}:{since.isoformat() if since is not None else 'all'}"
+def cache_name(since: date | None, until: date | None = None) -> str:
+    first = since.isoformat() if since is not None else "all"
+    return f"{CACHE_NAME}:{first}" + (f":{until.isoformat()}" if until is not None else "")
 
 
 def health_rows(
@@ -38,10 +39,12 @@ def health_rows(
     roots: Sequence[Path],
     limits: Limits,
     since: date | None = None,
+    until: date | None = None,
     *,
     remember: bool = True,
 ) -> list[HealthRow]:
-    """The health rows of the indexed reports of ``since`` and after (all without it).
+    """The health rows of the indexed reports of the days from ``since`` to ``until``
+    (unbounded without).
 
     One read snapshot throughout. With ``remember`` the rows are kept in the cache
     table; when another connection changed the index meanwhile, SQLite refuses the
@@ -49,7 +52,7 @@ def health_rows(
     gone or changed on disk since the index last looked is left out (the next refresh
     catches up).
     """
-    name = cache_name(since)
+    name = cache_name(since, until)
     began = not conn.in_transaction
     if began:
         conn.execute("BEGIN")
@@ -57,7 +60,7 @@ def health_rows(
         row = conn.execute("SELECT value FROM cache WHERE name = ?", (name,)).fetchone()
         if row is not None:
             return [HealthRow.from_json(item) for item in json.loads(row[0])]
-        rows = _read_rows(conn, roots, limits, since)
+        rows = _read_rows(conn, roots, limits, since, until)
         if remember:
             document = json.dumps([r.to_json() for r in rows], ensure_ascii=False)
             # (Refused when busy or the snapshot is stale: another process changed it.)
@@ -73,20 +76,28 @@ def health_rows(
 
 
 def _read_rows(
-    conn: sqlite3.Connection, roots: Sequence[Path], limits: Limits, since: date | None
+    conn: sqlite3.Connection,
+    roots: Sequence[Path],
+    limits: Limits,
+    since: date | None,
+    until: date | None,
 ) -> list[HealthRow]:
-    day = since.toordinal() if since is not None else -1
+    first = since.toordinal() if since is not None else -1
+    last = until.toordinal() if until is not None else date.max.toordinal()
     # Every copy of each report, first copies first: a report is taken from the first
     # file that still holds it, and each file is read once.
     files: dict[int, tuple[str, str, dict[tuple[str | None, str], int]]] = {}
     query = (
         "SELECT r.id, r.key, f.id, f.key, f.display, r.part, 0 FROM reports r"
-        " JOIN files f ON f.id = r.file WHERE r.day >= ?"
+        " JOIN files f ON f.id = r.file WHERE r.day BETWEEN ? AND ?"
         " UNION ALL SELECT r.id, r.key, f.id, f.key, f.display, c.part, 1 FROM copies c"
-        " JOIN reports r ON r.id = c.report JOIN files f ON f.id = c.file WHERE r.day >= ?"
+        " JOIN reports r ON r.id = c.report JOIN files f ON f.id = c.file"
+        " WHERE r.day BETWEEN ? AND ?"
         " ORDER BY 7, 3"
     )
-    for rid, key, fid, fkey, display, part, _copy in conn.execute(query, (day, day)):
+    for rid, key, fid, fkey, display, part, _copy in conn.execute(
+        query, (first, last, first, last)
+    ):
         entry = files.get(fid)
         if entry is None:
             entry = files[fid] = (key_location(fkey, roots), display, {})

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds
-from tlsrpt_tui.core.health.evaluate import evaluate_rows, first_day_read
+from tlsrpt_tui.core.health.evaluate import evaluate_rows, first_day_read, last_day_read
 from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
 
@@ -34,10 +34,12 @@ def health_of(
     and the explorer's alerts pane shows."""
     last = store.overview(Filter()).last_day
     rows = []
+    until = last_day_read(now)
+    newer = until is not None and last is not None and last > until
     if last is not None:
         since = first_day_read(last, now=now, clock=clock, thresholds=thresholds)
-        rows = store.health_rows(since)
-    return evaluate_rows(rows, now=now, clock=clock, thresholds=thresholds)
+        rows = store.health_rows(since, until if newer else None)
+    return evaluate_rows(rows, now=now, clock=clock, thresholds=thresholds, newer=newer)
 
 
 def alerts_of(

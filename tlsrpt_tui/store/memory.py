@@ -439,10 +439,11 @@ class MemoryStore:
     def folded(self) -> list[FoldedReport]:
         return folded_reports(self._reports.values())
 
-    def health_rows(self, since: date | None = None) -> list[HealthRow]:
+    def health_rows(self, since: date | None = None, until: date | None = None) -> list[HealthRow]:
         reports: Iterable[Report] = self._reports.values()
-        if since is not None:
-            reports = [r for r in reports if r.start.date() >= since]  # (report_day)
+        if since is not None or until is not None:
+            first, last = since or date.min, until or date.max
+            reports = [r for r in reports if first <= r.start.date() <= last]  # (report_day)
         return health_rows(reports)
 
     def all_reports(self) -> Iterable[Report]:

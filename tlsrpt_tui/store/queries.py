@@ -185,9 +185,9 @@ class ArchiveQueries(Protocol):
 
     def result_type_daily(self, flt: Filter) -> dict[str, dict[date, int]]: ...
 
-    def health_rows(self, since: date | None = None) -> list[HealthRow]:
-        """The health rules' one input: a row per distinct report (of day ``since`` and
-        after; all without it) and policy domain, in the store's order of reports
-        (:class:`~tlsrpt_tui.core.health.rows.HealthRow`; the rules:
+    def health_rows(self, since: date | None = None, until: date | None = None) -> list[HealthRow]:
+        """The health rules' one input: a row per distinct report (of the days from
+        ``since`` to ``until``; unbounded without) and policy domain, in the store's
+        order of reports (:class:`~tlsrpt_tui.core.health.rows.HealthRow`; the rules:
         :func:`~tlsrpt_tui.core.health.evaluate.evaluate_rows`)."""
         ...

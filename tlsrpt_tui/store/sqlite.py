@@ -2450,13 +2450,17 @@ class SqliteStore:
     # -- health (health-rules; after the split this belongs with the read-only queries,
     #    store/index/reader.py, calling store/health_input.py as it does here) ----------
 
-    def health_rows(self, since: date | None = None, *, remember: bool = True) -> list[HealthRow]:
+    def health_rows(
+        self, since: date | None = None, until: date | None = None, *, remember: bool = True
+    ) -> list[HealthRow]:
         """The health rules' input (:mod:`tlsrpt_tui.store.health_input`), kept in the
         index until it changes (``remember``)."""
         from tlsrpt_tui.store.health_input import health_rows
 
         with self._reading():
-            return health_rows(self.conn, self.roots, self.limits, since, remember=remember)
+            return health_rows(
+                self.conn, self.roots, self.limits, since, until, remember=remember
+            )
 
     # -- summary -----------------------------------------------------------------------
 

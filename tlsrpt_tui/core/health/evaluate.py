@@ -46,8 +46,13 @@ def evaluate_rows(
     now: datetime | None = None,
     clock: datetime | None = None,
     thresholds: Thresholds = _DEFAULT_THRESHOLDS,
+    newer: bool = False,
 ) -> HealthResult:
-    """:func:`evaluate` over health rows, whichever store made them."""
+    """:func:`evaluate` over health rows, whichever store made them.
+
+    ``newer``: the rows stop at :func:`last_day_read` before the archive's newest
+    report (which only tells the rules that reports went on after ``now``).
+    """
     from_clock = now is None and clock is not None
     if now is None:
         if not rows:
@@ -71,7 +76,9 @@ def evaluate_rows(
         silence_now=silence_now,
         silence_ts=silence_ts,
         from_clock=from_clock,
-        newest_ts=max((row.end for row in rows), default=now_ts),
+        newest_ts=max((row.end for row in rows), default=now_ts)
+        if not newer
+        else max(now_ts, *(row.end for row in rows)),
     )
     placed: list[rules.Placed] = []
     for row in rows:
@@ -190,3 +197,13 @@ def first_day_read(
         silence_now - silent - timedelta(days=max(1, t.silent_reporter_window_days)),
     )
     return reach.astimezone(UTC).date() - timedelta(days=2)
+
+
+def last_day_read(now: datetime | None) -> date | None:
+    """The last report day whose rows the rules can need (``None``: every one). Only
+    an explicit ``now`` bounds it: reports after it are ignored (two days of slack),
+    but for telling that reports went on (``newer`` of :func:`evaluate_rows`)."""
+    if now is None:
+        return None
+    at = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return at.astimezone(UTC).date() + timedelta(days=2)
