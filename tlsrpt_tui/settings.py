@@ -12,30 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tlsrpt_tui.core.health.alerts import Thresholds
 from tlsrpt_tui.locations import config_file
-
-
-@dataclass
-class Thresholds:
-    """Alert thresholds used by the health rules (see ``tlsrpt-tui check``)."""
-
-    failure_rate_enforce: float = 0.005
-    failure_rate_testing: float = 0.05
-    spike_factor: float = 3.0
-    spike_min_sessions: int = 10
-    new_result_type_lookback_days: int = 30
-    silent_reporter_min_days: int = 3
-    silent_hours: int = 48
-    spike_baseline_days: int = 7
-    spike_critical_factor: float = 10.0
-    silent_reporter_window_days: int = 7
-    no_reports_lookback_days: int = 30
-    new_result_type_hours: int = 24
-    #: The silence rules (``silent-reporter``, ``no-reports``) measure from the wall
-    #: clock less this many hours: a report covers a UTC day and arrives up to about a
-    #: day after that day ends (the real reports seen: 10 min to 21.5 h), plus the time
-    #: until a fetch from cron picks it up. ``check --now`` replaces both (no lag).
-    delivery_lag_hours: int = 30
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 Exit status: 0 when no alert at or above ``--fail-on`` is active, 1 when one is,
 2 on usage errors (bad option, missing path). Thresholds come from the settings file.
+Through the archive's index, as ``summary`` (``--no-cache``: every file, in memory).
 
 The rules over report contents measure from the newest report; the silence rules from
 the wall clock (UTC) less ``delivery_lag_hours``, so a folder whose reports stopped
@@ -13,15 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tlsrpt_tui.commands.summary import add_loading_options, load_for_cli, resolve_paths
-from tlsrpt_tui.core.health import Alert, HealthResult, documented_now, evaluate, isoformat
+from tlsrpt_tui.commands.summary import add_loading_options, jobs_for, load_for_cli, resolve_paths
+from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds, isoformat
+from tlsrpt_tui.core.health.evaluate import evaluate
+from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.settings import load_settings
+from tlsrpt_tui.store.health_job import documented_now, health_of
 
 
 def parse_now(value: str) -> datetime:
@@ -73,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="warning",
         help="lowest severity that makes the exit status 1 (default warning)",
     )
-    add_loading_options(parser)
+    add_loading_options(parser, cache=True)
     parser.set_defaults(func=run)
 
 
@@ -84,28 +90,89 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     for warning in settings.warnings:
         print(f"tlsrpt-tui: settings: {plain(warning)}", file=sys.stderr)
-    archive = load_for_cli(args, paths)
-    if archive.errors:
-        print(
-            f"tlsrpt-tui: {archive.bad_files:,} files could not be read as reports",
-            file=sys.stderr,
-        )
     now = args.now if args.now is not None else documented_now(paths)
     clock = datetime.now(UTC).replace(microsecond=0)
-    result = evaluate(
-        archive.reports.values(),
-        now=now,
-        clock=clock,
-        thresholds=settings.thresholds,
-    )
-    if not archive.reports:
-        result = nothing_to_check(paths, archive.files, archive.bad_files, now or clock)
+    checked = checked_archive(args, paths, now=now, clock=clock, thresholds=settings.thresholds)
+    if checked.bad_files:
+        print(
+            f"tlsrpt-tui: {checked.bad_files:,} files could not be read as reports",
+            file=sys.stderr,
+        )
+    result = checked.result
+    if not checked.reports:
+        result = nothing_to_check(paths, checked.files, checked.bad_files, now or clock)
     if args.format == "json":
         json.dump(check_document(result), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         write_text(result, sys.stdout)
     return 1 if result.at_or_above(args.fail_on) else 0
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The rules' answer over an archive, and what was read to give it."""
+
+    result: HealthResult
+    files: int
+    reports: int
+    bad_files: int
+
+
+def checked_archive(
+    args: argparse.Namespace,
+    paths: list[Path],
+    *,
+    now: datetime | None,
+    clock: datetime,
+    thresholds: Thresholds,
+) -> Checked:
+    """The rules through the archive's index (only new or changed files are read, and
+    a warm index keeps the rules' input: no report file is read), as ``summary`` does;
+    with ``--no-cache``, or when the index cannot be used, over every file in memory.
+    Either way the same rows and the same alerts."""
+    if not args.no_cache:
+        try:
+            return _through_index(args, paths, now=now, clock=clock, thresholds=thresholds)
+        except (OSError, sqlite3.Error) as exc:
+            # The index is only a cache: without it the answer is the same, just slower.
+            print(f"tlsrpt-tui: index not used ({plain(str(exc))})", file=sys.stderr)
+    archive = load_for_cli(args, paths)
+    result = evaluate(archive.reports.values(), now=now, clock=clock, thresholds=thresholds)
+    return Checked(result, archive.files, len(archive.reports), archive.bad_files)
+
+
+def _through_index(
+    args: argparse.Namespace,
+    paths: list[Path],
+    *,
+    now: datetime | None,
+    clock: datetime,
+    thresholds: Thresholds,
+) -> Checked:
+    from tlsrpt_tui.store.health_input import archive_counts
+    from tlsrpt_tui.store.sqlite import open_index, terminal_progress
+
+    limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
+    progress, finish = terminal_progress("reading reports")
+    try:
+        store = open_index(
+            paths,
+            limits=limits,
+            jobs=jobs_for(args),
+            progress=progress,
+            query_indexes=False,
+            full=args.full_check,
+        )
+    finally:
+        finish()
+    try:
+        with store.lock:
+            files, reports, bad = archive_counts(store.conn)
+        result = health_of(store, thresholds=thresholds, now=now, clock=clock)
+    finally:
+        store.close()
+    return Checked(result, files, reports, bad)
 
 
 def nothing_to_check(paths: list[Path], files: int, bad: int, now: datetime) -> HealthResult:

@@ -21,6 +21,7 @@ from tlsrpt_tui.core.aggregate import (
     unit_haystack,
 )
 from tlsrpt_tui.core.archive import Archive
+from tlsrpt_tui.core.health.rows import HealthRow, health_rows
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.store.queries import (
     DailyPoint,
@@ -437,6 +438,13 @@ class MemoryStore:
 
     def folded(self) -> list[FoldedReport]:
         return folded_reports(self._reports.values())
+
+    def health_rows(self, since: date | None = None, until: date | None = None) -> list[HealthRow]:
+        reports: Iterable[Report] = self._reports.values()
+        if since is not None or until is not None:
+            first, last = since or date.min, until or date.max
+            reports = [r for r in reports if first <= r.start.date() <= last]  # (report_day)
+        return health_rows(reports)
 
     def all_reports(self) -> Iterable[Report]:
         return self._reports.values()

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal, Protocol
 
+from tlsrpt_tui.core.health.rows import HealthRow
 from tlsrpt_tui.core.model import LoadError, Report, Source
 
 Pivot = Literal["domain", "reporter"]
@@ -183,3 +184,10 @@ class ArchiveQueries(Protocol):
     def daily(self, flt: Filter) -> list[DailyPoint]: ...
 
     def result_type_daily(self, flt: Filter) -> dict[str, dict[date, int]]: ...
+
+    def health_rows(self, since: date | None = None, until: date | None = None) -> list[HealthRow]:
+        """The health rules' one input: a row per distinct report (of the days from
+        ``since`` to ``until``; unbounded without) and policy domain, in the store's
+        order of reports (:class:`~tlsrpt_tui.core.health.rows.HealthRow`; the rules:
+        :func:`~tlsrpt_tui.core.health.evaluate.evaluate_rows`)."""
+        ...

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from tlsrpt_tui.core.health.rows import HealthRow
+
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
     from tlsrpt_tui.store.queries import (
@@ -2444,6 +2446,21 @@ class SqliteStore:
 
         result: list[FoldedReport] = self._memoized(("folded",), compute)
         return list(result)
+
+    # -- health (health-rules; after the split this belongs with the read-only queries,
+    #    store/index/reader.py, calling store/health_input.py as it does here) ----------
+
+    def health_rows(
+        self, since: date | None = None, until: date | None = None, *, remember: bool = True
+    ) -> list[HealthRow]:
+        """The health rules' input (:mod:`tlsrpt_tui.store.health_input`), kept in the
+        index until it changes (``remember``)."""
+        from tlsrpt_tui.store.health_input import health_rows
+
+        with self._reading():
+            return health_rows(
+                self.conn, self.roots, self.limits, since, until, remember=remember
+            )
 
     # -- summary -----------------------------------------------------------------------
 
