@@ -35,12 +35,12 @@ from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.health import (
     Alert,
     HealthResult,
-    documented_now,
+    Thresholds,
     evaluate,
     isoformat,
 )
 from tlsrpt_tui.core.model import Report
-from tlsrpt_tui.settings import Thresholds
+from tlsrpt_tui.store.health_job import documented_now
 
 SILENCE_RULES = {"no-reports", "silent-reporter"}
 DOMAINS = {"example.com", "example.net", "example.org"}

@@ -37,10 +37,10 @@ from tlsrpt_tui.core.archive import (
     is_candidate_name,
     iter_report_files,
 )
+from tlsrpt_tui.core.health.alerts import Thresholds
 from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.text import plain
-from tlsrpt_tui.settings import Thresholds  # (after health-rules: from core)
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
 
@@ -123,7 +123,7 @@ class LiveArchive:
         use_index: bool = False,
         trend_days: int = 14,
     ) -> None:
-        from tlsrpt_tui.core.health import documented_now
+        from tlsrpt_tui.store.health_job import documented_now
 
         # Absolute: the watcher reports absolute paths, matched against these roots.
         self.paths = [Path(os.path.abspath(p)) for p in paths]
@@ -436,12 +436,12 @@ class LiveArchive:
         over the index in a child process (it re-reads the recent reports' files, which
         must not slow the UI down). Blocks: run it off the event loop."""
         if self.index is None:
-            from tlsrpt_tui.core.health import evaluate
+            from tlsrpt_tui.store.health_job import alerts_of
 
-            reports = list(self.archive.reports.values())
             clock = datetime.now(UTC)
-            result = evaluate(reports, now=self.health_now, clock=clock, thresholds=self.thresholds)
-            return list(result.alerts)
+            return alerts_of(
+                self.store, thresholds=self.thresholds, now=self.health_now, clock=clock
+            )
         return self.alerts_in_child()
 
     def alerts_in_child(self) -> list[Alert]:

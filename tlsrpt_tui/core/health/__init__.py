@@ -89,9 +89,7 @@ by domain, reporter, result-type and MX host.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 
 from tlsrpt_tui.core.aggregate import domain_counts as aggregate_domain_counts
 from tlsrpt_tui.core.health.alerts import (
@@ -133,19 +131,6 @@ def domain_counts(report: Report) -> dict[str, tuple[int, int]]:
     return aggregate_domain_counts(report)
 
 
-def documented_now(paths: Iterable[Path]) -> datetime | None:
-    """The fixed "now" of an archive that documents one, else ``None`` (the wall clock).
-
-    Only the bundled demo archive does (:data:`~tlsrpt_tui.demo.DEMO_NOW`, the end of its
-    last day): opened alone, as ``--demo`` does, its alerts stay the same on any date.
-
-    (Left here for the explorer's import; it reads outside core, so the layering
-    contracts want it in :mod:`tlsrpt_tui.store.health_job`, where ``check`` takes it.)
-    """
-    from tlsrpt_tui.store.health_job import documented_now as found
-
-    return found(paths)
-
 
 __all__ = [
     "DAY",
@@ -157,7 +142,6 @@ __all__ = [
     "Severity",
     "Thresholds",
     "daily_series",
-    "documented_now",
     "domain_counts",
     "evaluate",
     "evaluate_rows",
