@@ -61,6 +61,9 @@ class Reporter:
     gzip_level: int = 6
     gzip_xfl: int = 0
     gzip_os: int = 255
+    #: A sys4 tlsrpt-reporter site whose Postfix checks MTA-STS as well as DANE: its
+    #: reports carry both a ``tlsa`` and an ``sts`` block for a domain that has both.
+    both_policies: bool = False
 
     @property
     def does_dane(self) -> bool:
@@ -259,9 +262,25 @@ def gzip_bytes(data: bytes, *, level: int = 9, xfl: int = 2, os_byte: int = 255)
     return header + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
-def encode_report(report: JSONDict, reporter: Reporter, *, bom: bool = False) -> bytes:
-    """The report as compact JSON, gzipped the way ``reporter``'s software does."""
-    data = json.dumps(report, separators=(",", ":")).encode()
+#: How a report's JSON is laid out: ``compact`` (no spaces, as most reporters write it),
+#: ``spaced`` (a space after every separator: Python's default, as the sys4
+#: tlsrpt-reporter writes it), ``indented`` (pretty-printed, two spaces a level).
+JSON_LAYOUTS = ("compact", "spaced", "indented")
+
+
+def encode_report(
+    report: JSONDict, reporter: Reporter, *, bom: bool = False, layout: str = "compact"
+) -> bytes:
+    """The report as JSON laid out as ``layout`` says, gzipped the way ``reporter``'s
+    software does."""
+    if layout == "compact":
+        data = json.dumps(report, separators=(",", ":")).encode()
+    elif layout == "spaced":
+        data = json.dumps(report).encode()
+    elif layout == "indented":
+        data = json.dumps(report, indent=2).encode()
+    else:
+        raise ValueError(f"unknown JSON layout {layout!r}; one of {', '.join(JSON_LAYOUTS)}")
     if bom:
         data = b"\xef\xbb\xbf" + data
     return gzip_bytes(
@@ -497,6 +516,8 @@ def effective_policies(reporter: Reporter, domain: PolicyDomain) -> tuple[str, .
     has_sts = domain.sts_mode is not None
     if reporter.style == "microsoft":
         return (("sts",) if has_sts else ()) + (("tlsa",) if domain.tlsa else ())
+    if reporter.style == "sys4" and reporter.both_policies:
+        return (("tlsa",) if domain.tlsa else ()) + (("sts",) if has_sts else ())
     if reporter.style == "sys4":  # Postfix prefers DANE over MTA-STS
         return ("tlsa",) if domain.tlsa else (("sts",) if has_sts else ())
     return ("sts",) if has_sts else ()

@@ -13,7 +13,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -304,10 +304,44 @@ def _bench_traffic(
     return traffic
 
 
+#: The report shapes of a ``mixed`` archive, in turn (see :func:`_shaped`).
+MIXED_SHAPES = ("compact", "postfix", "indented", "microsoft")
+SHAPES = ("compact", "mixed")
+
+
+def _shaped(reporter: Reporter, shape: str) -> tuple[Reporter, str]:
+    """The reporter who writes a report of ``shape`` in place of ``reporter``, and the
+    JSON layout it writes it in.
+
+    * ``compact``: ``reporter`` itself, compact JSON (the benchmark's usual shape);
+    * ``postfix``: as Postfix sites running sys4 tlsrpt-reporter write reports: a space
+      after every separator, ``summary`` before ``policy``, ``failure-details: []``,
+      ``report-id`` last, and a ``tlsa`` and an ``sts`` block for a domain with both;
+    * ``indented``: ``reporter``'s report pretty-printed;
+    * ``microsoft``: Microsoft's: the same sessions under ``sts`` and ``tlsa``, the TLSA
+      ``policy-string`` one string holding a JSON array, a FILETIME unique-id.
+    """
+    if shape == "postfix":
+        return replace(reporter, style="sys4", both_policies=True), "spaced"
+    if shape == "indented":
+        return reporter, "indented"
+    if shape == "microsoft":
+        return replace(reporter, style="microsoft"), "compact"
+    return reporter, "compact"
+
+
 def _write_days(
-    dest: str, params: _Params, first_day: int, last_day: int, last_limit: int | None
+    dest: str,
+    params: _Params,
+    first_day: int,
+    last_day: int,
+    last_limit: int | None,
+    shape: str = "compact",
 ) -> tuple[int, int]:
-    """Write days ``first_day..last_day``; only ``last_limit`` reports of the last day."""
+    """Write days ``first_day..last_day``; only ``last_limit`` reports of the last day.
+
+    With ``shape="mixed"`` the reports take the shapes of :data:`MIXED_SHAPES` in turn
+    (by their place in the day's plan), over the same plan and traffic."""
     world = _WORLD_CACHE.get(params)
     if world is None:
         world = _World(params)
@@ -327,11 +361,14 @@ def _write_days(
         incidents = world.incidents(day_index)
         rng = random.Random(f"{seed}/content/{day_index}")
         weekday = 0.55 if day.weekday() >= 5 else 1.0
-        for r, d, mean in plan:
+        for place, (r, d, mean) in enumerate(plan):
             reporter, domain = reporters[r], domains[d]
+            layout = "compact"
+            if shape == "mixed":
+                reporter, layout = _shaped(reporter, MIXED_SHAPES[place % len(MIXED_SHAPES)])
             traffic = _bench_traffic(rng, reporter, domain, mean * weekday, incidents[d])
             generated = build_report(reporter, domain, day, traffic, salt=seed)
-            data = encode_report(generated.report, reporter)
+            data = encode_report(generated.report, reporter, layout=layout)
             with open(os.path.join(folder, generated.filename), "wb") as fh:
                 fh.write(data)
             files += 1
@@ -353,6 +390,7 @@ def generate_archive(
     seed: int = 0,
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    shape: str = "compact",
 ) -> ArchiveStats:
     """Write a realistic archive of gzipped reports into ``dest/YYYY/MM/DD/``.
 
@@ -361,8 +399,11 @@ def generate_archive(
     on past ``days`` until the count is reached. The output depends only on the
     arguments (not on ``jobs``), and reports are produced day by day, so memory use
     stays flat however many files are asked for. ``progress`` is called with the
-    number of files written so far after each batch.
+    number of files written so far after each batch. ``shape`` is ``compact`` (every
+    report as its reporter writes it, compact JSON) or ``mixed`` (see :func:`_shaped`).
     """
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; one of {', '.join(SHAPES)}")
     if reports is not None and reports < 0:
         raise ValueError("reports must be >= 0")
     if domains < 1 or reporters < 1 or days < 1:
@@ -389,13 +430,13 @@ def generate_archive(
     files = total = 0
     if jobs <= 1 or len(tasks) <= 1:
         for first, last, limit in tasks:
-            f, b = _write_days(str(dest), params, first, last, limit)
+            f, b = _write_days(str(dest), params, first, last, limit, shape)
             files, total = files + f, total + b
             if progress is not None:
                 progress(files)
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_write_days, str(dest), params, *task) for task in tasks]
+            futures = [pool.submit(_write_days, str(dest), params, *task, shape) for task in tasks]
             for future in futures:
                 f, b = future.result()
                 files, total = files + f, total + b
