@@ -1,13 +1,16 @@
-"""What the archive commands (``summary``, ``index``, ``check``) share: their PATH and
-``--demo`` arguments, the loading options, and turning those into paths, limits and a
-number of worker processes.
+"""What the commands share: for the archive commands (``summary``, ``index``, ``check``)
+their PATH and ``--demo`` arguments, the loading options, and turning those into paths,
+limits and a number of worker processes; for the network ones (``fetch``, ``receive``)
+``--timeout``.
 
-(The mail commands share theirs in :mod:`tlsrpt_tui.ingest.cli_options`.)
+(The mail commands share their mail and store options in
+:mod:`tlsrpt_tui.ingest.cli_options`.)
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -35,6 +38,29 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
+
+
+def seconds(text: str) -> float:
+    """argparse type: a time limit, a finite number of seconds above zero (a socket given
+    a negative one, NaN or infinity raises, or waits forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def add_timeout_option(parser: argparse.ArgumentParser, *, default: float, help: str) -> None:
+    """``--timeout SECONDS``: ``help`` says what it limits (the default is added)."""
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=default,
+        metavar="SECONDS",
+        help=f"{help} (default {default:g})",
+    )
 
 
 def add_loading_options(parser: argparse.ArgumentParser, *, cache: bool = False) -> None:
