@@ -1,9 +1,13 @@
 """Write a large, realistic TLS-RPT archive for benchmarks.
 
     python benchmarks/generate_archive.py DEST --reports 100000 [--seed S] [--jobs J]
+        [--shape compact|mixed]
 
 Files go to DEST/YYYY/MM/DD/<submitter>!<domain>!<begin>!<end>!<id>.json.gz. The same
-arguments always produce the same files, whatever ``--jobs`` is.
+arguments always produce the same files, whatever ``--jobs`` is. ``--shape mixed`` writes
+the reports in four shapes in turn: compact JSON, Postfix's sys4 tlsrpt-reporter
+(spaces after separators, ``report-id`` last, ``failure-details: []``, ``tlsa`` and ``sts``
+blocks), pretty-printed JSON, and Microsoft's (see ``tlsrpt_tui/demo/world.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tlsrpt_tui.demo.generator import generate_archive
+from tlsrpt_tui.demo.world import SHAPES, generate_archive
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         type=date.fromisoformat,
         default=date(2026, 1, 1),
         help="first day, YYYY-MM-DD (default 2026-01-01)",
+    )
+    parser.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default="compact",
+        help="compact: every report compact JSON (default); mixed: four report shapes in turn",
     )
     args = parser.parse_args(argv)
     if args.reports < 0:
@@ -51,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         start=args.start,
         seed=args.seed,
         jobs=jobs,
+        shape=args.shape,
     )
     elapsed = time.perf_counter() - began
     rate = stats.files / elapsed if elapsed > 0 else 0.0
     print(
-        f"wrote {stats.files:,} files, {stats.bytes:,} bytes, {stats.days} days "
+        f"wrote {stats.files:,} {args.shape} files, {stats.bytes:,} bytes, {stats.days} days "
         f"in {elapsed:.2f} s ({rate:,.0f} files/s, {jobs} job{'s' if jobs != 1 else ''})"
     )
     return 0

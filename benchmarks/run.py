@@ -129,8 +129,9 @@ def measure(argv: list[str], *, env: dict[str, str] | None = None) -> Run:
 # --------------------------------------------------------------------------- archives
 
 
-def ensure_archive(workdir: Path, n: int, seed: int, jobs: int) -> Path:
-    dest = workdir / f"archive-{n}-seed{seed}"
+def ensure_archive(workdir: Path, n: int, seed: int, jobs: int, shape: str = "compact") -> Path:
+    # (the compact archive keeps its old folder name, so a kept one is used again)
+    dest = workdir / (f"archive-{n}-seed{seed}" + ("" if shape == "compact" else f"-{shape}"))
     done = dest / ".complete"
     if done.exists():
         return dest
@@ -140,11 +141,11 @@ def ensure_archive(workdir: Path, n: int, seed: int, jobs: int) -> Path:
     started = time.perf_counter()
     subprocess.run(
         [PYTHON, str(HERE / "generate_archive.py"), str(dest), "--reports", str(n),
-         "--seed", str(seed), "--jobs", str(jobs)],
+         "--seed", str(seed), "--jobs", str(jobs), "--shape", shape],
         check=True,
         cwd=REPO,
     )  # fmt: skip
-    done.write_text(f"{n} {seed}\n")
+    done.write_text(f"{n} {seed} {shape}\n")
     print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
     return dest
 
@@ -384,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(tempfile.gettempdir()) / "tlsrpt-tui-bench",
         help="where generated archives are kept between runs",
     )
+    parser.add_argument(
+        "--shape",
+        choices=("compact", "mixed"),
+        default="compact",
+        help="report shapes of the generated archives (see generate_archive.py; default compact)",
+    )
     parser.add_argument("--no-ui", action="store_true", help="skip the explorer measurements")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -402,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     for n in sizes:
-        archive = ensure_archive(args.workdir, n, args.seed, args.jobs)
+        archive = ensure_archive(args.workdir, n, args.seed, args.jobs, args.shape)
         result = bench_size(
             n,
             archive,

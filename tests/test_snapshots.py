@@ -76,3 +76,42 @@ def test_bad_files(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=bad)
+
+
+def test_trends(snap_compare: Any) -> None:
+    async def trends(pilot: Any) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("t")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=trends)
+
+
+def test_alerts(snap_compare: Any) -> None:
+    async def alerts(pilot: Any) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("a")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=alerts)
+
+
+def test_guide(snap_compare: Any) -> None:
+    async def guide(pilot: Any) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("g")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=guide)
+
+
+def test_date_range(snap_compare: Any) -> None:
+    async def date_range(pilot: Any) -> None:
+        await wait_loaded(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=date_range)

@@ -8,6 +8,7 @@ import stat
 import sys
 from pathlib import Path
 
+from tlsrpt_tui.commands.options import add_timeout_option
 from tlsrpt_tui.ingest.cli_options import (
     UsageError,
     add_mail_options,
@@ -80,13 +81,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="trust only the CA certificates in this PEM file (default: the system's)",
     )
-    imap.add_argument(
-        "--timeout",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="network time limit (default 60)",
-    )
+    add_timeout_option(imap, default=60.0, help="network time limit")
     add_mail_options(imap)
     imap.set_defaults(func=run)
 

@@ -6,15 +6,15 @@ import argparse
 import json
 import sqlite3
 import sys
-from pathlib import Path
 
-from tlsrpt_tui.commands.summary import (
+from tlsrpt_tui.commands.options import (
+    add_archive_arguments,
     add_full_check_option,
     add_loading_options,
     jobs_for,
+    limits_of,
     resolve_paths,
 )
-from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.store.sqlite import (
     delete_index,
@@ -37,10 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "is only a cache: deleting it loses nothing."
         ),
     )
-    parser.add_argument(
-        "paths", nargs="*", type=Path, metavar="PATH", help="report files or folders"
-    )
-    parser.add_argument("--demo", action="store_true", help="use the bundled demo archive")
+    add_archive_arguments(parser)
     parser.add_argument(
         "--rebuild", action="store_true", help="throw the index away and read every file again"
     )
@@ -60,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     paths = resolve_paths(args)
     if paths is None:
         return 2
-    limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
+    limits = limits_of(args)
     location = index_path(paths)
     if args.rebuild:
         delete_index(location)

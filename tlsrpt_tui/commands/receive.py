@@ -6,6 +6,7 @@ import argparse
 import ssl
 import sys
 
+from tlsrpt_tui.commands.options import add_timeout_option
 from tlsrpt_tui.ingest.cli_options import (
     UsageError,
     add_store_options,
@@ -70,13 +71,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="reports stored at once (bodies are read and checked before); more wait, "
         "then get 503 (default 16)",
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
+    add_timeout_option(
+        parser,
         default=30.0,
-        metavar="SECONDS",
         help="time limit of one request: receiving its body, then waiting its turn to be "
-        "checked and stored (default 30)",
+        "checked and stored",
     )
     add_store_options(parser)
     parser.set_defaults(func=run)

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
-import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from tlsrpt_tui.core.loader import MAX_DETAILS, Limits
+# (add_loading_options, jobs_for, load_for_cli and resolve_paths are re-exported, "as"
+# themselves, for commands/check.py until it imports them from commands/options.py.)
+from tlsrpt_tui.commands.options import add_archive_arguments, limits_of
+from tlsrpt_tui.commands.options import add_loading_options as add_loading_options
+from tlsrpt_tui.commands.options import jobs_for as jobs_for
+from tlsrpt_tui.commands.options import load_for_cli as load_for_cli
+from tlsrpt_tui.commands.options import resolve_paths as resolve_paths
+from tlsrpt_tui.core.aggregate import failure_rate, summarize_domains
+from tlsrpt_tui.core.archive import Archive
+from tlsrpt_tui.core.loader import MAX_DETAILS
+from tlsrpt_tui.core.model import LoadError
 from tlsrpt_tui.core.text import plain
-from tlsrpt_tui.locations import demo_archive
+from tlsrpt_tui.store.memory import folded_reports
 
-if TYPE_CHECKING:
-    from tlsrpt_tui.core.archive import Archive
-    from tlsrpt_tui.core.model import LoadError
-
-# (core.aggregate and core.archive are imported where needed: a warm ``summary`` reads
-# the index and should not pay for them.)
+# (store.sqlite is imported where it is used: importing it costs about 65 ms, which
+# `summary --help` and a mistyped command line need not pay.)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,10 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print per-domain totals of an archive (table, JSON or CSV)",
         description="Summarise TLS-RPT reports: sessions and failures per policy domain.",
     )
-    parser.add_argument(
-        "paths", nargs="*", type=Path, metavar="PATH", help="report files or folders"
-    )
-    parser.add_argument("--demo", action="store_true", help="use the bundled demo archive")
+    add_archive_arguments(parser)
     parser.add_argument(
         "--format",
         choices=("table", "json", "csv"),
@@ -43,94 +46,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number above zero (a zero or negative cap refuses every gzip)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def add_loading_options(parser: argparse.ArgumentParser, *, cache: bool = False) -> None:
-    if cache:
-        parser.add_argument(
-            "--no-cache",
-            action="store_true",
-            help="read every file and leave the index in the cache folder alone",
-        )
-        add_full_check_option(parser)
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=0,
-        help="parallel parser processes (default: one per core)",
-    )
-    parser.add_argument(
-        "--max-decompressed-mb",
-        type=positive_int,
-        default=64,
-        help="refuse reports that decompress to more than this (default 64)",
-    )
-
-
-def add_full_check_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--full-check",
-        action="store_true",
-        help=(
-            "compare every file with the index, not only the files of folders that "
-            "changed since the last run (finds reports rewritten in place)"
-        ),
-    )
-
-
-def resolve_paths(args: argparse.Namespace) -> list[Path] | None:
-    paths: list[Path] = list(args.paths)
-    if args.demo:
-        paths.append(demo_archive())
-    if not paths:
-        print("tlsrpt-tui: give at least one PATH (or --demo)", file=sys.stderr)
-        return None
-    missing = [p for p in paths if not p.exists()]
-    for path in missing:
-        print(f"tlsrpt-tui: {plain(str(path))}: no such file or directory", file=sys.stderr)
-    return None if missing else paths
-
-
-def jobs_for(args: argparse.Namespace) -> int:
-    if args.jobs > 0:
-        return int(args.jobs)
-    # The cores this process may run on (a container or taskset may allow fewer than
-    # the machine has).
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
-    from tlsrpt_tui.core.archive import load_archive
-
-    limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
-    show = sys.stderr.isatty()
-
-    def progress(done: int, total: int) -> None:
-        if show and total:
-            print(f"\rreading reports: {done:,}/{total:,}", end="", file=sys.stderr)
-
-    archive = load_archive(paths, limits=limits, jobs=jobs_for(args), progress=progress)
-    if show:
-        print("\r\033[K", end="", file=sys.stderr)
-    return archive
-
-
 def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
     """The summary through the persistent index (only new or changed files are read)."""
     from tlsrpt_tui.store.sqlite import summarize_with_index, terminal_progress
 
-    limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
+    limits = limits_of(args)
     progress, finish = terminal_progress("reading reports")
     use_cache = not args.no_cache
     try:
@@ -156,8 +76,6 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
 
 def summary_document(archive: Archive) -> dict[str, Any]:
-    from tlsrpt_tui.core.aggregate import summarize_domains
-    from tlsrpt_tui.store.memory import folded_reports
     from tlsrpt_tui.store.sqlite import folded_entry
 
     return {
@@ -200,10 +118,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_csv(document: dict[str, Any], out: TextIO) -> None:
-    import csv  # (here: most runs print JSON or a table)
-
-    from tlsrpt_tui.core.aggregate import failure_rate
-
     writer = csv.writer(out)
     writer.writerow(["policy-domain", "reporter", "successful", "failed", "failure-rate"])
     for domain, entry in document["domains"].items():
@@ -213,8 +127,6 @@ def write_csv(document: dict[str, Any], out: TextIO) -> None:
 
 
 def write_table(document: dict[str, Any], out: TextIO) -> None:
-    from tlsrpt_tui.core.aggregate import failure_rate
-
     buf = io.StringIO()
     domains = document["domains"]
     buf.write(

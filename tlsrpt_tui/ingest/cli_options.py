@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -106,6 +107,9 @@ def ingest_options(args: argparse.Namespace, via: str) -> IngestOptions:
         dnsfunc = make_dnsfunc(args.dns_resolver)
     if args.max_message_mb <= 0:
         raise UsageError("--max-message-mb must be positive")
+    # (NaN passes a "> 0" test the wrong way; infinity would let one look-up hang.)
+    if not (math.isfinite(args.dns_timeout) and args.dns_timeout > 0):
+        raise UsageError("--dns-timeout must be a positive number of seconds")
     return IngestOptions(
         accept_unsigned=args.accept_unsigned,
         dnsfunc=dnsfunc,
