@@ -28,10 +28,6 @@ pytestmark = pytest.mark.skipif(
 
 #: Contract id -> why it does not hold yet, and which part of issue 15 makes it hold.
 NOT_YET: dict[str, str] = {
-    "core-inside": (
-        "core/health.py imports settings (Thresholds), locations and demo.generator "
-        "(DEMO_NOW): the health-rules part moves Thresholds into core and the demo clock out"
-    ),
     "core-pure": (
         "core/archive.py's load_archive runs a concurrent.futures process pool: the "
         "index-rooms part moves it to store/parallel (and core/health.py reaches "

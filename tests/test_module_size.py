@@ -20,7 +20,6 @@ NOT_YET: dict[str, str] = {
     "store/sqlite.py": "index-rooms splits it into store/index/ and store/parallel/",
     "store/extract.py": "index-rooms splits it into core/reading/fast.py and store/index/rows.py",
     "core/loader.py": "index-rooms moves it to core/reading/ with the fast path beside it",
-    "ui/app.py": "live-archive moves loading, watching and alerts into store/live.py",
 }
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tlsrpt_tui.commands.summary import add_loading_options, jobs_for, load_for_cli, resolve_paths
+from tlsrpt_tui.commands.options import add_loading_options, jobs_for, load_for_cli, resolve_paths
 from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds, isoformat
 from tlsrpt_tui.core.health.evaluate import evaluate
 from tlsrpt_tui.core.loader import Limits

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-# (add_loading_options, jobs_for, load_for_cli and resolve_paths are re-exported, "as"
-# themselves, for commands/check.py until it imports them from commands/options.py.)
-from tlsrpt_tui.commands.options import add_archive_arguments, limits_of
-from tlsrpt_tui.commands.options import add_loading_options as add_loading_options
-from tlsrpt_tui.commands.options import jobs_for as jobs_for
-from tlsrpt_tui.commands.options import load_for_cli as load_for_cli
-from tlsrpt_tui.commands.options import resolve_paths as resolve_paths
+from tlsrpt_tui.commands.options import (
+    add_archive_arguments,
+    add_loading_options,
+    jobs_for,
+    limits_of,
+    resolve_paths,
+)
 from tlsrpt_tui.core.aggregate import failure_rate, summarize_domains
 from tlsrpt_tui.core.archive import Archive
 from tlsrpt_tui.core.loader import MAX_DETAILS
