@@ -621,12 +621,12 @@ async def test_a_background_job_that_fails_says_so(
 ) -> None:
     """The alerts job (a worker that does not end the app) fails: a notification names
     it and the error, instead of an alerts count that silently stays at nothing."""
-    import tlsrpt_tui.core.health as health
+    import tlsrpt_tui.store.health_job as health_job
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("thresholds exploded")
 
-    monkeypatch.setattr(health, "evaluate", broken)  # (a fault, injected)
+    monkeypatch.setattr(health_job, "health_of", broken)  # (a fault, injected)
     root = tmp_path / "r"
     write_gz(root / "a.json.gz", report())
     app = ExplorerApp([root], watch=False)
