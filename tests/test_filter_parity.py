@@ -25,9 +25,9 @@ from tlsrpt_tui.core.aggregate import FILTER_FIELDS
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS
 from tlsrpt_tui.locations import demo_archive
+from tlsrpt_tui.store.index import SqliteStore, open_index
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
-from tlsrpt_tui.store.sqlite import SqliteStore, open_index
 
 #: Words of each field (none is a part of another, nor of the fixed text of a report).
 POOLS: dict[str, list[str]] = {

@@ -28,9 +28,15 @@ from tlsrpt_tui.core.loader import (
     load_bytes,
 )
 from tlsrpt_tui.core.model import FailureDetail, Source
+from tlsrpt_tui.store.index import (
+    delete_index,
+    index_path,
+    open_index,
+    summarize_with_index,
+    summarize_without_index,
+)
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import Filter
-from tlsrpt_tui.store.sqlite import open_index, summarize_with_index, summarize_without_index
 from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 
@@ -262,9 +268,9 @@ async def test_bad_files_screen_notes_folded_reports(archive: Path, use_index: b
 def test_index_keeps_folded_through_builds_refreshes_and_copies(
     archive: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store.parallel import pool
 
-    monkeypatch.setattr(sqlite, "POOL_MIN_FILES", 1)  # jobs=2: the cold build's batches
+    monkeypatch.setattr(pool, "POOL_MIN_FILES", 1)  # jobs=2: the cold build's batches
     big = archive / "big.json.gz"
     data = big.read_bytes()
     big.unlink()
@@ -295,7 +301,7 @@ def test_index_keeps_folded_through_builds_refreshes_and_copies(
     store.close()
     # And a cold build that finds it from the start, in a batch of its own.
     big.write_bytes(gzip.compress(json.dumps(hostile()).encode(), 1))
-    sqlite.delete_index(sqlite.index_path([archive]))
+    delete_index(index_path([archive]))
     store = open_index([archive], jobs=jobs)
     assert [f.rows for f in store.folded()] == [ROWS - MAX_DETAILS]
     store.close()
@@ -344,16 +350,16 @@ def test_policy_lists_are_capped_the_same_in_both_stores(tmp_path: Path, as_text
 def test_folded_reports_are_found_without_a_scan_of_every_unit(archive: Path) -> None:
     """After a refresh that changed something (when summary is summed again), the folded
     units are found through their partial index, not by reading every unit."""
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store import summary
 
     open_index([archive], jobs=1).close()
     (archive / "late.json").write_text(json.dumps(build_report(report_id="late")))
     store = open_index([archive], jobs=1)
     try:
-        plan = store.conn.execute("EXPLAIN QUERY PLAN " + sqlite._FOLDED_SQL).fetchall()
+        plan = store.conn.execute("EXPLAIN QUERY PLAN " + summary._FOLDED_SQL).fetchall()
         assert any("units_folded" in str(row) for row in plan), plan
         assert [f.rows for f in store.folded()] == [ROWS - MAX_DETAILS]
-        assert [f[4] for f in sqlite._folded(store.conn)] == [ROWS - MAX_DETAILS]
+        assert [f[4] for f in summary._folded(store.conn)] == [ROWS - MAX_DETAILS]
     finally:
         store.close()
 

@@ -26,16 +26,20 @@ from tlsrpt_tui.core.archive import collect_files, load_archive
 from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.locations import demo_archive
-from tlsrpt_tui.store import extract, sqlite
-from tlsrpt_tui.store.memory import MemoryStore
-from tlsrpt_tui.store.queries import Filter
-from tlsrpt_tui.store.sqlite import (
+from tlsrpt_tui.store import extract
+from tlsrpt_tui.store import index as index_face
+from tlsrpt_tui.store.index import (
     IndexCancelled,
     SqliteStore,
     index_path,
     open_index,
+    refresh,
     summarize_with_index,
+    writer,
 )
+from tlsrpt_tui.store.memory import MemoryStore
+from tlsrpt_tui.store.parallel import pool
+from tlsrpt_tui.store.queries import Filter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,7 +158,8 @@ def counting_extract(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         read.extend(display for _path, display in batch)
         return original(batch, limits)
 
-    monkeypatch.setattr(sqlite, "extract_batch", spy)
+    monkeypatch.setattr(pool, "extract_batch", spy)
+    monkeypatch.setattr(writer, "extract_batch", spy)
     return read
 
 
@@ -179,7 +184,7 @@ def test_signature_hash_collisions_still_give_the_same_answers(
 ) -> None:
     # Every signature hashes alike: the cold build notices and numbers them one by one.
     monkeypatch.setattr(extract, "sig_hash", lambda *_: 42)
-    monkeypatch.setattr(sqlite, "sig_hash", lambda *_: 42)
+    monkeypatch.setattr(writer, "sig_hash", lambda *_: 42)
     store = reopen([archive], jobs=1)
     assert_same([archive], store)
     store.close()
@@ -352,7 +357,7 @@ def test_a_text_filters_trend_from_memory_agrees_with_sql(archive: Path) -> None
 @pytest.fixture
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Folders count as settled at once (not only seconds after they last changed)."""
-    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))
+    monkeypatch.setattr(refresh, "RECENT_NS", -(10**15))
 
 
 def _folders(root: Path) -> int:
@@ -502,7 +507,7 @@ def test_corrupt_index_is_rebuilt(archive: Path) -> None:
     with sqlite3.connect(location) as conn:
         conn.execute("UPDATE files SET key = x'41' WHERE id = (SELECT max(file) FROM reports)")
     store = reopen(paths, jobs=1, refresh=False)
-    with pytest.raises(sqlite.IndexDamaged):
+    with pytest.raises(index_face.IndexDamaged):
         for row in store.report_rows(Filter(), limit=100_000):
             store.locate(row.key)
     store.close()
@@ -531,7 +536,7 @@ def test_old_version_or_other_limits_rebuild(archive: Path) -> None:
 def test_deleting_the_index_loses_nothing(archive: Path) -> None:
     paths = [archive]
     reopen(paths, jobs=1).close()
-    sqlite.delete_index(index_path(paths))
+    index_face.delete_index(index_path(paths))
     store = reopen(paths, jobs=1)
     assert store.last_refresh.added == store.last_refresh.files
     assert store.summary() == summary_document(load_archive(paths))
@@ -603,7 +608,7 @@ def test_interrupted_build_keeps_a_consistent_index(archive: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from tlsrpt_tui.store.sqlite import open_index, summarize_with_index
+from tlsrpt_tui.store.index import open_index, summarize_with_index
 paths = [Path(p) for p in sys.argv[1:]]
 for _ in range(3):
     summarize_with_index(paths, jobs=1)

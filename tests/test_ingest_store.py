@@ -354,8 +354,8 @@ def test_quarantined_reports_never_count_in_any_mode(
 
 
 def test_watched_changes_in_quarantine_stay_out_of_the_index(tmp_path: Path) -> None:
+    from tlsrpt_tui.store.index import open_index
     from tlsrpt_tui.store.queries import Filter
-    from tlsrpt_tui.store.sqlite import open_index
 
     root = tmp_path / "reports"
     store = ReportStore(root)

@@ -16,7 +16,7 @@ from tlsrpt_tui.commands.summary import (
 )
 from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.text import plain
-from tlsrpt_tui.store.sqlite import (
+from tlsrpt_tui.store.index import (
     delete_index,
     index_path,
     open_index,

@@ -128,7 +128,7 @@ def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
 
 def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
     """The summary through the persistent index (only new or changed files are read)."""
-    from tlsrpt_tui.store.sqlite import summarize_with_index, terminal_progress
+    from tlsrpt_tui.store.index import summarize_with_index, terminal_progress
 
     limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
     progress, finish = terminal_progress("reading reports")
@@ -157,8 +157,8 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
 def summary_document(archive: Archive) -> dict[str, Any]:
     from tlsrpt_tui.core.aggregate import summarize_domains
+    from tlsrpt_tui.store.index import folded_entry
     from tlsrpt_tui.store.memory import folded_reports
-    from tlsrpt_tui.store.sqlite import folded_entry
 
     return {
         "files": archive.files,

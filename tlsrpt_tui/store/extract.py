@@ -1049,7 +1049,7 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
 
 def staged_rows(rows: Rows) -> tuple[list[tuple[Any, ...]], list[list[Any]], list[list[Any]]]:
     """The report, unit and policy rows of the staged reports of ``rows`` (what
-    :mod:`tlsrpt_tui.store.batch` makes of them in SQL; for tests)."""
+    :mod:`tlsrpt_tui.store.index.batch` makes of them in SQL; for tests)."""
     reports: list[tuple[Any, ...]] = []
     units: list[list[Any]] = []
     policies: list[list[Any]] = []

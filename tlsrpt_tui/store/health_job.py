@@ -27,7 +27,7 @@ def recent_alerts(
     ``now`` as for :func:`~tlsrpt_tui.core.health.evaluate`; without it the silence
     rules measure from the wall clock (taken here, when the rules run).
     """
-    from tlsrpt_tui.store.sqlite import open_index
+    from tlsrpt_tui.store.index import open_index
 
     store = open_index(paths, limits=limits, jobs=1, refresh=False)
     try:

@@ -42,7 +42,7 @@ from tlsrpt_tui.settings import Settings, save_settings
 from tlsrpt_tui.store.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from tlsrpt_tui.store.sqlite import SqliteStore
+    from tlsrpt_tui.store.index import SqliteStore
     from tlsrpt_tui.ui.screens.date_range import DateRange
     from tlsrpt_tui.ui.screens.report import RawReport
 from tlsrpt_tui.store.queries import ArchiveQueries, FailureRow, Filter, Overview, Pivot
@@ -256,7 +256,7 @@ class ExplorerApp(App[None]):
 
     def load_through_index(self) -> None:
         """Open the cached index at once (what it knew last time), then bring it up to date."""
-        from tlsrpt_tui.store.sqlite import IndexCancelled, open_index
+        from tlsrpt_tui.store.index import IndexCancelled, open_index
 
         started = time.perf_counter()
         last_post = [0.0]
@@ -330,7 +330,7 @@ class ExplorerApp(App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, description="check")
     def check_every_file(self, index: SqliteStore) -> None:
-        from tlsrpt_tui.store.sqlite import IndexCancelled
+        from tlsrpt_tui.store.index import IndexCancelled
 
         started = time.perf_counter()
 
@@ -667,7 +667,7 @@ class ExplorerApp(App[None]):
         from concurrent.futures import ProcessPoolExecutor
 
         from tlsrpt_tui.store.health_job import recent_alerts
-        from tlsrpt_tui.store.sqlite import prepare_workers
+        from tlsrpt_tui.store.index import prepare_workers
 
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"

@@ -26,7 +26,7 @@ from typing import Any
 
 from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.store.extract import extract_rows
-from tlsrpt_tui.store.schema import BATCH_TABLES, table_schema
+from tlsrpt_tui.store.index.schema import BATCH_TABLES, table_schema
 
 #: Ids a batch may use per table.
 ID_SPAN = 1 << 32
