@@ -16,8 +16,8 @@ from tlsrpt_tui.core.aggregate import (
     result_type_counts,
     summarize_domains,
 )
-from tlsrpt_tui.core.loader import load_bytes
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import load_bytes
 
 
 def parse(**overrides: Any) -> Report:

@@ -18,7 +18,7 @@ from tlsrpt_tui.core.archive import (
     load_archive,
     printable_path,
 )
-from tlsrpt_tui.core.loader import load_file
+from tlsrpt_tui.core.reading.loader import load_file
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

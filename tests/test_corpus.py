@@ -18,8 +18,8 @@ import pytest
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import Archive, load_archive
-from tlsrpt_tui.core.loader import load_file
 from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, Report
+from tlsrpt_tui.core.reading.loader import load_file
 
 MICROSOFT1 = "microsoft.com!krvtz.net!1726185600!1726271999!133708152202987951.json.gz"
 

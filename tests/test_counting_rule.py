@@ -24,8 +24,8 @@ from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.aggregate import domain_counts, facts_of, result_type_counts
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.health import domain_counts as health_domain_counts
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, load_bytes
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, load_bytes
 from tlsrpt_tui.store.index import open_index, summarize_with_index, summarize_without_index
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.parallel import pool

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from tlsrpt_tui.core.aggregate import FILTER_FIELDS
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS
 from tlsrpt_tui.locations import demo_archive
 from tlsrpt_tui.store.index import SqliteStore, open_index
 from tlsrpt_tui.store.memory import MemoryStore

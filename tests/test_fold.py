@@ -21,13 +21,13 @@ from textual.widgets import DataTable
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import (
+from tlsrpt_tui.core.model import FailureDetail, Source
+from tlsrpt_tui.core.reading.loader import (
     FOLDED_RESULT_TYPE,
     MAX_DETAILS,
     fold_details,
     load_bytes,
 )
-from tlsrpt_tui.core.model import FailureDetail, Source
 from tlsrpt_tui.store.index import (
     delete_index,
     index_path,
@@ -314,7 +314,7 @@ def test_index_keeps_folded_through_builds_refreshes_and_copies(
 def test_policy_lists_are_capped_the_same_in_both_stores(tmp_path: Path, as_text: bool) -> None:
     """A policy of 50,000 mx-host entries and policy-string lines keeps the first 1,000
     of each (the same through the index's fast path and the loader)."""
-    from tlsrpt_tui.core.loader import MAX_POLICY_ITEMS
+    from tlsrpt_tui.core.reading.loader import MAX_POLICY_ITEMS
 
     lines = ["version: STSv1", "mode: enforce", *(f"mx: m{i}.example" for i in range(50_000))]
     pstring: Any = json.dumps(lines) if as_text else lines
@@ -371,7 +371,7 @@ def test_many_rows_at_the_largest_count_add_up_without_overflow(tmp_path: Path) 
     """1,100 failure-details rows of the largest count the loader takes, in one policy
     and in two reports: every sum stays a 64-bit integer, in the index as in memory (the
     index build died of an OverflowError when the largest count was 2**53)."""
-    from tlsrpt_tui.core.loader import MAX_COUNT
+    from tlsrpt_tui.core.reading.loader import MAX_COUNT
 
     root = tmp_path / "big-counts"
     root.mkdir()
@@ -399,7 +399,7 @@ def test_many_rows_at_the_largest_count_add_up_without_overflow(tmp_path: Path) 
 
 
 def test_a_count_over_the_largest_is_an_error_naming_the_field(tmp_path: Path) -> None:
-    from tlsrpt_tui.core.loader import MAX_COUNT
+    from tlsrpt_tui.core.reading.loader import MAX_COUNT
 
     obj = build_report(policies=[build_policy(failed=MAX_COUNT + 1)])
     result = load_bytes(json.dumps(obj).encode(), Source("r.json"))

@@ -23,7 +23,7 @@ import pytest
 from tlsrpt_tui.cli import main as cli_main
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import collect_files, load_archive
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.locations import demo_archive
 from tlsrpt_tui.store import extract

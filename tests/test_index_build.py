@@ -18,7 +18,7 @@ from test_index import _corpus_reports, _mutations, assert_same
 
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.store import extract
 from tlsrpt_tui.store.index import database, index_path, open_index, refresh, writer

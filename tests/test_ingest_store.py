@@ -16,8 +16,8 @@ from conftest import corpus_file
 from ingest_helpers import make_report, report_bytes
 
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import domain_from_filename, load_bytes, load_file
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import domain_from_filename, load_bytes, load_file
 from tlsrpt_tui.ingest.store import (
     INCOMING_DIR,
     QUARANTINE_MARKER,

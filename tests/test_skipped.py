@@ -26,7 +26,7 @@ import tlsrpt_tui.core.archive
 import tlsrpt_tui.store.index  # noqa: F401  (loaded before a child drops root)
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import MAX_MIME_DEPTH, load_file
+from tlsrpt_tui.core.reading.loader import MAX_MIME_DEPTH, load_file
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 NOBODY = 65534

@@ -14,7 +14,7 @@ from tlsrpt_tui.commands.summary import (
     jobs_for,
     resolve_paths,
 )
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.store.index import (
     delete_index,

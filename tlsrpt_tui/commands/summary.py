@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tlsrpt_tui.core.loader import MAX_DETAILS, Limits
+from tlsrpt_tui.core.reading.loader import MAX_DETAILS, Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.locations import demo_archive
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, LoadResult, Report, Source
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits, load_file
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor

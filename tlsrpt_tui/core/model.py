@@ -76,7 +76,7 @@ class Policy:
     total_failure_session_count: int = 0
     failure_details: tuple[FailureDetail, ...] = ()
     #: Rows of failure-details folded into the last one (the loader keeps a bounded
-    #: number per policy: see core.loader.fold_details); 0 when all were kept.
+    #: number per policy: see core.reading.loader.fold_details); 0 when all were kept.
     folded_details: int = 0
 
     @property

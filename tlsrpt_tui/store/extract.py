@@ -36,7 +36,8 @@ except ImportError:  # pragma: no cover
     from hashlib import sha256
 
 from tlsrpt_tui.core.aggregate import failure_haystack_of, larger_of_types, unit_haystack
-from tlsrpt_tui.core.loader import (
+from tlsrpt_tui.core.model import Report, normalise_domain, sts_mode_of
+from tlsrpt_tui.core.reading.loader import (
     _GUNZIP_STEP,
     GZIP_MAGIC,
     MAX_COUNT,
@@ -56,7 +57,6 @@ from tlsrpt_tui.core.loader import (
     load_file,
     sniff,
 )
-from tlsrpt_tui.core.model import Report, normalise_domain, sts_mode_of
 
 # A failure-details row as the index keeps it, in aggregate.DetailKey order plus count:
 # (result_type, sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, receiving_ip,

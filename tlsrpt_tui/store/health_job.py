@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tlsrpt_tui.core.health import Alert, evaluate
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.settings import Thresholds
 from tlsrpt_tui.store.queries import Filter
 

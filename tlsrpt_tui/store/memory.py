@@ -99,7 +99,7 @@ def units_of(report: Report) -> list[Unit]:
 
 
 def folded_reports(reports: Iterable[Report]) -> list[FoldedReport]:
-    """The reports with failure-details folded (see core.loader.fold_details)."""
+    """The reports with failure-details folded (see core.reading.loader.fold_details)."""
     return sort_folded(
         [
             FoldedReport(r.source, r.organization_name, r.report_id, r.folded_details)

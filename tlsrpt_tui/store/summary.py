@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     pass
 
 from tlsrpt_tui.core.archive import collect_files
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.core.progress import ProgressCallback
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.store.extract import (
     P_FAILED,
     P_OK,

@@ -33,9 +33,9 @@ from tlsrpt_tui.core.archive import (
     is_candidate_name,
     iter_report_files,
 )
-from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.progress import Totals
+from tlsrpt_tui.core.reading.loader import Limits, load_file, read_raw_text
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
 from tlsrpt_tui.settings import Settings, save_settings

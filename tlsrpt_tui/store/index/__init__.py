@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.core.progress import ProgressCallback, ProgressMeter, terminal_progress
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.store.extract import (
     clean,
 )

@@ -24,7 +24,7 @@ import sqlite3
 from itertools import chain
 from typing import Any
 
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.store.extract import extract_rows
 from tlsrpt_tui.store.index.schema import BATCH_TABLES, table_schema
 

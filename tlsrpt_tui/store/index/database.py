@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     pass
 
 from tlsrpt_tui import __version__
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.locations import cache_dir
 from tlsrpt_tui.store.extract import (
     sha256,

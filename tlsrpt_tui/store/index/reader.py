@@ -28,9 +28,9 @@ if TYPE_CHECKING:
         ReportRow,
     )
 
-from tlsrpt_tui.core.loader import Limits, load_file
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import ProgressCallback
+from tlsrpt_tui.core.reading.loader import Limits, load_file
 from tlsrpt_tui.store.extract import (
     key_hash,
     out_of_report,

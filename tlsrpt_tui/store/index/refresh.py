@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     pass
 
 from tlsrpt_tui.core.archive import in_quarantine, is_candidate_name
-from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.model import Report
 from tlsrpt_tui.core.progress import ProgressCallback
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.store.extract import (
     FileOut,
     SigCollision,

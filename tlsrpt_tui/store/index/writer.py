@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     # work, summary included, never makes one, and their classes take a while to set up.)
     pass
 
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.store.extract import (
     FileOut,
     ReportOut,

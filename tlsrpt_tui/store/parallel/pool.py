@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
 
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.store.extract import (
     FileOut,
     SigCollision,
