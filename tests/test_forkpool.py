@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tlsrpt_tui.store.extract import SigCollision
 from tlsrpt_tui.store.forkpool import ForkPool, WorkerFailed
+from tlsrpt_tui.store.index.rows import SigCollision
 
 
 def _echo(delay: float, payload: bytes) -> tuple[int, bytes]:

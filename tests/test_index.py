@@ -26,7 +26,6 @@ from tlsrpt_tui.core.archive import collect_files, load_archive
 from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.locations import demo_archive
-from tlsrpt_tui.store import extract
 from tlsrpt_tui.store import index as index_face
 from tlsrpt_tui.store.index import (
     IndexCancelled,
@@ -34,11 +33,11 @@ from tlsrpt_tui.store.index import (
     index_path,
     open_index,
     refresh,
+    rows,
     summarize_with_index,
     writer,
 )
 from tlsrpt_tui.store.memory import MemoryStore
-from tlsrpt_tui.store.parallel import pool
 from tlsrpt_tui.store.queries import Filter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,13 +151,13 @@ def reopen(paths: list[Path], **kwargs: Any) -> SqliteStore:
 def counting_extract(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the files the index reads (in-process: small batches never use a pool)."""
     read: list[str] = []
-    original = extract.extract_batch  # what sqlite calls, until patched below
+    original = rows.extract_batch  # what the index calls, until patched below
 
-    def spy(batch: list[tuple[str, str]], limits: Limits) -> list[extract.FileOut]:
+    def spy(batch: list[tuple[str, str]], limits: Limits) -> list[rows.FileOut]:
         read.extend(display for _path, display in batch)
         return original(batch, limits)
 
-    monkeypatch.setattr(pool, "extract_batch", spy)
+    monkeypatch.setattr(rows, "extract_batch", spy)  # (extract_in_order)
     monkeypatch.setattr(writer, "extract_batch", spy)
     return read
 
@@ -183,7 +182,7 @@ def test_signature_hash_collisions_still_give_the_same_answers(
     archive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every signature hashes alike: the cold build notices and numbers them one by one.
-    monkeypatch.setattr(extract, "sig_hash", lambda *_: 42)
+    monkeypatch.setattr(rows, "sig_hash", lambda *_: 42)
     monkeypatch.setattr(writer, "sig_hash", lambda *_: 42)
     store = reopen([archive], jobs=1)
     assert_same([archive], store)
@@ -725,15 +724,15 @@ def test_fast_path_agrees_with_the_loader(tmp_path: Path) -> None:
         target = tmp_path / f"r{index % 10}.json{'.gz' if index % 2 else ''}"
         payload = json.dumps(obj if index % 7 else [obj, obj]).encode("utf-8", "surrogatepass")
         target.write_bytes(gzip.compress(payload) if index % 2 else payload)
-        expected, _reports = extract.slow_file(str(target), target.name, DEFAULT_LIMITS)
+        expected, _reports = rows.slow_file(str(target), target.name, DEFAULT_LIMITS)
         try:
-            got = extract._fast_file(str(target), DEFAULT_LIMITS)
+            got = rows._fast_file(str(target), DEFAULT_LIMITS)
         except Exception:
             got = None
         if got is not None:
             fast += 1
             assert got == expected, obj
-        assert extract.extract_file(str(target), target.name, DEFAULT_LIMITS) == expected
+        assert rows.extract_file(str(target), target.name, DEFAULT_LIMITS) == expected
     assert fast > 500  # most reports take the fast path
 
 

@@ -20,8 +20,8 @@ from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS
 from tlsrpt_tui.demo.generator import generate_archive
-from tlsrpt_tui.store import extract
 from tlsrpt_tui.store.index import database, index_path, open_index, refresh, writer
+from tlsrpt_tui.store.index import rows as rowmaker
 from tlsrpt_tui.store.index.batch import batch_base, build_batch, expand_stage
 from tlsrpt_tui.store.index.schema import BATCH_TABLES
 from tlsrpt_tui.store.parallel import pool
@@ -68,9 +68,9 @@ def _files(tmp_path: Path, count: int, seed: int) -> list[tuple[str, str]]:
 
 def test_decoding_agrees_with_the_loader(tmp_path: Path) -> None:
     for path, display in _files(tmp_path, 300, 11)[:-1]:
-        expected, _reports = extract.slow_file(path, display, DEFAULT_LIMITS)
+        expected, _reports = rowmaker.slow_file(path, display, DEFAULT_LIMITS)
         try:
-            got = extract._fast_file(path, DEFAULT_LIMITS)
+            got = rowmaker._fast_file(path, DEFAULT_LIMITS)
         except Exception:
             continue
         assert got == expected
@@ -80,16 +80,16 @@ def test_common_shape_rows_are_the_general_rows(tmp_path: Path) -> None:
     batch = _files(tmp_path, 600, 12)
     # Twice: the second time every per-worker memo is warm.
     for _ in range(2):
-        general = extract._rows_of(batch, DEFAULT_LIMITS, common=False)
-        shortcut = extract.extract_rows(batch, DEFAULT_LIMITS)
+        general = rowmaker._rows_of(batch, DEFAULT_LIMITS, common=False)
+        shortcut = rowmaker.extract_rows(batch, DEFAULT_LIMITS)
         assert general[8] == []  # (nothing is staged without the shortcut)
-        reports, units, policies = extract.staged_rows(shortcut)
+        reports, units, policies = rowmaker.staged_rows(shortcut)
         assert sorted([*shortcut[1], *reports]) == general[1]
         assert sorted([*shortcut[2], *units]) == general[2]
         assert sorted([*shortcut[3], *policies]) == general[3]
         assert shortcut[:1] + shortcut[4:8] == general[:1] + general[4:8]
         stats, *_rest, sums, _staged = shortcut
-        assert sums == extract.aggregate_rows(general[2], general[3])
+        assert sums == rowmaker.aggregate_rows(general[2], general[3])
         assert stats[-1] is None  # the file that is not there
     assert len(shortcut[8]) > 200  # most reports take the shortcut
 
@@ -111,7 +111,7 @@ def test_a_batch_database_holds_the_general_rows(tmp_path: Path) -> None:
     number, database, _meta = build_batch(work, DEFAULT_LIMITS, 3)
     assert number == 3
     tables = _tables(database, 3)
-    general = extract._rows_of([job[:2] for job in work], DEFAULT_LIMITS, common=False)
+    general = rowmaker._rows_of([job[:2] for job in work], DEFAULT_LIMITS, common=False)
     stats, reports, units, policies, failures, errors, *_rest = general
     b = batch_base(3)
     assert tables["files"] == [

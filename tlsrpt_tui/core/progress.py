@@ -86,5 +86,3 @@ def terminal_progress(
             out.flush()
 
     return (progress if enabled else None), finish
-
-

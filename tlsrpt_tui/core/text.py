@@ -39,3 +39,14 @@ def json_escaped(text: str) -> str:
     means the same character: the result is still valid JSON with the same value.
     """
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def clean(value: str) -> str:
+    """``value`` storable in SQLite: lone surrogates (from JSON escapes) become U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value

@@ -2,7 +2,7 @@
 
 The index lives in the user cache folder, one database per set of archive roots. It
 holds, per file, its size and modification time, and per distinct report the facts
-the views aggregate (:mod:`tlsrpt_tui.store.extract`); opening an archive re-reads
+the views aggregate (:mod:`tlsrpt_tui.store.index.rows`); opening an archive re-reads
 only files that are new or changed, and forgets deleted ones. It is only a cache:
 deleting it loses nothing, and a corrupt or outdated one is rebuilt.
 
@@ -35,9 +35,6 @@ from typing import Any
 
 from tlsrpt_tui.core.progress import ProgressCallback, ProgressMeter, terminal_progress
 from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
-from tlsrpt_tui.store.extract import (
-    clean,
-)
 from tlsrpt_tui.store.index.database import (
     _CONTENT_ERRORS,
     IndexCancelled,
@@ -54,8 +51,12 @@ from tlsrpt_tui.store.index.database import (
 )
 from tlsrpt_tui.store.index.reader import SqliteStore
 from tlsrpt_tui.store.index.refresh import _refresh
+from tlsrpt_tui.store.index.rows import (
+    clean,
+)
+from tlsrpt_tui.store.index.unindexed import summarize_without_index
 from tlsrpt_tui.store.parallel.pool import prepare_workers
-from tlsrpt_tui.store.summary import folded_entry, summarize_without_index
+from tlsrpt_tui.store.summary import folded_entry
 
 # --------------------------------------------------------------------------- entry points
 
@@ -140,6 +141,7 @@ def open_index(
         full=full,
     )
     return store
+
 
 def summarize_with_index(
     paths: list[Path],

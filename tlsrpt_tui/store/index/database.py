@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
     pass
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 from tlsrpt_tui import __version__
 from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.locations import cache_dir
-from tlsrpt_tui.store.extract import (
+from tlsrpt_tui.store.index.rows import (
     sha256,
 )
 from tlsrpt_tui.store.index.schema import EXTRACT_VERSION, SCHEMA, SCHEMA_VERSION
@@ -65,6 +64,7 @@ class RefreshStats:
     @property
     def changes(self) -> int:
         return self.added + self.changed + self.removed
+
 
 # --------------------------------------------------------------------------- location
 
@@ -246,8 +246,5 @@ def _transaction(conn: sqlite3.Connection, *, keep_cache: bool = False) -> Itera
     conn.execute("COMMIT")
 
 
-
-
 def _is_empty(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
-

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
     from tlsrpt_tui.store.queries import (
@@ -31,10 +30,6 @@ if TYPE_CHECKING:
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import ProgressCallback
 from tlsrpt_tui.core.reading.loader import Limits, load_file
-from tlsrpt_tui.store.extract import (
-    key_hash,
-    out_of_report,
-)
 from tlsrpt_tui.store.index.database import (
     _CONTENT_ERRORS,
     IndexDamaged,
@@ -46,6 +41,10 @@ from tlsrpt_tui.store.index.database import (
     delete_index,
 )
 from tlsrpt_tui.store.index.refresh import _apply_changes, _refresh
+from tlsrpt_tui.store.index.rows import (
+    key_hash,
+    out_of_report,
+)
 from tlsrpt_tui.store.index.sql import (
     _MEMO_SIZE,
     _S_DOMAIN,
@@ -1041,5 +1040,3 @@ class SqliteStore:
         with self.lock:
             self._changed()
         return new
-
-

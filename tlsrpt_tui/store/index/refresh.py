@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
     pass
@@ -22,12 +21,6 @@ from tlsrpt_tui.core.archive import in_quarantine, is_candidate_name
 from tlsrpt_tui.core.model import Report
 from tlsrpt_tui.core.progress import ProgressCallback
 from tlsrpt_tui.core.reading.loader import Limits
-from tlsrpt_tui.store.extract import (
-    FileOut,
-    SigCollision,
-    blake2b,
-    slow_file,
-)
 from tlsrpt_tui.store.index.batch import (
     ID_SPAN,
     BatchJob,
@@ -41,6 +34,13 @@ from tlsrpt_tui.store.index.database import (
     _is_empty,
     _transaction,
 )
+from tlsrpt_tui.store.index.rows import (
+    FileOut,
+    SigCollision,
+    blake2b,
+    extract_in_order,
+    slow_file,
+)
 from tlsrpt_tui.store.index.schema import (
     _BATCH,
     _FILES_KEY,
@@ -50,7 +50,7 @@ from tlsrpt_tui.store.index.schema import (
 )
 from tlsrpt_tui.store.index.writer import _chunks, _marks, _rebuild_aggregates, _Writer
 from tlsrpt_tui.store.parallel import pool
-from tlsrpt_tui.store.parallel.pool import extract_in_order, map_batches
+from tlsrpt_tui.store.parallel.pool import map_batches
 from tlsrpt_tui.store.scan import (
     DIR_MARK,
     FILE_MARK,
@@ -81,6 +81,8 @@ RECENT_NS = 3_000_000_000
 
 #: A file to index: (key, display name, size, mtime, path to read).
 Todo = tuple[bytes, str, int, int, str]
+
+
 def _ingest(
     conn: sqlite3.Connection,
     writer: _Writer,
@@ -188,7 +190,7 @@ def _ingest_batches(
     try:
         for batch, out in map_batches(
             todo, _batch_job, build_batch, limits, jobs, cancel, pooled=ROWS_BATCH_FILES,
-            numbered_from=first_number,
+            numbered_from=first_number, known_errors={"SigCollision": SigCollision},
         ):  # fmt: skip
             if counter is not None:
                 counter.start()
@@ -201,6 +203,7 @@ def _ingest_batches(
             counter.close()
         conn.execute(f"DETACH {_BATCH}")
     return files
+
 
 #: A file to index -> (path, display name), what a worker reads (itemgetter: no Python
 #: call per file).
@@ -679,5 +682,3 @@ def _in_maildir_tmp(root: Path, parts: Sequence[str]) -> bool:
             return True
         folder = folder / part
     return False
-
-

@@ -75,6 +75,7 @@ def table_schema(names: tuple[str, ...]) -> str:
     chosen = [s for s in statements if s.split("(", 1)[0].split()[-1] in names]
     return ";\n".join(chosen) + ";\n"
 
+
 SCHEMA_VERSION = 5
 #: Bump when extraction changes what it stores for the same file.
 #: (3: the per-type counting rule; 4: internationalized domains as A-labels, and the walk

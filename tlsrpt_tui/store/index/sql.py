@@ -9,7 +9,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
     from tlsrpt_tui.store.queries import (
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
         Filter,
         PolicyRow,
     )
-
 
 
 # --------------------------------------------------------------------------- the store
@@ -250,5 +248,3 @@ def _add_units(
                 cell[1] += sign * failed
                 cell[2] += sign
                 cell[3] += sign * lead
-
-

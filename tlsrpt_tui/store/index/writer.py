@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
     pass
 
 from tlsrpt_tui.core.reading.loader import Limits
-from tlsrpt_tui.store.extract import (
+from tlsrpt_tui.store.index.batch import (
+    ID_SPAN,
+    BatchOut,
+    batch_base,
+    clear_stage,
+    expand_stage,
+    unpack_meta,
+)
+from tlsrpt_tui.store.index.database import _transaction
+from tlsrpt_tui.store.index.rows import (
     FileOut,
     ReportOut,
     SigCollision,
@@ -26,15 +34,6 @@ from tlsrpt_tui.store.extract import (
     new_sums,
     sig_hash,
 )
-from tlsrpt_tui.store.index.batch import (
-    ID_SPAN,
-    BatchOut,
-    batch_base,
-    clear_stage,
-    expand_stage,
-    unpack_meta,
-)
-from tlsrpt_tui.store.index.database import _transaction
 from tlsrpt_tui.store.index.schema import _BATCH, _FACT_RANGES, BATCH_TABLES
 from tlsrpt_tui.store.scan import (
     key_location,
@@ -610,5 +609,3 @@ def _aggregate(conn: sqlite3.Connection, u0: int, u1: int, p0: int, p1: int, sig
         conn.execute("DELETE FROM daily_reporter WHERE leads = 0")
         conn.execute("DELETE FROM policy_types WHERE n = 0")
         conn.execute("DELETE FROM type_totals WHERE n = 0")
-
-

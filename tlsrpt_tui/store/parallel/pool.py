@@ -18,12 +18,6 @@ if TYPE_CHECKING:
     # work, summary included, never makes one, and their classes take a while to set up.)
 
 from tlsrpt_tui.core.reading.loader import Limits
-from tlsrpt_tui.store.extract import (
-    FileOut,
-    SigCollision,
-    extract_batch,
-    worker_init,
-)
 from tlsrpt_tui.store.forkpool import ForkPool
 
 #: Files per batch handed to a worker (and per commit, at most a few batches).
@@ -33,6 +27,13 @@ POOL_MIN_FILES = 400
 T = TypeVar("T")
 R = TypeVar("R")
 # --------------------------------------------------------------------------- extraction
+
+
+def worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them cleanly."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class IndexCancelled(Exception):
@@ -92,7 +93,13 @@ class _Workers(Generic[R]):
     process and fed through pipes where forking is safe (the command line: no other
     thread), a ``concurrent.futures`` pool otherwise (the explorer)."""
 
-    def __init__(self, jobs: int, worker: Callable[..., R], limits: Limits) -> None:
+    def __init__(
+        self,
+        jobs: int,
+        worker: Callable[..., R],
+        limits: Limits,
+        known_errors: dict[str, Callable[[str], BaseException]] | None = None,
+    ) -> None:
         self.worker = worker
         self.limits = limits
         self.forked: ForkPool | None = None
@@ -107,7 +114,7 @@ class _Workers(Generic[R]):
                 self.forked = ForkPool(
                     jobs,
                     lambda work, *extra: worker(work, limits, *extra),
-                    known_errors={"SigCollision": SigCollision},
+                    known_errors=known_errors,
                 )
             finally:
                 gc.unfreeze()
@@ -150,21 +157,6 @@ def _check(cancel: threading.Event | None) -> None:
         raise IndexCancelled
 
 
-def extract_in_order(
-    items: Iterable[T],
-    job: Callable[[T], tuple[str, str]],
-    limits: Limits,
-    jobs: int,
-    cancel: threading.Event | None = None,
-) -> Iterator[list[tuple[T, FileOut]]]:
-    """Consecutive batches of (item, rows of its file), in the order of ``items``.
-
-    ``job(item)`` is (path, display name). See :func:`map_batches`.
-    """
-    for batch, outs in map_batches(items, job, extract_batch, limits, jobs, cancel):
-        yield list(zip(batch, outs, strict=True))
-
-
 def map_batches(
     items: Iterable[T],
     job: Callable[[T], object],
@@ -176,6 +168,7 @@ def map_batches(
     size: int = 64,
     pooled: int = BATCH_FILES,
     numbered_from: int | None = None,
+    known_errors: dict[str, Callable[[str], BaseException]] | None = None,
 ) -> Iterator[tuple[list[T], R]]:
     """Consecutive (batch of items, ``worker(batch's jobs, limits)``), in order.
 
@@ -202,7 +195,7 @@ def map_batches(
             yield batch, worker([job(x) for x in batch], limits, *extra())
         return
     pending: deque[tuple[list[T], Any]] = deque()
-    pool = _Workers(jobs, worker, limits)
+    pool = _Workers(jobs, worker, limits, known_errors)
     # Items are listed ahead of the batches: once the listing is done, the last batches
     # are made smaller, so that the workers finish together and the caller has little
     # left to do after them.
@@ -243,8 +236,5 @@ def map_batches(
         pool.close(handle for _, handle in pending)
 
 
-
-
 def _same(item: tuple[str, str]) -> tuple[str, str]:
     return item
-
