@@ -741,7 +741,7 @@ def test_fast_path_agrees_with_the_loader(tmp_path: Path) -> None:
 
 def test_scan_walks_like_collect_files(tmp_path: Path) -> None:
     from tlsrpt_tui.core.archive import collect_files
-    from tlsrpt_tui.store.scan import scan_roots
+    from tlsrpt_tui.core.reading.walk import scan_roots
 
     root = tmp_path / "scan"
     for name in (

@@ -13,10 +13,10 @@ from test_app import archive  # noqa: F401  (a fixture)
 from textual.widgets import Static
 
 from tlsrpt_tui.core.progress import time_left
+from tlsrpt_tui.core.reading.walk import Scan, count_files, iter_scan
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.store.index import ProgressMeter, open_index, refresh, terminal_progress
 from tlsrpt_tui.store.parallel import pool
-from tlsrpt_tui.store.scan import Scan, count_files, iter_scan
 from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.messages import LoadProgress
 

@@ -111,7 +111,7 @@ def jobs_for(args: argparse.Namespace) -> int:
 
 
 def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
-    from tlsrpt_tui.core.archive import load_archive
+    from tlsrpt_tui.store.parallel.pool import load_archive
 
     limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
     show = sys.stderr.isatty()

@@ -10,7 +10,7 @@ deleting it loses nothing, and a corrupt or outdated one is rebuilt.
   batch of files as a small SQLite database (:mod:`tlsrpt_tui.store.index.batch`) that the
   parent copies in C, a transaction per batch, so an interrupted build leaves a
   consistent, partial index that the next open completes. On the command line the
-  pool is forked and fed through pipes (:mod:`tlsrpt_tui.store.forkpool`). Many files
+  pool is forked and fed through pipes (:mod:`tlsrpt_tui.store.parallel.forkpool`). Many files
   that all come after every file indexed (the rest of an interrupted cold build, a big
   folder added at the end) are added the same way.
 * Refreshes run under an exclusive lock on a side file, so two instances on the same

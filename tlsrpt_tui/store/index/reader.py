@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import ProgressCallback
 from tlsrpt_tui.core.reading.loader import Limits, load_file
+from tlsrpt_tui.core.reading.walk import (
+    key_location,
+)
 from tlsrpt_tui.store.index.database import (
     _CONTENT_ERRORS,
     IndexDamaged,
@@ -73,9 +76,6 @@ from tlsrpt_tui.store.index.sql import (
     _Where,
 )
 from tlsrpt_tui.store.index.writer import _marks
-from tlsrpt_tui.store.scan import (
-    key_location,
-)
 from tlsrpt_tui.store.summary import _describe, _error_entry, _folded, build_summary
 
 T = TypeVar("T")

@@ -21,6 +21,25 @@ from tlsrpt_tui.core.archive import in_quarantine, is_candidate_name
 from tlsrpt_tui.core.model import Report
 from tlsrpt_tui.core.progress import ProgressCallback
 from tlsrpt_tui.core.reading.loader import Limits
+from tlsrpt_tui.core.reading.walk import (
+    DIR_MARK,
+    FILE_MARK,
+    KEY,
+    MTIME,
+    SIZE,
+    Entry,
+    Scan,
+    Stamp,
+    count_files,
+    dir_key,
+    file_key,
+    iter_scan,
+    prefix_end,
+    root_prefix,
+    walk,
+    walk_changed,
+    walk_folders,
+)
 from tlsrpt_tui.store.index.batch import (
     ID_SPAN,
     BatchJob,
@@ -51,25 +70,6 @@ from tlsrpt_tui.store.index.schema import (
 from tlsrpt_tui.store.index.writer import _chunks, _marks, _rebuild_aggregates, _Writer
 from tlsrpt_tui.store.parallel import pool
 from tlsrpt_tui.store.parallel.pool import map_batches
-from tlsrpt_tui.store.scan import (
-    DIR_MARK,
-    FILE_MARK,
-    KEY,
-    MTIME,
-    SIZE,
-    Entry,
-    Scan,
-    Stamp,
-    count_files,
-    dir_key,
-    file_key,
-    iter_scan,
-    prefix_end,
-    root_prefix,
-    walk,
-    walk_changed,
-    walk_folders,
-)
 
 #: Files per batch handed to a worker in a cold build.
 #: (The first batches are smaller, so that every worker starts at once.)

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     pass
 
 from tlsrpt_tui.core.reading.loader import Limits
+from tlsrpt_tui.core.reading.walk import (
+    key_location,
+)
 from tlsrpt_tui.store.index.batch import (
     ID_SPAN,
     BatchOut,
@@ -35,9 +38,6 @@ from tlsrpt_tui.store.index.rows import (
     sig_hash,
 )
 from tlsrpt_tui.store.index.schema import _BATCH, _FACT_RANGES, BATCH_TABLES
-from tlsrpt_tui.store.scan import (
-    key_location,
-)
 
 # --------------------------------------------------------------------------- writing
 

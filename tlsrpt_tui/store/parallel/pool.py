@@ -9,6 +9,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -17,8 +18,11 @@ if TYPE_CHECKING:
     # (At run time the row types are imported where rows are made: the index's own
     # work, summary included, never makes one, and their classes take a while to set up.)
 
-from tlsrpt_tui.core.reading.loader import Limits
-from tlsrpt_tui.store.forkpool import ForkPool
+from tlsrpt_tui.core import archive as archive_module
+from tlsrpt_tui.core.archive import Archive, LoadJob
+from tlsrpt_tui.core.model import LoadResult
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
+from tlsrpt_tui.store.parallel.forkpool import ForkPool
 
 #: Files per batch handed to a worker (and per commit, at most a few batches).
 BATCH_FILES = 256
@@ -238,3 +242,29 @@ def map_batches(
 
 def _same(item: tuple[str, str]) -> tuple[str, str]:
     return item
+
+
+def load_archive(
+    paths: Iterable[Path],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> Archive:
+    """:func:`tlsrpt_tui.core.archive.load_archive`, parsing in ``jobs`` processes."""
+    if jobs <= 1:
+        return archive_module.load_archive(paths, limits=limits, progress=progress)
+    from concurrent.futures import ProcessPoolExecutor  # (most commands need no pool)
+
+    with ProcessPoolExecutor(max_workers=jobs) as executor:
+
+        def mapper(load: Callable[[LoadJob], LoadResult], work: list[LoadJob]) -> Any:
+            chunk = max(1, min(256, len(work) // (jobs * 8) or 1))
+            return executor.map(load, work, chunksize=chunk)
+
+        try:
+            return archive_module.load_archive(
+                paths, limits=limits, progress=progress, mapper=mapper
+            )
+        finally:
+            executor.shutdown(cancel_futures=True)
