@@ -11,12 +11,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    # (At run time the row types are imported where rows are made: the index's own
-    # work, summary included, never makes one, and their classes take a while to set up.)
-    pass
 
 from tlsrpt_tui import __version__
 from tlsrpt_tui.core.reading.loader import Limits
@@ -218,27 +212,26 @@ def _ensure_indexes(
     if status is not None:
         status("Indexing the archive for browsing (once)…")
     conn.execute("PRAGMA threads=4")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn, answers=False):
         for statement in missing:
             conn.execute(statement)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     if any("units" in s for s in missing):
         conn.execute("PRAGMA analysis_limit=2000")
         conn.execute("ANALYZE")
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection, *, keep_cache: bool = False) -> Iterator[None]:
-    """One write transaction; remembered answers go unless nothing changed."""
+def _transaction(
+    conn: sqlite3.Connection, *, keep_cache: bool = False, answers: bool = True
+) -> Iterator[None]:
+    """One write transaction; remembered answers go unless nothing changed
+    (``keep_cache``) or what it writes changes no answer (``answers=False``: the
+    folders a walk saw, the SQL indexes)."""
     conn.execute("BEGIN IMMEDIATE")
     start = conn.total_changes
     try:
         yield
-        if not keep_cache or conn.total_changes != start:
+        if answers and (not keep_cache or conn.total_changes != start):
             conn.execute("DELETE FROM cache")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -248,3 +241,9 @@ def _transaction(conn: sqlite3.Connection, *, keep_cache: bool = False) -> Itera
 
 def _is_empty(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
+
+def has_index(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the index file holds the SQL index ``name`` (a cold build adds some last)."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,))
+    return row.fetchone() is not None

@@ -10,22 +10,7 @@ from contextlib import contextmanager
 from datetime import date
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    # (At run time the row types are imported where rows are made: the index's own
-    # work, summary included, never makes one, and their classes take a while to set up.)
-    from tlsrpt_tui.store.queries import (
-        DailyPoint,
-        FailureRow,
-        Filter,
-        FoldedReport,
-        NavRow,
-        Overview,
-        Pivot,
-        PolicyRow,
-        ReportRow,
-    )
+from typing import Any, TypeVar
 
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import ProgressCallback
@@ -42,6 +27,7 @@ from tlsrpt_tui.store.index.database import (
     _is_corrupt,
     _lock_path,
     delete_index,
+    has_index,
 )
 from tlsrpt_tui.store.index.refresh import _apply_changes, _refresh
 from tlsrpt_tui.store.index.rows import (
@@ -76,9 +62,26 @@ from tlsrpt_tui.store.index.sql import (
     _Where,
 )
 from tlsrpt_tui.store.index.writer import _marks
+from tlsrpt_tui.store.queries import (
+    DailyPoint,
+    FailureRow,
+    Filter,
+    FoldedReport,
+    NavRow,
+    Overview,
+    Pivot,
+    PolicyRow,
+    ReportRow,
+)
 from tlsrpt_tui.store.summary import _describe, _error_entry, _folded, build_summary
 
 T = TypeVar("T")
+
+
+def _grid_key(pivot: Pivot, flt: Filter, since: int | None = None) -> tuple[Any, ...]:
+    """The memo's key of :meth:`SqliteStore._grid` (one definition: the overview looks
+    for the nav pane's grid by it)."""
+    return ("grid", pivot, flt, since)
 
 
 class SqliteStore:
@@ -147,15 +150,21 @@ class SqliteStore:
     def _memoized(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         with self._reading():
             self._fresh()
-            memo = self._memo
-            if key in memo:
-                value = memo[key] = memo.pop(key)  # (the most recently used go last)
-                return value
-            value = compute()
-            while len(memo) >= _MEMO_SIZE:
-                del memo[next(iter(memo))]  # the least recently used
-            memo[key] = value
+            return self._recall(key, compute)
+
+    def _recall(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """The remembered answer for ``key``, or ``compute()``'s, remembered: the one way
+        into the memo, which keeps it within :data:`_MEMO_SIZE` (the caller holds the
+        lock)."""
+        memo = self._memo
+        if key in memo:
+            value = memo[key] = memo.pop(key)  # (the most recently used go last)
             return value
+        value = compute()
+        while len(memo) >= _MEMO_SIZE:
+            del memo[next(iter(memo))]  # the least recently used
+        memo[key] = value
+        return value
 
     def _changed(self) -> None:
         self._memo.clear()
@@ -187,7 +196,6 @@ class SqliteStore:
         return result
 
     def _overview(self, flt: Filter) -> Overview:
-        from tlsrpt_tui.store.queries import Overview
 
         files, _reports, duplicates, bad = self._totals()
         conn = self.conn
@@ -219,7 +227,8 @@ class SqliteStore:
         else:
             # One pass over the units (the nav pane's, remembered for it) and a look at
             # the signatures for the other dimension.
-            pivot: Pivot = "reporter" if ("grid", "reporter", flt) in self._memo else "domain"
+            # (The grid the nav pane asked for, without a trend window: see _nav_rows.)
+            pivot: Pivot = "reporter" if _grid_key("reporter", flt) in self._memo else "domain"
             grid = self._grid(pivot, flt)
             ok = sum(r[2] for r in grid)
             failed = sum(r[3] for r in grid)
@@ -276,14 +285,16 @@ class SqliteStore:
         through the lead unit (counted per lead, they would be missed), per key."""
         if flt.domain is not None or not (flt.needle or flt.result_type is not None):
             return {}
-        key = ("extra", pivot, flt)
-        if key in self._memo:
-            extra: dict[str, int] = self._memo[key]
-            return extra
+        extra: dict[str, int] = self._recall(
+            ("extra", pivot, flt), lambda: self._compute_extra(pivot, flt)
+        )
+        return extra
+
+    def _compute_extra(self, pivot: Pivot, flt: Filter) -> dict[str, int]:
         where = _unit_where(flt)
         lead = _unit_where(flt, "l")
         index = " INDEXED BY units_more" if self._has_index("units_more") else ""
-        extra = dict(
+        return dict(
             self.conn.execute(
                 f"SELECT u.{pivot}, count(DISTINCT u.report) FROM units u{index}"
                 " JOIN reports r ON r.id = u.report"
@@ -293,29 +304,18 @@ class SqliteStore:
                 [*where.params, *lead.params],
             ).fetchall()
         )
-        self._memo[key] = extra
-        return extra
 
     def _has_index(self, name: str) -> bool:
-        key = ("index", name)
-        if key not in self._memo:
-            self._memo[key] = (
-                self.conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,)
-                ).fetchone()
-                is not None
-            )
-        return bool(self._memo[key])
+        return bool(self._recall(("index", name), lambda: has_index(self.conn, name)))
 
     def _grid(self, pivot: Pivot, flt: Filter, since: int | None = None) -> list[tuple[Any, ...]]:
         """(key, day, ok, failed, units, leads) of the units kept, by key and day.
 
         ``since``: only days from this ordinal on (the nav pane's trend window).
         """
-        key = ("grid", pivot, flt, since)
-        rows = self._memo.get(key)
-        if rows is None:
-            rows = self._memo[key] = self._compute_grid(pivot, flt, since)
+        rows = self._recall(
+            _grid_key(pivot, flt, since), lambda: self._compute_grid(pivot, flt, since)
+        )
         assert isinstance(rows, list)
         return rows
 
@@ -364,17 +364,18 @@ class SqliteStore:
 
     def _matching(self, flt: Filter) -> list[tuple[Any, ...]]:
         """The signatures a text filter (and its domain and reporter) keeps."""
-        key = ("matching", flt.needle, flt.domain, flt.reporter)
-        rows = self._memo.get(key)
-        if rows is None:
-            needle, domain, reporter = flt.needle, flt.domain, flt.reporter
-            rows = self._memo[key] = [
+        needle, domain, reporter = flt.needle, flt.domain, flt.reporter
+
+        def compute() -> list[tuple[Any, ...]]:
+            return [
                 sig
                 for sig in self._signatures()
                 if needle in sig[_S_HAY]
                 and (domain is None or sig[_S_DOMAIN] == domain)
                 and (reporter is None or sig[_S_REPORTER] == reporter)
             ]
+
+        rows = self._recall(("matching", needle, domain, reporter), compute)
         assert isinstance(rows, list)
         return rows
 
@@ -430,7 +431,6 @@ class SqliteStore:
         signatures, the units of the trend window, and the policies and failures
         summed by signature (or by what a row of the failure pane shows), which then
         answer the detail panes under a text filter (until the index changes)."""
-        from tlsrpt_tui.store.queries import Filter
 
         last = self.overview(Filter()).last_day
         with self._reading():
@@ -484,7 +484,6 @@ class SqliteStore:
         return list(result)
 
     def _nav_rows(self, pivot: Pivot, flt: Filter, trend_days: int | None) -> list[NavRow]:
-        from tlsrpt_tui.store.queries import NavRow
 
         by_units = pivot == "domain" or flt.domain is not None
         extra = {} if by_units else self._extra(pivot, flt)
@@ -549,7 +548,6 @@ class SqliteStore:
 
     @staticmethod
     def _points(grid: list[tuple[Any, ...]]) -> dict[str, list[DailyPoint]]:
-        from tlsrpt_tui.store.queries import DailyPoint
 
         points: dict[str, list[DailyPoint]] = {}
         for name, day, ok, failed, _units, _leads in grid:
@@ -663,7 +661,6 @@ class SqliteStore:
 
     def daily(self, flt: Filter) -> list[DailyPoint]:
         """Sessions per report day over the selection (the sum of its navigation rows)."""
-        from tlsrpt_tui.store.queries import DailyPoint
 
         if _sig_only(flt):
             points: list[DailyPoint] = self._memoized(
@@ -682,7 +679,6 @@ class SqliteStore:
         """:meth:`daily` of a text filter over every day (the trends screen): the units of
         the signatures it keeps, summed by day from the ``units_sig`` index alone; or,
         when it keeps most, the daily totals less the units of those it drops."""
-        from tlsrpt_tui.store.queries import DailyPoint
 
         matching = self._matching(flt)
         signatures = self._signatures()
@@ -823,7 +819,6 @@ class SqliteStore:
     def _report_rows_of(self, rids: list[int], flt: Filter) -> list[ReportRow]:
         """Raw-view rows of the reports ``rids``, in that order, with the units ``flt``
         keeps summed."""
-        from tlsrpt_tui.store.queries import ReportRow
 
         if not rids:
             return []
@@ -921,7 +916,6 @@ class SqliteStore:
 
     def folded(self) -> list[FoldedReport]:
         """Reports with failure-details folded (kept in their units' ``folded``)."""
-        from tlsrpt_tui.store.queries import FoldedReport
 
         def compute() -> list[FoldedReport]:
             return [

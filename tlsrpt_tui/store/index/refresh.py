@@ -10,12 +10,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    # (At run time the row types are imported where rows are made: the index's own
-    # work, summary included, never makes one, and their classes take a while to set up.)
-    pass
 
 from tlsrpt_tui.core.archive import in_quarantine, is_candidate_name
 from tlsrpt_tui.core.model import Report
@@ -52,6 +46,7 @@ from tlsrpt_tui.store.index.database import (
     _ensure_indexes,
     _is_empty,
     _transaction,
+    has_index,
 )
 from tlsrpt_tui.store.index.rows import (
     FileOut,
@@ -316,13 +311,8 @@ def _refresh(
     with _transaction(conn, keep_cache=True):
         writer.promote(limits)
     # (Its own transaction: what the walk saw of folders changes no answer.)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn, answers=False):
         _remember_folders(conn, scan, started_ns, every=quick is None, recount=bool(stats.changes))
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
     if quick is not None:
         stats.files = _file_count(conn)  # (counted by _remember_folders if anything changed)
     _rebuild_aggregates(conn)
@@ -397,11 +387,6 @@ def _clear(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM meta WHERE name IN ('stale', 'pending')")
 
 
-def _has_index(conn: sqlite3.Connection, name: str) -> bool:
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,))
-    return row.fetchone() is not None
-
-
 def _todo(scan: Scan, entry: Entry) -> Todo:
     return scan.todo(entry)
 
@@ -420,7 +405,7 @@ def _differences(
     if stored is not None and stored[0] == digest:
         same = True
     else:
-        ordered = _has_index(conn, "files_key")
+        ordered = has_index(conn, "files_key")
         rows = conn.execute(
             "SELECT key, size, mtime FROM files" + (" ORDER BY key" if ordered else "")
         ).fetchall()

@@ -6,17 +6,9 @@ import ast
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    # (At run time the row types are imported where rows are made: the index's own
-    # work, summary included, never makes one, and their classes take a while to set up.)
-    from tlsrpt_tui.store.queries import (
-        FailureRow,
-        Filter,
-        PolicyRow,
-    )
-
+from tlsrpt_tui.store.queries import FailureRow, Filter, PolicyRow
 
 # --------------------------------------------------------------------------- the store
 
@@ -164,7 +156,6 @@ def _policy_row(
     last: int,
 ) -> PolicyRow:
     """A policy pane row from (group columns, sums, first and last day ordinals)."""
-    from tlsrpt_tui.store.queries import PolicyRow
 
     return PolicyRow(
         domain=domain,
@@ -186,7 +177,6 @@ def _failure_row(
     """A failure pane row from (result type, domain, MX, receiving IP, sending IP, HELO,
     additional information, reason code), the count, the first and last day ordinals
     and the reporters."""
-    from tlsrpt_tui.store.queries import FailureRow
 
     return FailureRow(
         result_type=columns[0],

@@ -6,12 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    # (At run time the row types are imported where rows are made: the index's own
-    # work, summary included, never makes one, and their classes take a while to set up.)
-    pass
+from typing import Any
 
 from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.core.reading.walk import (

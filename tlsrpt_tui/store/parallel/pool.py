@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    # (At run time the row types are imported where rows are made: the index's own
-    # work, summary included, never makes one, and their classes take a while to set up.)
-
 from tlsrpt_tui.core import archive as archive_module
 from tlsrpt_tui.core.archive import Archive, LoadJob
 from tlsrpt_tui.core.model import LoadResult
