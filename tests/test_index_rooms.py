@@ -250,3 +250,24 @@ def test_map_batches_stops_when_cancelled() -> None:
     with pytest.raises(pool.IndexCancelled):
         for _ in pool.map_batches(range(1000), lambda n: n, _stop, DEFAULT_LIMITS, 2, cancel):
             pass
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_mx_hosts_are_stored_as_json_and_read_back_as_the_loader_read_them(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "archive"
+    odd = ["mx.example.com", "it's \"quoted\"", "back\\slash", "bell\x07", "bücher.example"]
+    # (quotes, a backslash, a control character, an internationalized name)
+    _write(root / "odd.json", _report(1, mx_host=odd))
+    _write(root / "none.json", _report(2, domain="example.net", mx_host=[]))
+    store = open_index([root], limits=DEFAULT_LIMITS)
+    stored = [text for (text,) in store.conn.execute("SELECT DISTINCT mx FROM policies")]
+    memory = MemoryStore(load_archive([root]))
+    expected = {row.mx_hosts for row in memory.policy_rows(Filter())}
+    assert len(expected) == 2 and () in expected  # (the IDN host as its A-label)
+    assert {tuple(json.loads(text)) for text in stored} == expected
+    assert store.policy_rows(Filter()) == memory.policy_rows(Filter())
+    store.close()

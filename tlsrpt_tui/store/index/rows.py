@@ -60,7 +60,7 @@ from tlsrpt_tui.store.parallel.pool import map_batches
 #   UnitRow    = [id, report, sig, domain, reporter, day, successful, failed, lead,
 #                 result-type counts as JSON or None, failure-details rows folded]
 #   PolicyRow  = [id, unit, sig, domain, reporter, day, policy_type, sts_mode,
-#                 repr(mx_host), successful, failed, first]
+#                 mx_host as a JSON array, successful, failed, first]
 #   FailureRow = [id, unit, domain, reporter, day, result_type, receiving_mx_hostname,
 #                 receiving_ip, sending_mta_ip, receiving_mx_helo, additional_information,
 #                 failure_reason_code, count, haystack]
@@ -356,7 +356,7 @@ def _mx_text(hosts: tuple[str, ...]) -> str:
     except KeyError:
         if len(_MX_TEXT) > 4096:
             _MX_TEXT.clear()
-        text = _MX_TEXT[hosts] = clean(repr(hosts))
+        text = _MX_TEXT[hosts] = clean(json_dumps(hosts, ensure_ascii=False))
         return text
 
 

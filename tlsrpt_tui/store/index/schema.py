@@ -79,8 +79,8 @@ def table_schema(names: tuple[str, ...]) -> str:
 SCHEMA_VERSION = 5
 #: Bump when extraction changes what it stores for the same file.
 #: (3: the per-type counting rule; 4: internationalized domains as A-labels, and the walk
-#: keeps the entries it used to drop)
-EXTRACT_VERSION = 4
+#: keeps the entries it used to drop; 5: MX hosts as a JSON array, not a Python repr)
+EXTRACT_VERSION = 5
 
 
 #: The tables holding a report's facts, with its id range columns in ``reports``.

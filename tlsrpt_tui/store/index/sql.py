@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ast
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -13,17 +13,9 @@ from tlsrpt_tui.store.queries import FailureRow, Filter, PolicyRow
 # --------------------------------------------------------------------------- the store
 
 
-_MX_CACHE: dict[str, tuple[str, ...]] = {}
-
-
 def _mx(text: str) -> tuple[str, ...]:
-    value = _MX_CACHE.get(text)
-    if value is None:
-        parsed = ast.literal_eval(text)
-        value = tuple(str(v) for v in parsed)
-        if len(_MX_CACHE) < 100_000:
-            _MX_CACHE[text] = value
-    return value
+    """A policy's MX hosts as stored (a JSON array of strings, see rows._mx_text)."""
+    return tuple(str(v) for v in json.loads(text))
 
 
 _fromordinal = date.fromordinal
