@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import build_detail, build_policy, build_report
 
-from tlsrpt_tui.core.aggregate import (
+from tlsrpt_tui.core.facts import (
     facts_of,
     failure_rate,
     report_day,

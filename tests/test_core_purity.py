@@ -17,7 +17,7 @@ PURE_MODULES = [
     "tlsrpt_tui.core.reading.walk",
     "tlsrpt_tui.core.progress",
     "tlsrpt_tui.core.archive",
-    "tlsrpt_tui.core.aggregate",
+    "tlsrpt_tui.core.facts",
     "tlsrpt_tui.core.text",
     "tlsrpt_tui.store.memory",
     "tlsrpt_tui.store.queries",

@@ -21,8 +21,8 @@ from conftest import build_detail, build_policy, build_report
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.commands.summary import summary_document
-from tlsrpt_tui.core.aggregate import domain_counts, facts_of, result_type_counts
 from tlsrpt_tui.core.archive import load_archive
+from tlsrpt_tui.core.facts import domain_counts, facts_of, result_type_counts
 from tlsrpt_tui.core.health import domain_counts as health_domain_counts
 from tlsrpt_tui.core.model import Report, Source
 from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, load_bytes

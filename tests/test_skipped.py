@@ -21,8 +21,8 @@ import pytest
 from conftest import Attachment, build_email, build_report, gz_report
 
 import tlsrpt_tui.commands.summary
-import tlsrpt_tui.core.aggregate
 import tlsrpt_tui.core.archive
+import tlsrpt_tui.core.facts
 import tlsrpt_tui.store.index  # noqa: F401  (loaded before a child drops root)
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import load_archive

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tlsrpt_tui.core.archive import Archive
     from tlsrpt_tui.core.model import LoadError
 
-# (core.aggregate and core.archive are imported where needed: a warm ``summary`` reads
+# (core.facts and core.archive are imported where needed: a warm ``summary`` reads
 # the index and should not pay for them.)
 
 
@@ -156,7 +156,7 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
 
 def summary_document(archive: Archive) -> dict[str, Any]:
-    from tlsrpt_tui.core.aggregate import summarize_domains
+    from tlsrpt_tui.core.facts import summarize_domains
     from tlsrpt_tui.store.index import folded_entry
     from tlsrpt_tui.store.memory import folded_reports
 
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
 def write_csv(document: dict[str, Any], out: TextIO) -> None:
     import csv  # (here: most runs print JSON or a table)
 
-    from tlsrpt_tui.core.aggregate import failure_rate
+    from tlsrpt_tui.core.facts import failure_rate
 
     writer = csv.writer(out)
     writer.writerow(["policy-domain", "reporter", "successful", "failed", "failure-rate"])
@@ -213,7 +213,7 @@ def write_csv(document: dict[str, Any], out: TextIO) -> None:
 
 
 def write_table(document: dict[str, Any], out: TextIO) -> None:
-    from tlsrpt_tui.core.aggregate import failure_rate
+    from tlsrpt_tui.core.facts import failure_rate
 
     buf = io.StringIO()
     domains = document["domains"]

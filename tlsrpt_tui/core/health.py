@@ -2,7 +2,7 @@
 
 Pure functions over :class:`~tlsrpt_tui.core.model.Report` objects (no Textual), used
 by ``tlsrpt-tui check`` and by the explorer's alerts pane. Counting follows
-:mod:`tlsrpt_tui.core.aggregate`: a report counts once per policy domain, its blocks
+:mod:`tlsrpt_tui.core.facts`: a report counts once per policy domain, its blocks
 of each policy-type added up and the larger per-type sum taken; result-type counts
 come from ``failure-details`` by the same rule.
 
@@ -83,8 +83,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from tlsrpt_tui.core.aggregate import domain_counts as aggregate_domain_counts
-from tlsrpt_tui.core.aggregate import facts_of, report_day, result_type_counts
+from tlsrpt_tui.core.facts import domain_counts as aggregate_domain_counts
+from tlsrpt_tui.core.facts import facts_of, report_day, result_type_counts
 from tlsrpt_tui.core.model import PolicyType, Report, normalise_domain
 from tlsrpt_tui.settings import Thresholds
 
@@ -285,7 +285,7 @@ class _Sighting:
 
 def domain_counts(report: Report) -> dict[str, tuple[int, int]]:
     """(successful, failed) per policy domain of one report: the counting rule of
-    :func:`~tlsrpt_tui.core.aggregate.domain_counts` (per policy-type the blocks added
+    :func:`~tlsrpt_tui.core.facts.domain_counts` (per policy-type the blocks added
     up, then the larger per-type sum), without building the other facts."""
     return aggregate_domain_counts(report)
 
@@ -732,7 +732,7 @@ def daily_series(
 ) -> dict[str, list[tuple[date, int, int]]]:
     """Sessions per day for each policy domain (or reporter): ``(day, successful, failed)``.
 
-    Days are report days (:func:`~tlsrpt_tui.core.aggregate.report_day`); every series
+    Days are report days (:func:`~tlsrpt_tui.core.facts.report_day`); every series
     covers the archive's whole day range, days without reports as zeros, so series line
     up. Counting follows the aggregate rules (a report counts once per domain).
     """
@@ -760,7 +760,7 @@ def daily_series(
 def failures_by_result_type_daily(reports: Iterable[Report]) -> dict[str, list[tuple[date, int]]]:
     """Failed sessions per day for each result-type (from failure-details), zero-filled.
 
-    Counted as :func:`~tlsrpt_tui.core.aggregate.result_type_counts` does: a report
+    Counted as :func:`~tlsrpt_tui.core.facts.result_type_counts` does: a report
     counts each (domain, result-type) once, by the counting rule over its blocks.
     """
     totals: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))

@@ -2,7 +2,7 @@
 
 The index never keeps :class:`~tlsrpt_tui.core.model.Report` objects: a worker reads a
 file and sends back plain tuples (cheap to pickle) holding exactly the facts
-:mod:`tlsrpt_tui.core.aggregate` and :mod:`tlsrpt_tui.store.memory` derive from a
+:mod:`tlsrpt_tui.core.facts` and :mod:`tlsrpt_tui.store.memory` derive from a
 report. Well-formed JSON and gzip files take a fast path that reads the decoded JSON
 directly; anything the fast path is not certain about (email, mbox, odd types, values
 the loader would cut, drop or warn about) goes through :func:`load_file`, so the
@@ -32,7 +32,13 @@ try:
 except ImportError:  # pragma: no cover
     from hashlib import sha256
 
-from tlsrpt_tui.core.aggregate import failure_haystack_of, larger_of_types, unit_haystack
+from tlsrpt_tui.core.facts import (
+    failure_haystack_of,
+    joined_domains,
+    key_text,
+    larger_of_types,
+    unit_haystack,
+)
 from tlsrpt_tui.core.model import Report
 from tlsrpt_tui.core.reading.fast import (
     Irregular,
@@ -93,11 +99,6 @@ def key_hash(key: str) -> int:
     """A stable signed 64-bit hash of a report key (the index looks keys up by it)."""
     digest = blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def report_key_of(org: str, report_id: str, start: datetime, domains: Iterable[str]) -> str:
-    """Same text as :func:`tlsrpt_tui.store.memory.report_key`."""
-    return "\x1f".join((org, report_id, start.isoformat(), ",".join(sorted(set(domains)))))
 
 
 # --------------------------------------------------------------------------- facts
@@ -169,7 +170,7 @@ def report_out(
                 domain, org, [(ptype, mode, mx, ok, failed)]
             )
         domain_clean, org_clean, hay, ((pt, md, mxt, first),) = static
-        key = clean(f"{org}\x1f{report_id}\x1f{iso}\x1f{domain}")
+        key = clean(key_text(org, report_id, iso, domain))
         unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None, 0]
         policy_row = [
             None, None, None, domain_clean, org_clean, day, pt, md, mxt, ok, failed, first
@@ -183,7 +184,7 @@ def report_out(
             None if part is None else clean(part),
             [(hay, unit_row, [policy_row], [])],
         )
-    # The counting rule of core.aggregate: per domain and policy-type the blocks added
+    # The counting rule of core.facts: per domain and policy-type the blocks added
     # up, then per count the larger of the per-type sums.
     # domain -> [policy facts, policy type -> [successful, failed, detail key -> count,
     #            result type -> count]]
@@ -298,9 +299,7 @@ def report_out(
         out_units.append((clean(hay), unit_row, policy_rows, failures))
     domains = list(units)
     key = clean(
-        "\x1f".join(
-            (org, report_id, iso, domains[0] if len(domains) == 1 else ",".join(sorted(domains)))
-        )
+        key_text(org, report_id, iso, domains[0] if len(domains) == 1 else joined_domains(domains))
     )
     return (key, key_hash(key), org_clean, clean(report_id), day, _clean_opt(part), out_units)
 
@@ -723,12 +722,12 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                 static, report_id, iso, day, ok, failed = found
                 (org_text, domain, dc, oc, pt, md, mxt, sid, sig) = static
                 if report_id.isascii() and len(report_id) <= MAX_STRING:
-                    key = f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}"
+                    key = key_text(org_text, report_id, iso, domain)
                     if not key.isascii():
                         key = clean(key)
                 else:
                     report_id = text_of(report_id)
-                    key = clean(f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}")
+                    key = clean(key_text(org_text, report_id, iso, domain))
                     report_id = clean(report_id)
                 have = sigs.get(sid)
                 if have is None:

@@ -81,6 +81,26 @@ class ReportFacts:
     failures: tuple[FailureFact, ...]
 
 
+def key_text(org: str, report_id: str, start_iso: str, domains: str) -> str:
+    """A report's key within an archive: its identity (:attr:`Report.identity`) as text.
+
+    ``domains`` is :func:`joined_domains` of its policy domains (or the one domain). The
+    one definition: the in-memory store and the index's row maker both key by it.
+    """
+    return f"{org}\x1f{report_id}\x1f{start_iso}\x1f{domains}"
+
+
+def joined_domains(domains: Iterable[str]) -> str:
+    """Policy domains as a report's key holds them: distinct, sorted, comma-separated."""
+    return ",".join(sorted(set(domains)))
+
+
+def report_key(report: Report) -> str:
+    """A stable key for a report within an archive (see :func:`key_text`)."""
+    org, report_id, start, domains = report.identity
+    return key_text(org, report_id, start.isoformat(), joined_domains(domains))
+
+
 def report_day(report: Report) -> date:
     """The day a report covers: its start date in UTC (reports cover one UTC day)."""
     return report.start.date()
