@@ -16,9 +16,9 @@ from tlsrpt_tui.core.archive import (
     is_candidate_name,
     iter_report_files,
     load_archive,
-    printable_path,
 )
 from tlsrpt_tui.core.reading.loader import load_file
+from tlsrpt_tui.core.text import printable_path
 from tlsrpt_tui.store.parallel.pool import load_archive as pool_load_archive
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

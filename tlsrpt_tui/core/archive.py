@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tlsrpt_tui.core.model import LoadError, LoadResult, Report, Source
 from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits, load_file
+from tlsrpt_tui.core.text import printable_path
 
 Identity = tuple[str, str, object, frozenset[str]]
 
@@ -42,14 +43,6 @@ def in_quarantine(root: Path, parts: Sequence[str]) -> bool:
     changed path the watcher reports there is not part of the archive, as the scan
     (which never enters such a folder) has it."""
     return any(is_quarantine(os.path.join(root, *parts[:end])) for end in range(1, len(parts) + 1))
-
-
-def printable_path(path: str) -> str:
-    """A path safe to print: undecodable bytes of a file name are shown as ``\\xNN``.
-
-    (Not U+FFFD: two names differing only in such bytes must stay two names.)
-    """
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def iter_report_files(root: Path) -> Iterator[Path]:

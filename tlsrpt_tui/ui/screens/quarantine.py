@@ -26,7 +26,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from tlsrpt_tui.core.archive import QUARANTINE_MARKER, is_quarantine, printable_path
+from tlsrpt_tui.core.archive import QUARANTINE_MARKER, is_quarantine
+from tlsrpt_tui.core.text import printable_path
 from tlsrpt_tui.ui.safe import safe
 
 #: The folder ``import``/``fetch``/``receive`` quarantine into by default.
