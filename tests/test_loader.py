@@ -34,9 +34,9 @@ from tlsrpt_tui.core.reading.loader import (
     load_file,
     load_message,
     parse_message,
-    read_raw,
     sniff,
 )
+from tlsrpt_tui.core.reading.raw import read_raw
 
 
 def load(obj: Any, name: str = "report.json", **kwargs: Any) -> LoadResult:

@@ -35,7 +35,8 @@ from tlsrpt_tui.core.archive import (
 )
 from tlsrpt_tui.core.model import LoadResult, Report, Source
 from tlsrpt_tui.core.progress import Totals
-from tlsrpt_tui.core.reading.loader import Limits, load_file, read_raw_text
+from tlsrpt_tui.core.reading.loader import Limits, load_file
+from tlsrpt_tui.core.reading.raw import read_raw_text
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
 from tlsrpt_tui.settings import Settings, save_settings

@@ -60,8 +60,9 @@ from tlsrpt_tui.store.index.sql import (
     _sorted_policies,
     _unit_where,
     _Where,
+    report_rows_of,
 )
-from tlsrpt_tui.store.index.writer import _marks
+from tlsrpt_tui.store.index.text_filter import failure_groups, policy_groups
 from tlsrpt_tui.store.queries import (
     DailyPoint,
     FailureRow,
@@ -73,7 +74,7 @@ from tlsrpt_tui.store.queries import (
     PolicyRow,
     ReportRow,
 )
-from tlsrpt_tui.store.summary import _describe, _error_entry, _folded, build_summary
+from tlsrpt_tui.store.summary import _error_entry, _folded, build_summary
 
 T = TypeVar("T")
 
@@ -442,34 +443,12 @@ class SqliteStore:
                     self._recent_cells(pivot, since)
         # (Each in its own turn at the lock: the UI's queries go on in between.)
         for key, load in (
-            (("policy groups",), self._load_policy_groups),
-            (("failure groups",), self._load_failure_groups),
+            (("policy groups",), lambda: policy_groups(self.conn)),
+            (("failure groups",), lambda: failure_groups(self.conn)),
         ):
             with self._reading():
                 self._fresh()
                 self._kept(key, load)
-
-    def _load_policy_groups(self) -> dict[int, list[tuple[Any, ...]]]:
-        """Policies summed per (signature, type, mode, MX): signature -> rows."""
-        groups: dict[int, list[tuple[Any, ...]]] = {}
-        for sig, *rest in self.conn.execute(
-            "SELECT sig, policy_type, sts_mode, mx, sum(successful), sum(failed),"
-            " sum(first), min(day), max(day) FROM policies"
-            " GROUP BY sig, policy_type, sts_mode, mx"
-        ):
-            groups.setdefault(sig, []).append(tuple(rest))
-        return groups
-
-    def _load_failure_groups(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Failures summed per (what a failure row shows, reporter, text): domain -> rows."""
-        by_domain: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self.conn.execute(
-            "SELECT result_type, domain, mx_hostname, receiving_ip, sending_ip, helo,"
-            " info, reason, reporter, haystack, sum(count), min(day), max(day)"
-            " FROM failures GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
-        ):
-            by_domain.setdefault(row[1], []).append(row)
-        return by_domain
 
     def nav_rows(self, pivot: Pivot, flt: Filter, *, trend_days: int | None = None) -> list[NavRow]:
         """The navigation pane's rows.
@@ -783,7 +762,7 @@ class SqliteStore:
                 " ORDER BY r.day DESC, r.reporter DESC, r.id LIMIT ?",
                 [*where.params, limit],
             ).fetchall()
-        return self._report_rows_of([r for (r,) in picked], flt)
+        return report_rows_of(self.conn, [r for (r,) in picked], flt)
 
     def failure_reports(
         self, flt: Filter, row: FailureRow, *, grouped: bool = False, limit: int = 500
@@ -809,68 +788,12 @@ class SqliteStore:
                 " LIMIT ?",
                 [*where.params, limit],
             ).fetchall()
-            return self._report_rows_of([r for (r,) in picked], flt)
+            return report_rows_of(self.conn, [r for (r,) in picked], flt)
 
         result: list[ReportRow] = self._memoized(
             ("failure reports", flt, row, grouped, limit), compute
         )
         return list(result)
-
-    def _report_rows_of(self, rids: list[int], flt: Filter) -> list[ReportRow]:
-        """Raw-view rows of the reports ``rids``, in that order, with the units ``flt``
-        keeps summed."""
-
-        if not rids:
-            return []
-        conn = self.conn
-        where = _unit_where(flt)
-        inner = (" AND " + " AND ".join(where.conds)) if where.conds else ""
-        marks = _marks(len(rids))
-        head = {
-            rid: (key, reporter, report_id, day)
-            for rid, key, reporter, report_id, day in conn.execute(
-                f"SELECT id, key, reporter, report_id, day FROM reports WHERE id IN ({marks})", rids
-            )
-        }
-        units: dict[int, list[tuple[str, int, int]]] = {}
-        # CROSS JOIN: reports first, then each one's units by id range. The filter's terms
-        # only test those units: through an index on one of them (NOT INDEXED), or the
-        # ids of a result-type's units ("+u.id"), each report would walk all of them.
-        inner = inner.replace("u.id IN (SELECT unit", "+u.id IN (SELECT unit")
-        for rid, domain, ok, failed in conn.execute(
-            "SELECT r.id, u.domain, u.successful, u.failed FROM reports r"
-            " CROSS JOIN units u NOT INDEXED ON u.id BETWEEN r.u0 AND r.u1"
-            f" WHERE r.id IN ({marks}){inner}",
-            [*rids, *where.params],
-        ):
-            units.setdefault(rid, []).append((domain, ok, failed))
-        sources: dict[int, list[str]] = {}
-        for rid, _key, _seq, display, part in conn.execute(
-            "SELECT r.id, f.key, r.seq, f.display, r.part FROM reports r"
-            f" JOIN files f ON f.id = r.file WHERE r.id IN ({marks})"
-            " UNION ALL SELECT c.report, f.key, c.seq, f.display, c.part FROM copies c"
-            f" JOIN files f ON f.id = c.file WHERE c.report IN ({marks})"
-            " ORDER BY 1, 2, 3",
-            [*rids, *rids],
-        ):
-            sources.setdefault(rid, []).append(_describe(display, part))
-        rows = []
-        for rid in rids:
-            key, reporter, report_id, day = head[rid]
-            parts = units.get(rid, [])
-            rows.append(
-                ReportRow(
-                    key=key,
-                    reporter=reporter,
-                    report_id=report_id,
-                    day=_fromordinal(day),
-                    domains=tuple(sorted(d for d, _, _ in parts)),
-                    successful=sum(s for _, s, _ in parts),
-                    failed=sum(f for _, _, f in parts),
-                    sources=tuple(sources.get(rid, ())),
-                )
-            )
-        return rows
 
     def locate(self, key: str) -> list[tuple[Path, Source]]:
         """Every copy of a report: (file on disk, source as shown), first copy first."""

@@ -8,7 +8,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from tlsrpt_tui.store.queries import FailureRow, Filter, PolicyRow
+from tlsrpt_tui.store.index.writer import _marks
+from tlsrpt_tui.store.queries import FailureRow, Filter, PolicyRow, ReportRow
+from tlsrpt_tui.store.summary import _describe
 
 # --------------------------------------------------------------------------- the store
 
@@ -230,3 +232,59 @@ def _add_units(
                 cell[1] += sign * failed
                 cell[2] += sign
                 cell[3] += sign * lead
+
+
+def report_rows_of(conn: sqlite3.Connection, rids: list[int], flt: Filter) -> list[ReportRow]:
+    """Raw-view rows of the reports ``rids``, in that order, with the units ``flt``
+    keeps summed."""
+
+    if not rids:
+        return []
+    where = _unit_where(flt)
+    inner = (" AND " + " AND ".join(where.conds)) if where.conds else ""
+    marks = _marks(len(rids))
+    head = {
+        rid: (key, reporter, report_id, day)
+        for rid, key, reporter, report_id, day in conn.execute(
+            f"SELECT id, key, reporter, report_id, day FROM reports WHERE id IN ({marks})", rids
+        )
+    }
+    units: dict[int, list[tuple[str, int, int]]] = {}
+    # CROSS JOIN: reports first, then each one's units by id range. The filter's terms
+    # only test those units: through an index on one of them (NOT INDEXED), or the
+    # ids of a result-type's units ("+u.id"), each report would walk all of them.
+    inner = inner.replace("u.id IN (SELECT unit", "+u.id IN (SELECT unit")
+    for rid, domain, ok, failed in conn.execute(
+        "SELECT r.id, u.domain, u.successful, u.failed FROM reports r"
+        " CROSS JOIN units u NOT INDEXED ON u.id BETWEEN r.u0 AND r.u1"
+        f" WHERE r.id IN ({marks}){inner}",
+        [*rids, *where.params],
+    ):
+        units.setdefault(rid, []).append((domain, ok, failed))
+    sources: dict[int, list[str]] = {}
+    for rid, _key, _seq, display, part in conn.execute(
+        "SELECT r.id, f.key, r.seq, f.display, r.part FROM reports r"
+        f" JOIN files f ON f.id = r.file WHERE r.id IN ({marks})"
+        " UNION ALL SELECT c.report, f.key, c.seq, f.display, c.part FROM copies c"
+        f" JOIN files f ON f.id = c.file WHERE c.report IN ({marks})"
+        " ORDER BY 1, 2, 3",
+        [*rids, *rids],
+    ):
+        sources.setdefault(rid, []).append(_describe(display, part))
+    rows = []
+    for rid in rids:
+        key, reporter, report_id, day = head[rid]
+        parts = units.get(rid, [])
+        rows.append(
+            ReportRow(
+                key=key,
+                reporter=reporter,
+                report_id=report_id,
+                day=_fromordinal(day),
+                domains=tuple(sorted(d for d, _, _ in parts)),
+                successful=sum(s for _, s, _ in parts),
+                failed=sum(f for _, _, f in parts),
+                sources=tuple(sources.get(rid, ())),
+            )
+        )
+    return rows

@@ -1,0 +1,32 @@
+"""What a text filter reads once and then filters in memory: the policies and the
+failures summed per signature (the explorer loads them while idle, see
+:meth:`SqliteStore.prepare_text_filter`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+
+def policy_groups(conn: sqlite3.Connection) -> dict[int, list[tuple[Any, ...]]]:
+    """Policies summed per (signature, type, mode, MX): signature -> rows."""
+    groups: dict[int, list[tuple[Any, ...]]] = {}
+    for sig, *rest in conn.execute(
+        "SELECT sig, policy_type, sts_mode, mx, sum(successful), sum(failed),"
+        " sum(first), min(day), max(day) FROM policies"
+        " GROUP BY sig, policy_type, sts_mode, mx"
+    ):
+        groups.setdefault(sig, []).append(tuple(rest))
+    return groups
+
+
+def failure_groups(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Failures summed per (what a failure row shows, reporter, text): domain -> rows."""
+    by_domain: dict[str, list[tuple[Any, ...]]] = {}
+    for row in conn.execute(
+        "SELECT result_type, domain, mx_hostname, receiving_ip, sending_ip, helo,"
+        " info, reason, reporter, haystack, sum(count), min(day), max(day)"
+        " FROM failures GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+    ):
+        by_domain.setdefault(row[1], []).append(row)
+    return by_domain
