@@ -6,9 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-
-def _pair() -> dict[str, int]:
-    return {"successful": 0, "failed": 0}
+from tlsrpt_tui.core.facts import domains_document
 
 
 def build_summary(
@@ -21,51 +19,15 @@ def build_summary(
     type_sums: Iterable[tuple[str, str, int]],
     folded: Iterable[Folded] = (),
 ) -> dict[str, Any]:
-    """The ``summary --format json`` document from per-(domain, x) sums."""
-    domains: dict[str, dict[str, Any]] = {}
-
-    def entry(domain: str) -> dict[str, Any]:
-        e = domains.get(domain)
-        if e is None:
-            e = domains[domain] = {
-                "successful": 0,
-                "failed": 0,
-                "result-types": {},
-                "reporters": {},
-                "policy-types": {},
-            }
-        return e
-
-    for domain, reporter, ok, failed in unit_sums:
-        e = entry(domain)
-        e["successful"] += ok
-        e["failed"] += failed
-        pair = e["reporters"].setdefault(reporter, _pair())
-        pair["successful"] += ok
-        pair["failed"] += failed
-    for domain, policy_type, ok, failed in policy_sums:
-        pair = entry(domain)["policy-types"].setdefault(policy_type, _pair())
-        pair["successful"] += ok
-        pair["failed"] += failed
-    for domain, result_type, count in type_sums:
-        types = entry(domain)["result-types"]
-        types[result_type] = types.get(result_type, 0) + count
+    """The ``summary --format json`` document from per-(domain, x) sums (the domains
+    object is :func:`tlsrpt_tui.core.facts.domains_document`'s)."""
     return {
         "files": files,
         "reports": reports,
         "duplicates": duplicates,
         "errors": errors,
         "folded": [folded_entry(f) for f in folded],
-        "domains": {
-            name: {
-                "successful": e["successful"],
-                "failed": e["failed"],
-                "result-types": dict(sorted(e["result-types"].items())),
-                "reporters": dict(sorted(e["reporters"].items())),
-                "policy-types": dict(sorted(e["policy-types"].items())),
-            }
-            for name, e in sorted(domains.items())
-        },
+        "domains": domains_document(unit_sums, policy_sums, type_sums),
     }
 
 
