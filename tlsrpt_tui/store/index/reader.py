@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,16 +37,6 @@ from tlsrpt_tui.store.index.rows import (
 )
 from tlsrpt_tui.store.index.sql import (
     _MEMO_SIZE,
-    _S_DOMAIN,
-    _S_FAILED,
-    _S_FIRST,
-    _S_HAY,
-    _S_ID,
-    _S_LAST,
-    _S_LEADS,
-    _S_OK,
-    _S_REPORTER,
-    _S_UNITS,
     _add_units,
     _days,
     _failure_row,
@@ -62,7 +53,7 @@ from tlsrpt_tui.store.index.sql import (
     _Where,
     report_rows_of,
 )
-from tlsrpt_tui.store.index.text_filter import failure_groups, policy_groups
+from tlsrpt_tui.store.index.text_filter import Signature, failure_groups, policy_groups, signatures
 from tlsrpt_tui.store.queries import (
     DailyPoint,
     FailureRow,
@@ -213,14 +204,14 @@ class SqliteStore:
             ).fetchone()
         elif _sig_only(flt):
             matching = self._matching(flt)
-            ok = sum(r[_S_OK] for r in matching)
-            failed = sum(r[_S_FAILED] for r in matching)
-            domains = len({r[_S_DOMAIN] for r in matching})
-            reporters = len({r[_S_REPORTER] for r in matching})
-            first = min((r[_S_FIRST] for r in matching if r[_S_FIRST] is not None), default=None)
-            last = max((r[_S_LAST] for r in matching if r[_S_LAST] is not None), default=None)
-            leads = sum(r[_S_LEADS] for r in matching)
-            units = sum(r[_S_UNITS] for r in matching)
+            ok = sum(r.successful for r in matching)
+            failed = sum(r.failed for r in matching)
+            domains = len({r.domain for r in matching})
+            reporters = len({r.reporter for r in matching})
+            first = min((r.first for r in matching if r.first is not None), default=None)
+            last = max((r.last for r in matching if r.last is not None), default=None)
+            leads = sum(r.leads for r in matching)
+            units = sum(r.units for r in matching)
             if flt.domain is not None:
                 reports = units
             else:
@@ -353,27 +344,21 @@ class SqliteStore:
             value = self._prepared[key] = load()
         return value
 
-    def _signatures(self) -> list[tuple[Any, ...]]:
-        """Every signature with units (see the _S_* columns)."""
-        return self._kept(
-            ("signatures",),
-            lambda: self.conn.execute(
-                "SELECT id, domain, reporter, hay, units, leads, successful, failed, first,"
-                " last FROM sigs WHERE units > 0"
-            ).fetchall(),
-        )
+    def _signatures(self) -> list[Signature]:
+        """Every signature with units."""
+        return self._kept(("signatures",), lambda: signatures(self.conn))
 
-    def _matching(self, flt: Filter) -> list[tuple[Any, ...]]:
+    def _matching(self, flt: Filter) -> list[Signature]:
         """The signatures a text filter (and its domain and reporter) keeps."""
         needle, domain, reporter = flt.needle, flt.domain, flt.reporter
 
-        def compute() -> list[tuple[Any, ...]]:
+        def compute() -> list[Signature]:
             return [
                 sig
                 for sig in self._signatures()
-                if needle in sig[_S_HAY]
-                and (domain is None or sig[_S_DOMAIN] == domain)
-                and (reporter is None or sig[_S_REPORTER] == reporter)
+                if needle in sig.hay
+                and (domain is None or sig.domain == domain)
+                and (reporter is None or sig.reporter == reporter)
             ]
 
         rows = self._recall(("matching", needle, domain, reporter), compute)
@@ -402,7 +387,7 @@ class SqliteStore:
         A short text keeps most signatures: then the window's totals less the
         signatures it drops are summed (whichever is fewer).
         """
-        column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
+        column = attrgetter(pivot)  # (a signature's domain or reporter)
         recent = self._recent_units(since)
         matching = self._matching(flt)
         signatures = self._signatures()
@@ -411,8 +396,8 @@ class SqliteStore:
             _add_units(cells, matching, column, recent, 1)
         else:
             cells = {key: list(cell) for key, cell in self._recent_cells(pivot, since).items()}
-            kept = {sig[_S_ID] for sig in matching}
-            dropped = [sig for sig in signatures if sig[_S_ID] not in kept]
+            kept = {sig.id for sig in matching}
+            dropped = [sig for sig in signatures if sig.id not in kept]
             _add_units(cells, dropped, column, recent, -1)
         return [(name, day, *cell) for (name, day), cell in sorted(cells.items()) if cell[2] > 0]
 
@@ -421,7 +406,7 @@ class SqliteStore:
 
         def load() -> dict[tuple[str, int], list[int]]:
             cells: dict[tuple[str, int], list[int]] = {}
-            column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
+            column = attrgetter(pivot)  # (a signature's domain or reporter)
             _add_units(cells, self._signatures(), column, self._recent_units(since), 1)
             return cells
 
@@ -466,7 +451,7 @@ class SqliteStore:
 
         by_units = pivot == "domain" or flt.domain is not None
         extra = {} if by_units else self._extra(pivot, flt)
-        totals: dict[str, list[int]] = {}
+        totals: dict[str, list[Any]] = {}  # key -> [successful, failed, count, last day]
         if _simple(flt):
             table, count = (
                 ("daily_domain", "units") if pivot == "domain" else ("daily_reporter", "leads")
@@ -484,18 +469,18 @@ class SqliteStore:
                 since = last_day - trend_days + 1
             points = self._points(self._grid(pivot, flt, since))
         elif _sig_only(flt):
-            column = _S_DOMAIN if pivot == "domain" else _S_REPORTER
-            counted = _S_UNITS if by_units else _S_LEADS
+            column = attrgetter(pivot)  # (a signature's domain or reporter)
+            counted = attrgetter("units" if by_units else "leads")
             for sig in self._matching(flt):
-                entry = totals.get(sig[column])
+                entry = totals.get(column(sig))
                 if entry is None:
-                    totals[sig[column]] = [sig[_S_OK], sig[_S_FAILED], sig[counted], sig[_S_LAST]]
+                    totals[column(sig)] = [sig.successful, sig.failed, counted(sig), sig.last]
                     continue
-                entry[0] += sig[_S_OK]
-                entry[1] += sig[_S_FAILED]
-                entry[2] += sig[counted]
-                if sig[_S_LAST] is not None and (entry[3] is None or sig[_S_LAST] > entry[3]):
-                    entry[3] = sig[_S_LAST]
+                entry[0] += sig.successful
+                entry[1] += sig.failed
+                entry[2] += counted(sig)
+                if sig.last is not None and (entry[3] is None or sig.last > entry[3]):
+                    entry[3] = sig.last
             last_day = max((t[3] for t in totals.values() if t[3] is not None), default=None)
             since = None
             if trend_days is not None and last_day is not None:
@@ -565,8 +550,8 @@ class SqliteStore:
         signature (prepare_text_filter): the signatures the text keeps, added up."""
         cells: dict[tuple[Any, ...], list[Any]] = {}
         for sig in self._matching(flt):
-            domain, reporter = sig[_S_DOMAIN], sig[_S_REPORTER]
-            for policy_type, mode, mx, ok, failed, first, day0, day1 in groups.get(sig[_S_ID], ()):
+            domain, reporter = sig.domain, sig.reporter
+            for policy_type, mode, mx, ok, failed, first, day0, day1 in groups.get(sig.id, ()):
                 key = (domain, policy_type, mode, reporter, mx)
                 cell = cells.get(key)
                 if cell is None:
@@ -662,7 +647,7 @@ class SqliteStore:
         matching = self._matching(flt)
         signatures = self._signatures()
         days: dict[int, list[int]] = {}  # day -> [successful, failed, units]
-        ids = [sig[_S_ID] for sig in matching]
+        ids = [sig.id for sig in matching]
         sign = 1
         if len(matching) * 2 > len(signatures) and flt.domain is None and flt.reporter is None:
             with self._reading():
@@ -672,7 +657,7 @@ class SqliteStore:
                 ):
                     days[day] = [ok, failed, units]
             kept = set(ids)
-            ids = [sig[_S_ID] for sig in signatures if sig[_S_ID] not in kept]
+            ids = [sig.id for sig in signatures if sig.id not in kept]
             sign = -1
         if ids:
             with self._reading():

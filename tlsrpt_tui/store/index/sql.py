@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
+from tlsrpt_tui.store.index.text_filter import Signature
 from tlsrpt_tui.store.index.writer import _marks
 from tlsrpt_tui.store.queries import FailureRow, Filter, PolicyRow, ReportRow
 from tlsrpt_tui.store.summary import _describe
@@ -24,9 +25,6 @@ _fromordinal = date.fromordinal
 
 #: Answers a store remembers (a filter typed and deleted again finds its answers).
 _MEMO_SIZE = 1024
-#: Columns of SqliteStore._signatures rows.
-_S_ID, _S_DOMAIN, _S_REPORTER, _S_HAY, _S_UNITS, _S_LEADS = 0, 1, 2, 3, 4, 5
-_S_OK, _S_FAILED, _S_FIRST, _S_LAST = 6, 7, 8, 9
 
 
 class _Where:
@@ -214,16 +212,16 @@ def _sorted_failures(rows: list[FailureRow]) -> list[FailureRow]:
 
 def _add_units(
     cells: dict[tuple[str, int], list[int]],
-    signatures: Iterable[tuple[Any, ...]],
-    column: int,
+    signatures: Iterable[Signature],
+    column: Callable[[Signature], str],
     recent: dict[int, list[tuple[int, int, int, int]]],
     sign: int,
 ) -> None:
     """Add (``sign`` 1) or take away (-1) the recent units of ``signatures`` to
     ``cells``: (key, day) -> [successful, failed, units, leads]."""
     for sig in signatures:
-        name = sig[column]
-        for day, ok, failed, lead in recent.get(sig[_S_ID], ()):
+        name = column(sig)
+        for day, ok, failed, lead in recent.get(sig.id, ()):
             cell = cells.get((name, day))
             if cell is None:
                 cells[(name, day)] = [sign * ok, sign * failed, sign, sign * lead]

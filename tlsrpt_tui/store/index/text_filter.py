@@ -5,7 +5,7 @@ failures summed per signature (the explorer loads them while idle, see
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def policy_groups(conn: sqlite3.Connection) -> dict[int, list[tuple[Any, ...]]]:
@@ -30,3 +30,32 @@ def failure_groups(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]
     ):
         by_domain.setdefault(row[1], []).append(row)
     return by_domain
+
+
+class Signature(NamedTuple):
+    """A distinct (domain, reporter, haystack) and its totals: what a text filter scans
+    (``sigs`` rows; ``first``/``last`` are day ordinals, None for no day)."""
+
+    id: int
+    domain: str
+    reporter: str
+    hay: str
+    units: int
+    leads: int
+    successful: int
+    failed: int
+    first: int | None
+    last: int | None
+
+
+def signatures(conn: sqlite3.Connection) -> list[Signature]:
+    """Every signature with units."""
+    return list(
+        map(
+            Signature._make,
+            conn.execute(
+                "SELECT id, domain, reporter, hay, units, leads, successful, failed, first,"
+                " last FROM sigs WHERE units > 0"
+            ),
+        )
+    )
