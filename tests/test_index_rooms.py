@@ -259,7 +259,7 @@ def test_mx_hosts_are_stored_as_json_and_read_back_as_the_loader_read_them(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "archive"
-    odd = ["mx.example.com", "it's \"quoted\"", "back\\slash", "bell\x07", "bücher.example"]
+    odd = ["mx.example.com", 'it\'s "quoted"', "back\\slash", "bell\x07", "bücher.example"]
     # (quotes, a backslash, a control character, an internationalized name)
     _write(root / "odd.json", _report(1, mx_host=odd))
     _write(root / "none.json", _report(2, domain="example.net", mx_host=[]))
