@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tlsrpt_tui.store.index import SqliteStore, open_index
 from tlsrpt_tui.store.queries import Filter
-from tlsrpt_tui.store.sqlite import SqliteStore, open_index
 
 
 def percentile(values: list[float], q: float) -> float:

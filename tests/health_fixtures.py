@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tlsrpt_tui.core.loader import parse_report
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import parse_report
 
 LAST_DAY = date(2026, 6, 30)
 #: The latest date-range end of an archive with a Mail.ru-style report on LAST_DAY.

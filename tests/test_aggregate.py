@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from conftest import build_detail, build_policy, build_report
 
-from tlsrpt_tui.core.aggregate import (
+from tlsrpt_tui.core.facts import (
     facts_of,
     failure_rate,
     report_day,
     result_type_counts,
     summarize_domains,
 )
-from tlsrpt_tui.core.loader import load_bytes
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import load_bytes
 
 
 def parse(**overrides: Any) -> Report:

@@ -71,10 +71,10 @@ async def test_cold_build_uses_the_process_pool_under_the_ui(tmp_path: Path) -> 
     """Enough files for the process pool: it must start from the UI's worker thread
     (Textual's stderr has no file descriptor) and give the same answers as memory."""
     from tlsrpt_tui.demo.generator import generate_archive
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store.parallel import pool
 
     root = tmp_path / "big"
-    generate_archive(root, reports=sqlite.POOL_MIN_FILES + 100, domains=8, reporters=5, seed=3)
+    generate_archive(root, reports=pool.POOL_MIN_FILES + 100, domains=8, reporters=5, seed=3)
     app = ExplorerApp([root], watch=False, use_index=True)
     async with app.run_test(size=(120, 40)) as pilot:
         assert await until(pilot, lambda: not app.loading, tries=600)
@@ -103,9 +103,9 @@ async def test_check_every_file_from_the_command_palette(
 ) -> None:
     """A report rewritten in place (its folder's times unchanged) is found by the
     palette's full check, not by the quick refresh at start."""
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store.index import refresh
 
-    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))  # folders settle at once
+    monkeypatch.setattr(refresh, "RECENT_NS", -(10**15))  # folders settle at once
     first = ExplorerApp([archive], watch=False, use_index=True)
     async with first.run_test() as pilot:
         assert await until(pilot, lambda: not first.loading)
@@ -136,7 +136,7 @@ async def test_explorer_on_an_index_summary_built(archive: Path) -> None:  # noq
     import sqlite3
 
     from tlsrpt_tui.cli import main as cli_main
-    from tlsrpt_tui.store.sqlite import index_path
+    from tlsrpt_tui.store.index import index_path
 
     assert cli_main(["summary", str(archive), "--format", "json"]) == 0
 
@@ -156,7 +156,7 @@ async def test_explorer_on_an_index_summary_built(archive: Path) -> None:  # noq
 
 def test_refresh_tells_when_it_adds_the_query_indexes(archive: Path) -> None:  # noqa: F811
     from tlsrpt_tui.cli import main as cli_main
-    from tlsrpt_tui.store.sqlite import open_index
+    from tlsrpt_tui.store.index import open_index
 
     assert cli_main(["summary", str(archive), "--format", "json"]) == 0
     store = open_index([archive], refresh=False)

@@ -16,9 +16,10 @@ from tlsrpt_tui.core.archive import (
     is_candidate_name,
     iter_report_files,
     load_archive,
-    printable_path,
 )
-from tlsrpt_tui.core.loader import load_file
+from tlsrpt_tui.core.reading.loader import load_file
+from tlsrpt_tui.core.text import printable_path
+from tlsrpt_tui.store.parallel.pool import load_archive as pool_load_archive
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -155,7 +156,7 @@ def test_permission_errors_simulated(write: Any, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(Path, "open", fake_open)
     monkeypatch.setattr(os, "scandir", fake_scandir)
-    archive = load_archive([write.root], jobs=1)
+    archive = load_archive([write.root])
     assert [r.report_id for r in archive.reports.values()] == ["good"]
     assert [(e.source.path, e.error) for e in archive.errors] == [
         ("secret.json", "cannot read file: Permission denied"),
@@ -356,8 +357,8 @@ def test_parallel_loading_matches_serial(write: Any) -> None:
         write.gz(f"2024/03/{day:02d}/copy.json.gz", obj)
     write.raw("bad.json", b"[")
     calls: list[tuple[int, int]] = []
-    serial = load_archive([write.root], jobs=1, progress=lambda d, t: calls.append((d, t)))
-    parallel = load_archive([write.root], jobs=2)
+    serial = load_archive([write.root], progress=lambda d, t: calls.append((d, t)))
+    parallel = pool_load_archive([write.root], jobs=2)
     assert calls[0] == (0, 17) and calls[-1] == (17, 17)
     assert serial.files == parallel.files == 17
     assert list(serial.reports) == list(parallel.reports)

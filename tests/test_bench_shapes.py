@@ -13,7 +13,7 @@ import pytest
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.demo.world import MIXED_SHAPES, generate_archive
-from tlsrpt_tui.store.sqlite import summarize_with_index
+from tlsrpt_tui.store.index import summarize_with_index
 
 N = 400
 

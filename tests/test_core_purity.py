@@ -12,9 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 PURE_MODULES = [
     "tlsrpt_tui.core.model",
-    "tlsrpt_tui.core.loader",
+    "tlsrpt_tui.core.reading.loader",
+    "tlsrpt_tui.core.reading.fast",
+    "tlsrpt_tui.core.reading.walk",
+    "tlsrpt_tui.core.progress",
     "tlsrpt_tui.core.archive",
-    "tlsrpt_tui.core.aggregate",
+    "tlsrpt_tui.core.facts",
     "tlsrpt_tui.core.text",
     "tlsrpt_tui.store.memory",
     "tlsrpt_tui.store.queries",

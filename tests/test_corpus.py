@@ -18,8 +18,8 @@ import pytest
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import Archive, load_archive
-from tlsrpt_tui.core.loader import load_file
 from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, Report
+from tlsrpt_tui.core.reading.loader import load_file
 
 MICROSOFT1 = "microsoft.com!krvtz.net!1726185600!1726271999!133708152202987951.json.gz"
 
@@ -152,7 +152,7 @@ def test_karlsen_microsoft_sessions_not_double_counted(corpus_dir: Path, archive
     raw = read_json(corpus_dir / "sebastka_microsoft-tlsa-sts.json")
     counts = {b["summary"]["total-successful-session-count"] for b in raw["policies"]}
     assert len(raw["policies"]) == 2 and counts == {4}
-    from tlsrpt_tui.core.aggregate import summarize_domains
+    from tlsrpt_tui.core.facts import summarize_domains
 
     report = by_file(archive, "sebastka_microsoft-tlsa-sts.json")
     entry = summarize_domains([report])["karlsen.fr"]

@@ -21,15 +21,15 @@ from conftest import build_detail, build_policy, build_report
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.commands.summary import summary_document
-from tlsrpt_tui.core.aggregate import domain_counts, facts_of, result_type_counts
 from tlsrpt_tui.core.archive import load_archive
+from tlsrpt_tui.core.facts import domain_counts, facts_of, result_type_counts
 from tlsrpt_tui.core.health import domain_counts as health_domain_counts
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, load_bytes
 from tlsrpt_tui.core.model import Report, Source
-from tlsrpt_tui.store import sqlite
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, load_bytes
+from tlsrpt_tui.store.index import open_index, summarize_with_index, summarize_without_index
 from tlsrpt_tui.store.memory import MemoryStore
+from tlsrpt_tui.store.parallel import pool
 from tlsrpt_tui.store.queries import ArchiveQueries, DailyPoint, Filter
-from tlsrpt_tui.store.sqlite import open_index, summarize_with_index, summarize_without_index
 
 DAY = date(2024, 3, 1)
 ENFORCE = ["version: STSv1", "mode: enforce", "mx: mx1.google.example", "max_age: 86400"]
@@ -185,7 +185,7 @@ def _stores(paths: list[Path], jobs: int) -> Iterator[tuple[str, ArchiveQueries]
 def test_every_pane_counts_by_the_rule(
     shapes: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite, "POOL_MIN_FILES", 1)  # jobs=2: the cold build's pool path
+    monkeypatch.setattr(pool, "POOL_MIN_FILES", 1)  # jobs=2: the cold build's pool path
     for name, store in _stores([shapes], jobs):
         overview = store.overview(Filter())
         assert (overview.successful, overview.failed) == (18, 17), name

@@ -453,7 +453,9 @@ def test_mbox_holds_two_reports_found_nowhere_else(
 
 
 def test_project_loader_reads_the_demo_archive(committed: dict[str, bytes]) -> None:
-    loader = pytest.importorskip("tlsrpt_tui.core.loader", reason="loader not yet available")
+    loader = pytest.importorskip(
+        "tlsrpt_tui.core.reading.loader", reason="loader not yet available"
+    )
     load_file = getattr(loader, "load_file", None)
     if load_file is None:
         pytest.skip("loader not yet available")

@@ -1,7 +1,7 @@
 """The text filter finds the same through the index as in memory, for every field it matches.
 
 The two stores build their filter text from one definition
-(:func:`tlsrpt_tui.core.aggregate.unit_haystack`); these tests make reports whose every
+(:func:`tlsrpt_tui.core.facts.unit_haystack`); these tests make reports whose every
 matched field holds a word of its own, and check that each word finds exactly the
 reports that carry it, in both stores, with the same answers in every pane.
 """
@@ -21,13 +21,13 @@ from conftest import build_detail, build_policy, build_report
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsrpt_tui.core.aggregate import FILTER_FIELDS
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS
+from tlsrpt_tui.core.facts import FILTER_FIELDS
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS
 from tlsrpt_tui.locations import demo_archive
+from tlsrpt_tui.store.index import SqliteStore, open_index
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
-from tlsrpt_tui.store.sqlite import SqliteStore, open_index
 
 #: Words of each field (none is a part of another, nor of the fixed text of a report).
 POOLS: dict[str, list[str]] = {

@@ -21,16 +21,22 @@ from textual.widgets import DataTable
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import (
+from tlsrpt_tui.core.model import FailureDetail, Source
+from tlsrpt_tui.core.reading.loader import (
     FOLDED_RESULT_TYPE,
     MAX_DETAILS,
     fold_details,
     load_bytes,
 )
-from tlsrpt_tui.core.model import FailureDetail, Source
+from tlsrpt_tui.store.index import (
+    delete_index,
+    index_path,
+    open_index,
+    summarize_with_index,
+    summarize_without_index,
+)
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import Filter
-from tlsrpt_tui.store.sqlite import open_index, summarize_with_index, summarize_without_index
 from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.screens.bad_files import BadFilesScreen
 
@@ -262,9 +268,9 @@ async def test_bad_files_screen_notes_folded_reports(archive: Path, use_index: b
 def test_index_keeps_folded_through_builds_refreshes_and_copies(
     archive: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store.parallel import pool
 
-    monkeypatch.setattr(sqlite, "POOL_MIN_FILES", 1)  # jobs=2: the cold build's batches
+    monkeypatch.setattr(pool, "POOL_MIN_FILES", 1)  # jobs=2: the cold build's batches
     big = archive / "big.json.gz"
     data = big.read_bytes()
     big.unlink()
@@ -295,7 +301,7 @@ def test_index_keeps_folded_through_builds_refreshes_and_copies(
     store.close()
     # And a cold build that finds it from the start, in a batch of its own.
     big.write_bytes(gzip.compress(json.dumps(hostile()).encode(), 1))
-    sqlite.delete_index(sqlite.index_path([archive]))
+    delete_index(index_path([archive]))
     store = open_index([archive], jobs=jobs)
     assert [f.rows for f in store.folded()] == [ROWS - MAX_DETAILS]
     store.close()
@@ -308,7 +314,7 @@ def test_index_keeps_folded_through_builds_refreshes_and_copies(
 def test_policy_lists_are_capped_the_same_in_both_stores(tmp_path: Path, as_text: bool) -> None:
     """A policy of 50,000 mx-host entries and policy-string lines keeps the first 1,000
     of each (the same through the index's fast path and the loader)."""
-    from tlsrpt_tui.core.loader import MAX_POLICY_ITEMS
+    from tlsrpt_tui.core.reading.loader import MAX_POLICY_ITEMS
 
     lines = ["version: STSv1", "mode: enforce", *(f"mx: m{i}.example" for i in range(50_000))]
     pstring: Any = json.dumps(lines) if as_text else lines
@@ -344,16 +350,16 @@ def test_policy_lists_are_capped_the_same_in_both_stores(tmp_path: Path, as_text
 def test_folded_reports_are_found_without_a_scan_of_every_unit(archive: Path) -> None:
     """After a refresh that changed something (when summary is summed again), the folded
     units are found through their partial index, not by reading every unit."""
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store import summary
 
     open_index([archive], jobs=1).close()
     (archive / "late.json").write_text(json.dumps(build_report(report_id="late")))
     store = open_index([archive], jobs=1)
     try:
-        plan = store.conn.execute("EXPLAIN QUERY PLAN " + sqlite._FOLDED_SQL).fetchall()
+        plan = store.conn.execute("EXPLAIN QUERY PLAN " + summary._FOLDED_SQL).fetchall()
         assert any("units_folded" in str(row) for row in plan), plan
         assert [f.rows for f in store.folded()] == [ROWS - MAX_DETAILS]
-        assert [f[4] for f in sqlite._folded(store.conn)] == [ROWS - MAX_DETAILS]
+        assert [f[4] for f in summary._folded(store.conn)] == [ROWS - MAX_DETAILS]
     finally:
         store.close()
 
@@ -365,7 +371,7 @@ def test_many_rows_at_the_largest_count_add_up_without_overflow(tmp_path: Path) 
     """1,100 failure-details rows of the largest count the loader takes, in one policy
     and in two reports: every sum stays a 64-bit integer, in the index as in memory (the
     index build died of an OverflowError when the largest count was 2**53)."""
-    from tlsrpt_tui.core.loader import MAX_COUNT
+    from tlsrpt_tui.core.reading.loader import MAX_COUNT
 
     root = tmp_path / "big-counts"
     root.mkdir()
@@ -393,7 +399,7 @@ def test_many_rows_at_the_largest_count_add_up_without_overflow(tmp_path: Path) 
 
 
 def test_a_count_over_the_largest_is_an_error_naming_the_field(tmp_path: Path) -> None:
-    from tlsrpt_tui.core.loader import MAX_COUNT
+    from tlsrpt_tui.core.reading.loader import MAX_COUNT
 
     obj = build_report(policies=[build_policy(failed=MAX_COUNT + 1)])
     result = load_bytes(json.dumps(obj).encode(), Source("r.json"))

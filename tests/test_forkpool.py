@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tlsrpt_tui.store.extract import SigCollision
-from tlsrpt_tui.store.forkpool import ForkPool, WorkerFailed
+from tlsrpt_tui.store.index.rows import SigCollision
+from tlsrpt_tui.store.parallel.forkpool import ForkPool, WorkerFailed
 
 
 def _echo(delay: float, payload: bytes) -> tuple[int, bytes]:
@@ -129,7 +129,7 @@ def test_a_worker_whose_parent_went_away_exits_quietly(tmp_path: Path) -> None:
     script = tmp_path / "orphan.py"
     script.write_text(
         "import os, sys, time\n"
-        "from tlsrpt_tui.store.forkpool import ForkPool\n"
+        "from tlsrpt_tui.store.parallel.forkpool import ForkPool\n"
         "def slow(n):\n"
         "    time.sleep(0.5)\n"
         "    return b'x' * (4 << 20)\n"

@@ -21,6 +21,7 @@ from tlsrpt_tui.core.model import (
     STS_RESULT_TYPES,
     PolicyType,
 )
+from tlsrpt_tui.core.text import printable
 
 MX_TYPES = NEGOTIATION_RESULT_TYPES + DANE_RESULT_TYPES
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -192,10 +193,10 @@ def test_unknown_value_is_escaped_and_shortened_in_the_entry() -> None:
 
 
 def test_printable_escapes_controls_format_chars_and_backslashes() -> None:
-    assert guidance.printable("a\x1b[31mb") == "a\\x1b[31mb"
-    assert guidance.printable("\u202egnp.exe") == "\\u202egnp.exe"
-    assert guidance.printable("back\\slash") == "back\\\\slash"
-    assert guidance.printable("plain-text.example") == "plain-text.example"
+    assert printable("a\x1b[31mb") == "a\\x1b[31mb"
+    assert printable("\u202egnp.exe") == "\\u202egnp.exe"
+    assert printable("back\\slash") == "back\\\\slash"
+    assert printable("plain-text.example") == "plain-text.example"
 
 
 # --------------------------------------------------------------------------- fill

@@ -14,8 +14,8 @@ from textual.widgets import Input
 
 from tlsrpt_tui.core import guidance
 from tlsrpt_tui.core.archive import Archive, collect_files
-from tlsrpt_tui.core.loader import load_file
 from tlsrpt_tui.core.model import RFC_RESULT_TYPES
+from tlsrpt_tui.core.reading.loader import load_file
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import Filter
 from tlsrpt_tui.ui.app import ExplorerApp

@@ -33,7 +33,7 @@ from health_fixtures import (
 )
 
 from tlsrpt_tui.cli import main
-from tlsrpt_tui.core.aggregate import facts_of, summarize_domains
+from tlsrpt_tui.core.facts import facts_of, summarize_domains
 from tlsrpt_tui.core.health import (
     RULES,
     Alert,

@@ -28,17 +28,17 @@ from health_fixtures import (
 )
 
 from tlsrpt_tui.cli import main
-from tlsrpt_tui.core.archive import load_archive
 from tlsrpt_tui.core.health import evaluate, isoformat
 from tlsrpt_tui.core.health.alerts import Thresholds
 from tlsrpt_tui.core.health.evaluate import evaluate_rows, first_day_read
 from tlsrpt_tui.core.health.rows import HealthRow, health_rows
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS
 from tlsrpt_tui.locations import demo_archive
 from tlsrpt_tui.store import health_input
 from tlsrpt_tui.store.health_job import alerts_of, recent_alerts
+from tlsrpt_tui.store.index import open_index
 from tlsrpt_tui.store.memory import MemoryStore
-from tlsrpt_tui.store.sqlite import open_index
+from tlsrpt_tui.store.parallel.pool import load_archive
 
 THRESHOLDS = Thresholds()
 
@@ -252,7 +252,7 @@ def test_check_through_the_index_prints_what_every_file_in_memory_gives(
 def test_check_no_cache_leaves_the_index_alone(
     eventful: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from tlsrpt_tui.store.sqlite import index_path
+    from tlsrpt_tui.store.index import index_path
 
     assert run_check(capsys, str(eventful), "--no-cache")[0] == 1
     assert not index_path([eventful]).exists()
@@ -366,7 +366,7 @@ def test_rows_made_from_a_stale_snapshot_are_not_kept(eventful: Path) -> None:
 
 def test_memory_rows_follow_the_counting_rule(eventful: Path) -> None:
     """The rows' one pass over the blocks gives what the aggregate functions give."""
-    from tlsrpt_tui.core.aggregate import domain_counts, facts_of, result_type_counts
+    from tlsrpt_tui.core.facts import domain_counts, facts_of, result_type_counts
 
     for report in load_archive([eventful], jobs=1).reports.values():
         rows = {row.domain: row for row in health_rows([report])}

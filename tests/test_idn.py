@@ -14,8 +14,8 @@ from typing import Any
 from conftest import build_detail, build_policy, build_report
 
 from tlsrpt_tui.cli import main
-from tlsrpt_tui.core.loader import load_bytes, load_file
 from tlsrpt_tui.core.model import Source, normalise_domain, u_label
+from tlsrpt_tui.core.reading.loader import load_bytes, load_file
 from tlsrpt_tui.ingest.report_dir import ReportStore
 from tlsrpt_tui.ui.app import ExplorerApp
 

@@ -23,19 +23,22 @@ import pytest
 from tlsrpt_tui.cli import main as cli_main
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import collect_files, load_archive
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits
 from tlsrpt_tui.demo.generator import generate_archive
 from tlsrpt_tui.locations import demo_archive
-from tlsrpt_tui.store import extract, sqlite
-from tlsrpt_tui.store.memory import MemoryStore
-from tlsrpt_tui.store.queries import Filter
-from tlsrpt_tui.store.sqlite import (
+from tlsrpt_tui.store import index as index_face
+from tlsrpt_tui.store.index import (
     IndexCancelled,
     SqliteStore,
     index_path,
     open_index,
+    refresh,
+    rows,
     summarize_with_index,
+    writer,
 )
+from tlsrpt_tui.store.memory import MemoryStore
+from tlsrpt_tui.store.queries import Filter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,13 +151,14 @@ def reopen(paths: list[Path], **kwargs: Any) -> SqliteStore:
 def counting_extract(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the files the index reads (in-process: small batches never use a pool)."""
     read: list[str] = []
-    original = extract.extract_batch  # what sqlite calls, until patched below
+    original = rows.extract_batch  # what the index calls, until patched below
 
-    def spy(batch: list[tuple[str, str]], limits: Limits) -> list[extract.FileOut]:
+    def spy(batch: list[tuple[str, str]], limits: Limits) -> list[rows.FileOut]:
         read.extend(display for _path, display in batch)
         return original(batch, limits)
 
-    monkeypatch.setattr(sqlite, "extract_batch", spy)
+    monkeypatch.setattr(rows, "extract_batch", spy)  # (extract_in_order)
+    monkeypatch.setattr(writer, "extract_batch", spy)
     return read
 
 
@@ -178,8 +182,8 @@ def test_signature_hash_collisions_still_give_the_same_answers(
     archive: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every signature hashes alike: the cold build notices and numbers them one by one.
-    monkeypatch.setattr(extract, "sig_hash", lambda *_: 42)
-    monkeypatch.setattr(sqlite, "sig_hash", lambda *_: 42)
+    monkeypatch.setattr(rows, "sig_hash", lambda *_: 42)
+    monkeypatch.setattr(writer, "sig_hash", lambda *_: 42)
     store = reopen([archive], jobs=1)
     assert_same([archive], store)
     store.close()
@@ -352,7 +356,7 @@ def test_a_text_filters_trend_from_memory_agrees_with_sql(archive: Path) -> None
 @pytest.fixture
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Folders count as settled at once (not only seconds after they last changed)."""
-    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))
+    monkeypatch.setattr(refresh, "RECENT_NS", -(10**15))
 
 
 def _folders(root: Path) -> int:
@@ -502,7 +506,7 @@ def test_corrupt_index_is_rebuilt(archive: Path) -> None:
     with sqlite3.connect(location) as conn:
         conn.execute("UPDATE files SET key = x'41' WHERE id = (SELECT max(file) FROM reports)")
     store = reopen(paths, jobs=1, refresh=False)
-    with pytest.raises(sqlite.IndexDamaged):
+    with pytest.raises(index_face.IndexDamaged):
         for row in store.report_rows(Filter(), limit=100_000):
             store.locate(row.key)
     store.close()
@@ -531,7 +535,7 @@ def test_old_version_or_other_limits_rebuild(archive: Path) -> None:
 def test_deleting_the_index_loses_nothing(archive: Path) -> None:
     paths = [archive]
     reopen(paths, jobs=1).close()
-    sqlite.delete_index(index_path(paths))
+    index_face.delete_index(index_path(paths))
     store = reopen(paths, jobs=1)
     assert store.last_refresh.added == store.last_refresh.files
     assert store.summary() == summary_document(load_archive(paths))
@@ -603,7 +607,7 @@ def test_interrupted_build_keeps_a_consistent_index(archive: Path) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from tlsrpt_tui.store.sqlite import open_index, summarize_with_index
+from tlsrpt_tui.store.index import open_index, summarize_with_index
 paths = [Path(p) for p in sys.argv[1:]]
 for _ in range(3):
     summarize_with_index(paths, jobs=1)
@@ -720,15 +724,15 @@ def test_fast_path_agrees_with_the_loader(tmp_path: Path) -> None:
         target = tmp_path / f"r{index % 10}.json{'.gz' if index % 2 else ''}"
         payload = json.dumps(obj if index % 7 else [obj, obj]).encode("utf-8", "surrogatepass")
         target.write_bytes(gzip.compress(payload) if index % 2 else payload)
-        expected, _reports = extract.slow_file(str(target), target.name, DEFAULT_LIMITS)
+        expected, _reports = rows.slow_file(str(target), target.name, DEFAULT_LIMITS)
         try:
-            got = extract._fast_file(str(target), DEFAULT_LIMITS)
+            got = rows._fast_file(str(target), DEFAULT_LIMITS)
         except Exception:
             got = None
         if got is not None:
             fast += 1
             assert got == expected, obj
-        assert extract.extract_file(str(target), target.name, DEFAULT_LIMITS) == expected
+        assert rows.extract_file(str(target), target.name, DEFAULT_LIMITS) == expected
     assert fast > 500  # most reports take the fast path
 
 
@@ -737,7 +741,7 @@ def test_fast_path_agrees_with_the_loader(tmp_path: Path) -> None:
 
 def test_scan_walks_like_collect_files(tmp_path: Path) -> None:
     from tlsrpt_tui.core.archive import collect_files
-    from tlsrpt_tui.store.scan import scan_roots
+    from tlsrpt_tui.core.reading.walk import scan_roots
 
     root = tmp_path / "scan"
     for name in (

@@ -18,12 +18,13 @@ from test_index import _corpus_reports, _mutations, assert_same
 
 from tlsrpt_tui.commands.summary import summary_document
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS
 from tlsrpt_tui.demo.generator import generate_archive
-from tlsrpt_tui.store import extract, sqlite
-from tlsrpt_tui.store.batch import batch_base, build_batch, expand_stage
-from tlsrpt_tui.store.schema import BATCH_TABLES
-from tlsrpt_tui.store.sqlite import index_path, open_index
+from tlsrpt_tui.store.index import database, index_path, open_index, refresh, writer
+from tlsrpt_tui.store.index import rows as rowmaker
+from tlsrpt_tui.store.index.batch import batch_base, build_batch, expand_stage
+from tlsrpt_tui.store.index.schema import BATCH_TABLES
+from tlsrpt_tui.store.parallel import pool
 
 
 def _payload(obj: Any, index: int) -> bytes:
@@ -67,9 +68,9 @@ def _files(tmp_path: Path, count: int, seed: int) -> list[tuple[str, str]]:
 
 def test_decoding_agrees_with_the_loader(tmp_path: Path) -> None:
     for path, display in _files(tmp_path, 300, 11)[:-1]:
-        expected, _reports = extract.slow_file(path, display, DEFAULT_LIMITS)
+        expected, _reports = rowmaker.slow_file(path, display, DEFAULT_LIMITS)
         try:
-            got = extract._fast_file(path, DEFAULT_LIMITS)
+            got = rowmaker._fast_file(path, DEFAULT_LIMITS)
         except Exception:
             continue
         assert got == expected
@@ -79,16 +80,16 @@ def test_common_shape_rows_are_the_general_rows(tmp_path: Path) -> None:
     batch = _files(tmp_path, 600, 12)
     # Twice: the second time every per-worker memo is warm.
     for _ in range(2):
-        general = extract._rows_of(batch, DEFAULT_LIMITS, common=False)
-        shortcut = extract.extract_rows(batch, DEFAULT_LIMITS)
+        general = rowmaker._rows_of(batch, DEFAULT_LIMITS, common=False)
+        shortcut = rowmaker.extract_rows(batch, DEFAULT_LIMITS)
         assert general[8] == []  # (nothing is staged without the shortcut)
-        reports, units, policies = extract.staged_rows(shortcut)
+        reports, units, policies = rowmaker.staged_rows(shortcut)
         assert sorted([*shortcut[1], *reports]) == general[1]
         assert sorted([*shortcut[2], *units]) == general[2]
         assert sorted([*shortcut[3], *policies]) == general[3]
         assert shortcut[:1] + shortcut[4:8] == general[:1] + general[4:8]
         stats, *_rest, sums, _staged = shortcut
-        assert sums == extract.aggregate_rows(general[2], general[3])
+        assert sums == rowmaker.aggregate_rows(general[2], general[3])
         assert stats[-1] is None  # the file that is not there
     assert len(shortcut[8]) > 200  # most reports take the shortcut
 
@@ -110,7 +111,7 @@ def test_a_batch_database_holds_the_general_rows(tmp_path: Path) -> None:
     number, database, _meta = build_batch(work, DEFAULT_LIMITS, 3)
     assert number == 3
     tables = _tables(database, 3)
-    general = extract._rows_of([job[:2] for job in work], DEFAULT_LIMITS, common=False)
+    general = rowmaker._rows_of([job[:2] for job in work], DEFAULT_LIMITS, common=False)
     stats, reports, units, policies, failures, errors, *_rest = general
     b = batch_base(3)
     assert tables["files"] == [
@@ -143,8 +144,8 @@ def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
     generate_archive(root, reports=300, domains=4, reporters=5, start=date(2026, 3, 1), seed=3)
     paths = [root]
     calls: list[int] = []
-    add_batch = sqlite._Writer.add_batch
-    copy_tables = sqlite.BATCH_TABLES
+    add_batch = writer._Writer.add_batch
+    copy_tables = writer.BATCH_TABLES
 
     class Interrupting(tuple[str, ...]):
         """The tables a batch copies: Ctrl-C comes after the third batch's first table."""
@@ -156,15 +157,15 @@ def test_ctrl_c_while_writing_a_batch_keeps_the_batches_before(
                 yield table
 
     def interrupted(self: Any, out: Any) -> int:
-        calls.append(sqlite.unpack_meta(out[2])[0])
+        calls.append(writer.unpack_meta(out[2])[0])
         return add_batch(self, out)
 
-    monkeypatch.setattr(sqlite._Writer, "add_batch", interrupted)
-    monkeypatch.setattr(sqlite, "BATCH_TABLES", Interrupting(copy_tables))
+    monkeypatch.setattr(writer._Writer, "add_batch", interrupted)
+    monkeypatch.setattr(writer, "BATCH_TABLES", Interrupting(copy_tables))
     with pytest.raises(KeyboardInterrupt):
         open_index(paths, jobs=1)
-    monkeypatch.setattr(sqlite._Writer, "add_batch", add_batch)
-    monkeypatch.setattr(sqlite, "BATCH_TABLES", copy_tables)
+    monkeypatch.setattr(writer._Writer, "add_batch", add_batch)
+    monkeypatch.setattr(writer, "BATCH_TABLES", copy_tables)
     with sqlite3.connect(index_path(paths)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         kept = conn.execute("SELECT count(*) FROM files").fetchone()[0]
@@ -228,24 +229,24 @@ def test_without_batch_databases_the_general_path_builds_the_same_index(
     # (A Python whose SQLite cannot serialize: every file goes through the general path,
     # here through the forked pool, whose workers send back each file's rows.)
     monkeypatch.setenv("TLSRPT_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(sqlite, "can_serialize", lambda: False)
+    monkeypatch.setattr(refresh, "can_serialize", lambda: False)
     root = tmp_path / "archive"
     generate_archive(
-        root, reports=sqlite.POOL_MIN_FILES + 150, domains=4, reporters=5,
+        root, reports=pool.POOL_MIN_FILES + 150, domains=4, reporters=5,
         start=date(2026, 3, 1), seed=8,
     )  # fmt: skip
     paths = [root]
     pools: list[Any] = []
-    fork_pool = sqlite.ForkPool
+    fork_pool = pool.ForkPool
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         pools.append(fork_pool(*args, **kwargs))
         return pools[-1]
 
-    monkeypatch.setattr(sqlite, "ForkPool", spy)
+    monkeypatch.setattr(pool, "ForkPool", spy)
     store = open_index(paths, jobs=2)
     assert pools  # (the forked pool did the reading)
-    assert store.last_refresh.cold and store.last_refresh.added == sqlite.POOL_MIN_FILES + 150
+    assert store.last_refresh.cold and store.last_refresh.added == pool.POOL_MIN_FILES + 150
     assert store.summary() == summary_document(load_archive(paths))
     store.close()
 
@@ -253,13 +254,13 @@ def test_without_batch_databases_the_general_path_builds_the_same_index(
 def _spy_appends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many files each refresh added the way a cold build does (_append)."""
     appended: list[int] = []
-    append = sqlite._append
+    append = refresh._append
 
     def spy(conn: Any, writer: Any, todo: Any, *args: Any) -> None:
         appended.append(len(todo))
         append(conn, writer, todo, *args)
 
-    monkeypatch.setattr(sqlite, "_append", spy)
+    monkeypatch.setattr(refresh, "_append", spy)
     return appended
 
 
@@ -276,7 +277,7 @@ def test_an_interrupted_cold_build_goes_on_in_batches(
         if done >= 300:
             cancel.set()
 
-    with pytest.raises(sqlite.IndexCancelled):
+    with pytest.raises(database.IndexCancelled):
         open_index(paths, jobs=2, progress=progress, cancel=cancel)
     appended = _spy_appends(monkeypatch)
     store = open_index(paths, jobs=2)

@@ -19,7 +19,7 @@ from ingest_helpers import (
     with_received,
 )
 
-from tlsrpt_tui.core.loader import parse_message
+from tlsrpt_tui.core.reading.loader import parse_message
 from tlsrpt_tui.ingest.dkim_check import (
     DkimVerdict,
     aligned,

@@ -32,7 +32,7 @@ from ingest_helpers import (
 import tlsrpt_tui.ingest.imap as imap_module
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import load_file, parse_message
+from tlsrpt_tui.core.reading.loader import load_file, parse_message
 from tlsrpt_tui.ingest.dkim_check import make_dnsfunc
 from tlsrpt_tui.ingest.imap import ImapConfig, encode_mailbox, fetch_imap
 from tlsrpt_tui.ingest.mail import IngestOptions

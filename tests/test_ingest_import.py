@@ -24,7 +24,7 @@ from ingest_helpers import (
 
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import load_file
+from tlsrpt_tui.core.reading.loader import load_file
 from tlsrpt_tui.ingest.report_dir import read_sidecars
 
 

@@ -10,8 +10,8 @@ import pytest
 from ingest_helpers import make_report, report_bytes
 from textual.widgets import DataTable, Static
 
-from tlsrpt_tui.core.loader import load_bytes
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import load_bytes
 from tlsrpt_tui.ingest.report_dir import ReportStore
 from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.screens.quarantine import QuarantineScreen

@@ -27,8 +27,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from ingest_helpers import REPO, TestCA, free_port, make_report, report_bytes
 
-from tlsrpt_tui.core.loader import load_bytes, load_file
 from tlsrpt_tui.core.model import Source
+from tlsrpt_tui.core.reading.loader import load_bytes, load_file
 from tlsrpt_tui.ingest.receiver import Receiver, ReceiverConfig, domain_allowed, parse_listen
 from tlsrpt_tui.ingest.report_dir import ReportStore, read_sidecars, report_key
 

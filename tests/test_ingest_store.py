@@ -16,8 +16,8 @@ from conftest import corpus_file
 from ingest_helpers import make_report, report_bytes
 
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import domain_from_filename, load_bytes, load_file
 from tlsrpt_tui.core.model import Report, Source
+from tlsrpt_tui.core.reading.loader import domain_from_filename, load_bytes, load_file
 from tlsrpt_tui.ingest.report_dir import (
     INCOMING_DIR,
     QUARANTINE_MARKER,
@@ -354,8 +354,8 @@ def test_quarantined_reports_never_count_in_any_mode(
 
 
 def test_watched_changes_in_quarantine_stay_out_of_the_index(tmp_path: Path) -> None:
+    from tlsrpt_tui.store.index import open_index
     from tlsrpt_tui.store.queries import Filter
-    from tlsrpt_tui.store.sqlite import open_index
 
     root = tmp_path / "reports"
     store = ReportStore(root)

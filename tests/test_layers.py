@@ -28,16 +28,6 @@ pytestmark = pytest.mark.skipif(
 
 #: Contract id -> why it does not hold yet, and which part of issue 15 makes it hold.
 NOT_YET: dict[str, str] = {
-    "core-pure": (
-        "core/archive.py's load_archive runs a concurrent.futures process pool: the "
-        "index-rooms part moves it to store/parallel (and core/health.py reaches "
-        "concurrent through demo.generator until health-rules lands)"
-    ),
-    "ui-no-parsing": (
-        "ui/app.py calls core.loader itself: the live-archive part moves loading into "
-        "the headless store/live.py, but its app.py still imports Limits from core.loader "
-        "(that import must go, or Limits move out of the loader, e.g. with index-rooms)"
-    ),
 }
 
 

@@ -15,8 +15,8 @@ from health_fixtures import baseline_json, offset_of_yesterday, write_archive
 from test_app import archive, report, write_gz  # noqa: F401  (archive is a fixture)
 from test_health_clock import no_lasting_children  # noqa: F401  (a fixture)
 
-from tlsrpt_tui.core.loader import Limits
 from tlsrpt_tui.core.model import LoadResult, Report
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.store.live import LiveArchive, LiveEvents
 from tlsrpt_tui.store.queries import Filter
 
@@ -270,10 +270,10 @@ def test_checking_every_file_finds_a_report_rewritten_in_place(
     archive: Path,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tlsrpt_tui.store import sqlite
+    from tlsrpt_tui.store.index import refresh
 
     # Folders count as settled at once (not only seconds after they last changed).
-    monkeypatch.setattr(sqlite, "RECENT_NS", -(10**15))
+    monkeypatch.setattr(refresh, "RECENT_NS", -(10**15))
     live = LiveArchive([archive], use_index=True)
     live.load(Recorder(live))
     target = archive / "2026/11/01/a.json.gz"

@@ -16,17 +16,6 @@ from typing import Any
 import pytest
 from conftest import Attachment, build_detail, build_email, build_policy, build_report, gz_report
 
-from tlsrpt_tui.core.loader import (
-    Limits,
-    ReportError,
-    gunzip_capped,
-    load_bytes,
-    load_file,
-    load_message,
-    parse_message,
-    read_raw,
-    sniff,
-)
 from tlsrpt_tui.core.model import (
     UNKNOWN_DOMAIN,
     FailureDetail,
@@ -37,6 +26,17 @@ from tlsrpt_tui.core.model import (
     Source,
     sts_mode_of,
 )
+from tlsrpt_tui.core.reading.loader import (
+    Limits,
+    ReportError,
+    gunzip_capped,
+    load_bytes,
+    load_file,
+    load_message,
+    parse_message,
+    sniff,
+)
+from tlsrpt_tui.core.reading.raw import read_raw
 
 
 def load(obj: Any, name: str = "report.json", **kwargs: Any) -> LoadResult:

@@ -13,10 +13,10 @@ from test_app import archive  # noqa: F401  (a fixture)
 from textual.widgets import Static
 
 from tlsrpt_tui.core.progress import time_left
+from tlsrpt_tui.core.reading.walk import Scan, count_files, iter_scan
 from tlsrpt_tui.demo.generator import generate_archive
-from tlsrpt_tui.store import sqlite
-from tlsrpt_tui.store.scan import Scan, count_files, iter_scan
-from tlsrpt_tui.store.sqlite import ProgressMeter, open_index, terminal_progress
+from tlsrpt_tui.store.index import ProgressMeter, open_index, refresh, terminal_progress
+from tlsrpt_tui.store.parallel import pool
 from tlsrpt_tui.ui.app import ExplorerApp
 from tlsrpt_tui.ui.messages import LoadProgress
 
@@ -81,8 +81,8 @@ def test_a_cold_build_knows_its_total_early(
     generate_archive(root, reports=files, domains=4, reporters=5, start=date(2026, 3, 1), seed=10)
     # The walk is kept just ahead of the parsing: slow the parsing down, so that the
     # total could only be known early from the count.
-    monkeypatch.setattr(sqlite, "ROWS_BATCH_FILES", 64)
-    monkeypatch.setattr(sqlite, "BATCH_FILES", 64)
+    monkeypatch.setattr(refresh, "ROWS_BATCH_FILES", 64)
+    monkeypatch.setattr(pool, "BATCH_FILES", 64)
     calls: list[tuple[int, int]] = []
 
     def progress(done: int, total: int) -> None:

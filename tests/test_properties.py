@@ -13,10 +13,10 @@ from conftest import Attachment, build_detail, build_email, build_policy, build_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsrpt_tui.core.aggregate import summarize_domains
 from tlsrpt_tui.core.archive import Archive
-from tlsrpt_tui.core.loader import Limits, LoadResult, load_bytes
+from tlsrpt_tui.core.facts import summarize_domains
 from tlsrpt_tui.core.model import Source
+from tlsrpt_tui.core.reading.loader import Limits, LoadResult, load_bytes
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import Filter

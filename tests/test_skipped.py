@@ -21,12 +21,12 @@ import pytest
 from conftest import Attachment, build_email, build_report, gz_report
 
 import tlsrpt_tui.commands.summary
-import tlsrpt_tui.core.aggregate
 import tlsrpt_tui.core.archive
-import tlsrpt_tui.store.sqlite  # noqa: F401  (loaded before a child drops root)
+import tlsrpt_tui.core.facts
+import tlsrpt_tui.store.index  # noqa: F401  (loaded before a child drops root)
 from tlsrpt_tui.cli import main
 from tlsrpt_tui.core.archive import load_archive
-from tlsrpt_tui.core.loader import MAX_MIME_DEPTH, load_file
+from tlsrpt_tui.core.reading.loader import MAX_MIME_DEPTH, load_file
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 NOBODY = 65534
@@ -266,7 +266,7 @@ def test_import_says_plainly_that_a_message_nests_too_deeply(
 def test_the_watchers_changes_name_them_too(write: Any) -> None:
     """What the explorer's watcher hands the index (apply_changes) ends as a refresh
     does: a FIFO or a broken link is an error entry."""
-    from tlsrpt_tui.store.sqlite import open_index
+    from tlsrpt_tui.store.index import open_index
 
     write.json("good.json", build_report(report_id="good"))
     store = open_index([write.root], jobs=1)

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from tlsrpt_tui.commands.options import add_loading_options, jobs_for, load_for_cli, resolve_paths
 from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds, isoformat
 from tlsrpt_tui.core.health.evaluate import evaluate
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.settings import load_settings
 from tlsrpt_tui.store.health_job import documented_now, health_of
@@ -151,7 +151,7 @@ def _through_index(
     thresholds: Thresholds,
 ) -> Checked:
     from tlsrpt_tui.store.health_input import archive_counts
-    from tlsrpt_tui.store.sqlite import open_index, terminal_progress
+    from tlsrpt_tui.store.index import open_index, terminal_progress
 
     limits = Limits(max_decompressed_bytes=args.max_decompressed_mb * 1024 * 1024)
     progress, finish = terminal_progress("reading reports")

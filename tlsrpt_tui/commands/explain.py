@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from tlsrpt_tui.core import guidance
+from tlsrpt_tui.core.text import printable
 
 _HELP_EPILOG = (
     "Examples:\n"
@@ -65,7 +66,7 @@ def _checked_values(args: argparse.Namespace) -> tuple[str | None, str | None, s
         if value is not None and good is None:
             kind = "an IP address" if option == "--ip" else "a plain host name"
             print(
-                f"tlsrpt-tui explain: ignoring {option} {guidance.printable(value)!s}: not {kind}",
+                f"tlsrpt-tui explain: ignoring {option} {printable(value)!s}: not {kind}",
                 file=sys.stderr,
             )
         usable.append(good)

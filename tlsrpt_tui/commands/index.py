@@ -16,7 +16,7 @@ from tlsrpt_tui.commands.options import (
     resolve_paths,
 )
 from tlsrpt_tui.core.text import plain
-from tlsrpt_tui.store.sqlite import (
+from tlsrpt_tui.store.index import (
     delete_index,
     index_path,
     open_index,

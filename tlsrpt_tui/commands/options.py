@@ -15,10 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-from tlsrpt_tui.core.archive import Archive, load_archive
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.archive import Archive
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.locations import demo_archive
+from tlsrpt_tui.store.parallel.pool import load_archive
 
 
 def add_archive_arguments(parser: argparse.ArgumentParser) -> None:

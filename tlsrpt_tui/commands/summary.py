@@ -18,14 +18,14 @@ from tlsrpt_tui.commands.options import (
     limits_of,
     resolve_paths,
 )
-from tlsrpt_tui.core.aggregate import failure_rate, summarize_domains
 from tlsrpt_tui.core.archive import Archive
-from tlsrpt_tui.core.loader import MAX_DETAILS
+from tlsrpt_tui.core.facts import failure_rate, summarize_domains
 from tlsrpt_tui.core.model import LoadError
+from tlsrpt_tui.core.reading.loader import MAX_DETAILS
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.store.memory import folded_reports
 
-# (store.sqlite is imported where it is used: importing it costs about 65 ms, which
+# (store.index is imported where it is used: importing it costs about 65 ms, which
 # `summary --help` and a mistyped command line need not pay.)
 
 
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, Any]:
     """The summary through the persistent index (only new or changed files are read)."""
-    from tlsrpt_tui.store.sqlite import summarize_with_index, terminal_progress
+    from tlsrpt_tui.store.index import summarize_with_index, terminal_progress
 
     limits = limits_of(args)
     progress, finish = terminal_progress("reading reports")
@@ -76,7 +76,7 @@ def summary_via_index(args: argparse.Namespace, paths: list[Path]) -> dict[str, 
 
 
 def summary_document(archive: Archive) -> dict[str, Any]:
-    from tlsrpt_tui.store.sqlite import folded_entry
+    from tlsrpt_tui.store.index import folded_entry
 
     return {
         "files": archive.files,

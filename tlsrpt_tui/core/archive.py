@@ -12,13 +12,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from tlsrpt_tui.core.loader import DEFAULT_LIMITS, Limits, load_file
 from tlsrpt_tui.core.model import LoadError, LoadResult, Report, Source
-
-if TYPE_CHECKING:
-    from concurrent.futures import Executor
+from tlsrpt_tui.core.reading.loader import DEFAULT_LIMITS, Limits, load_file
+from tlsrpt_tui.core.text import printable_path
 
 Identity = tuple[str, str, object, frozenset[str]]
 
@@ -46,14 +43,6 @@ def in_quarantine(root: Path, parts: Sequence[str]) -> bool:
     changed path the watcher reports there is not part of the archive, as the scan
     (which never enters such a folder) has it."""
     return any(is_quarantine(os.path.join(root, *parts[:end])) for end in range(1, len(parts) + 1))
-
-
-def printable_path(path: str) -> str:
-    """A path safe to print: undecodable bytes of a file name are shown as ``\\xNN``.
-
-    (Not U+FFFD: two names differing only in such bytes must stay two names.)
-    """
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def iter_report_files(root: Path) -> Iterator[Path]:
@@ -214,40 +203,34 @@ def collect_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
     return jobs
 
 
+#: A file to load: (path, display name, limits).
+LoadJob = tuple[str, str, Limits]
+#: Maps the loading of one file over the jobs, results in the jobs' order: ``map``
+#: in-process, or a process pool's (:func:`tlsrpt_tui.store.parallel.pool.load_archive`).
+Mapper = Callable[[Callable[[LoadJob], LoadResult], list[LoadJob]], Iterable[LoadResult]]
+
+
 def load_archive(
     paths: Iterable[Path],
     *,
     limits: Limits = DEFAULT_LIMITS,
-    jobs: int = 1,
     progress: ProgressCallback | None = None,
-    executor: Executor | None = None,
+    mapper: Mapper | None = None,
 ) -> Archive:
     """Scan and load every file under ``paths`` into an :class:`Archive`.
 
-    With ``jobs > 1`` files are parsed in a process pool (results keep scan order,
-    so de-duplication picks the same first copy either way).
+    ``mapper`` loads the files (in-process by default; results keep scan order either
+    way, so de-duplication picks the same first copy).
     """
     files = collect_files(paths)
     archive = Archive()
     total = len(files)
-    work = [(str(path), shown, limits) for path, shown in files]
+    work: list[LoadJob] = [(str(path), shown, limits) for path, shown in files]
     if progress:
         progress(0, total)
-    if jobs <= 1 and executor is None:
-        results: Iterable[LoadResult] = map(_load_one, work)
-    else:
-        # (imported here: it takes a while, and most commands never need a pool)
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = executor or ProcessPoolExecutor(max_workers=jobs)
-        chunk = max(1, min(256, total // (jobs * 8) or 1))
-        results = pool.map(_load_one, work, chunksize=chunk)
-    try:
-        for done, result in enumerate(results, start=1):
-            archive.add(result, files[done - 1][0])
-            if progress and (done == total or done % 256 == 0):
-                progress(done, total)
-    finally:
-        if executor is None and jobs > 1:
-            pool.shutdown(cancel_futures=True)
+    results = (mapper or map)(_load_one, work)
+    for done, result in enumerate(results, start=1):
+        archive.add(result, files[done - 1][0])
+        if progress and (done == total or done % 256 == 0):
+            progress(done, total)
     return archive

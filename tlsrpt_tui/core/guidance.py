@@ -23,10 +23,11 @@ import ipaddress
 import json
 import re
 import textwrap
-import unicodedata
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, Final
+
+from tlsrpt_tui.core.text import printable
 
 __all__ = [
     "ALL_ENTRIES",
@@ -270,26 +271,6 @@ def entry_for(result_type: str) -> GuidanceEntry:
 
 
 # --------------------------------------------------------------------------- safety
-
-
-def printable(value: str) -> str:
-    """``value`` with control, format and unassigned characters (and backslashes)
-    escaped in Python's ``\\x1b`` / ``\\u202e`` notation, safe to print anywhere."""
-    out: list[str] = []
-    for char in value:
-        if char == "\\":
-            out.append("\\\\")
-        elif unicodedata.category(char)[0] == "C":
-            code = ord(char)
-            if code < 0x100:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"

@@ -14,6 +14,15 @@ from enum import StrEnum
 from functools import lru_cache
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that keep a hostile file from costing more than a bad report should (the
+    loader applies them; the explorer and the commands only choose them)."""
+
+    max_file_bytes: int = 256 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+
+
 class PolicyType(StrEnum):
     STS = "sts"
     TLSA = "tlsa"
@@ -76,7 +85,7 @@ class Policy:
     total_failure_session_count: int = 0
     failure_details: tuple[FailureDetail, ...] = ()
     #: Rows of failure-details folded into the last one (the loader keeps a bounded
-    #: number per policy: see core.loader.fold_details); 0 when all were kept.
+    #: number per policy: see core.reading.loader.fold_details); 0 when all were kept.
     folded_details: int = 0
 
     @property
@@ -190,8 +199,7 @@ def u_label(domain: str) -> str | None:
 
     try:
         labels = [
-            idna.ulabel(label) if label.startswith("xn--") else label
-            for label in domain.split(".")
+            idna.ulabel(label) if label.startswith("xn--") else label for label in domain.split(".")
         ]
     except (idna.IDNAError, UnicodeError, ValueError):
         return None

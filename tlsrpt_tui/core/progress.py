@@ -3,6 +3,12 @@ show it."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
 
 def time_left(done: int, total: int, rate: float) -> str | None:
     """``M:SS`` left for ``total - done`` items at ``rate`` per second (None when there
@@ -27,3 +33,56 @@ class Totals:
         self.last = total
         text = f"{done:,}/{total:,}{'' if settled else '+'}"
         return text, (time_left(done, total, rate) if settled else None)
+
+
+ProgressCallback = Callable[[int, int], None]
+
+# --------------------------------------------------------------------------- progress
+
+
+@dataclass
+class ProgressMeter:
+    """Turns (done, total) calls into a line with files/s and the time left."""
+
+    label: str = "indexing"
+    started: float = field(default_factory=time.perf_counter)
+    totals: Totals = field(default_factory=Totals)
+
+    def line(self, done: int, total: int) -> str:
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        rate = done / elapsed
+        count, left = self.totals.count(done, total, rate)
+        text = f"{self.label}: {count} files"
+        if done and elapsed > 0.2:
+            text += f", {rate:,.0f} files/s"
+            if left is not None:
+                text += f", ETA {left}"
+        return text
+
+
+def terminal_progress(
+    label: str = "indexing", stream: Any = None
+) -> tuple[ProgressCallback | None, Callable[[], None]]:
+    """A progress callback printing one updating line, and a finisher; no callback when
+    the stream is not a terminal (nothing is counted for it, then)."""
+    out = stream if stream is not None else sys.stderr
+    meter = ProgressMeter(label)
+    shown = [False, 0.0]
+    enabled = hasattr(out, "isatty") and out.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if not total:
+            return
+        now = time.perf_counter()
+        if done < total and now - float(shown[1]) < 0.1:
+            return
+        shown[0], shown[1] = True, now
+        out.write("\r\033[K" + meter.line(done, total))
+        out.flush()
+
+    def finish() -> None:
+        if enabled and shown[0]:
+            out.write("\r\033[K")
+            out.flush()
+
+    return (progress if enabled else None), finish

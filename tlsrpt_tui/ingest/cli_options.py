@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.ingest.dkim_check import make_dnsfunc, parse_resolver
 from tlsrpt_tui.ingest.mail import IngestOptions, MiB

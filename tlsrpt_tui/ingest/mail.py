@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from tlsrpt_tui.core.loader import (
+from tlsrpt_tui.core.model import Report, Source, normalise_domain
+from tlsrpt_tui.core.reading.loader import (
     DEFAULT_LIMITS,
     Limits,
     ReportError,
@@ -33,7 +34,6 @@ from tlsrpt_tui.core.loader import (
     sniff,
     unreadable_reason,
 )
-from tlsrpt_tui.core.model import Report, Source, normalise_domain
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.ingest.dkim_check import (
     NONE,

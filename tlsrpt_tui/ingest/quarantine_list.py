@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tlsrpt_tui.core.archive import is_quarantine, printable_path
+from tlsrpt_tui.core.archive import is_quarantine
+from tlsrpt_tui.core.text import printable_path
 
 #: Most quarantined reports listed (and counted exactly): a flood is shown as "N+".
 LIMIT = 10_000

@@ -44,7 +44,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tlsrpt_tui.core.loader import (
+from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, Report, Source, normalise_domain
+from tlsrpt_tui.core.reading.loader import (
     DEFAULT_LIMITS,
     GZIP_MAGIC,
     Limits,
@@ -53,7 +54,6 @@ from tlsrpt_tui.core.loader import (
     load_bytes,
     sniff,
 )
-from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, Report, Source, normalise_domain
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.ingest.mail import now_iso
 from tlsrpt_tui.ingest.report_dir import ReportStore, SaveResult

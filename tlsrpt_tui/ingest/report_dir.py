@@ -39,7 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from tlsrpt_tui.core.loader import (
+from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, LoadResult, Report
+from tlsrpt_tui.core.reading.loader import (
     DEFAULT_LIMITS,
     GZIP_MAGIC,
     Limits,
@@ -47,7 +48,6 @@ from tlsrpt_tui.core.loader import (
     decode_json,
     gunzip_capped,
 )
-from tlsrpt_tui.core.model import UNKNOWN_DOMAIN, LoadResult, Report
 
 REPORT_SUFFIX = ".json.gz"
 SIDECAR_SUFFIX = ".json"

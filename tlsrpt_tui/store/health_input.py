@@ -7,7 +7,7 @@ made from the reports themselves, read again from the first readable copy of eac
 in-memory store uses. They are then kept in the index's ``cache`` table, which every
 change to the index empties: a warm ``check`` or explorer reads no report file.
 
-(Written for :class:`~tlsrpt_tui.store.sqlite.SqliteStore`, whose ``health_rows``
+(Written for :class:`~tlsrpt_tui.store.index.SqliteStore`, whose ``health_rows``
 calls it; it needs only the connection, the archive roots and the limits.)
 """
 
@@ -20,10 +20,10 @@ from contextlib import suppress
 from datetime import date
 from pathlib import Path
 
+from tlsrpt_tui.core.facts import report_key
 from tlsrpt_tui.core.health.rows import HealthRow, rows_of
-from tlsrpt_tui.core.loader import Limits, load_file
-from tlsrpt_tui.store.memory import report_key
-from tlsrpt_tui.store.scan import key_location
+from tlsrpt_tui.core.reading.loader import Limits, load_file
+from tlsrpt_tui.core.reading.walk import key_location
 
 #: The cache entry's name prefix (one entry per first day asked for).
 CACHE_NAME = "health-rows"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds
 from tlsrpt_tui.core.health.evaluate import evaluate_rows, first_day_read, last_day_read
-from tlsrpt_tui.core.loader import Limits
+from tlsrpt_tui.core.reading.loader import Limits
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
 
 
@@ -61,7 +61,7 @@ def recent_alerts(
     ``now`` as for :func:`~tlsrpt_tui.core.health.evaluate.evaluate`; without it the
     silence rules measure from the wall clock (taken here, when the rules run).
     """
-    from tlsrpt_tui.store.sqlite import open_index
+    from tlsrpt_tui.store.index import open_index
 
     store = open_index(paths, limits=limits, jobs=1, refresh=False)
     try:

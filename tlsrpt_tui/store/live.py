@@ -38,8 +38,9 @@ from tlsrpt_tui.core.archive import (
     iter_report_files,
 )
 from tlsrpt_tui.core.health.alerts import Thresholds
-from tlsrpt_tui.core.loader import Limits, load_file, read_raw_text
 from tlsrpt_tui.core.model import LoadResult, Report, Source
+from tlsrpt_tui.core.reading.loader import Limits, load_file
+from tlsrpt_tui.core.reading.raw import read_raw_text
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.store.memory import MemoryStore
 from tlsrpt_tui.store.queries import ArchiveQueries, Filter
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     # The index, through its face only (when store/sqlite.py becomes store/index/,
     # this line and the one in _index() are the ones to change).
-    from tlsrpt_tui.store.sqlite import RefreshStats, SqliteStore
+    from tlsrpt_tui.store.index import RefreshStats, SqliteStore
 
 #: How often the initial scan hands a batch of parsed files over.
 BATCH_SECONDS = 0.25
@@ -196,7 +197,7 @@ class LiveArchive:
     def load_through_index(self, events: LiveEvents) -> None:
         """Open the cached index at once (what it knew last time), then bring it up to
         date. Cancelled (:attr:`cancel`): returns with the index as far as it got."""
-        from tlsrpt_tui.store.sqlite import IndexCancelled, open_index
+        from tlsrpt_tui.store.index import IndexCancelled, open_index
 
         started = time.perf_counter()
         last_post = [0.0]
@@ -254,7 +255,7 @@ class LiveArchive:
         (a report rewritten in place leaves its folder's times as they were). None
         when cancelled; ValueError without the index. (Then prepare_text_filter: after
         the panes show the result.)"""
-        from tlsrpt_tui.store.sqlite import IndexCancelled
+        from tlsrpt_tui.store.index import IndexCancelled
 
         index = self.index
         if index is None:
@@ -449,7 +450,7 @@ class LiveArchive:
         from concurrent.futures import ProcessPoolExecutor
 
         from tlsrpt_tui.store.health_job import recent_alerts
-        from tlsrpt_tui.store.sqlite import prepare_workers
+        from tlsrpt_tui.store.index import prepare_workers
 
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"

@@ -1,7 +1,7 @@
 """Answer the views' queries from an in-memory :class:`Archive`.
 
 Each distinct report contributes one *unit* per policy domain it covers, carrying
-the facts of :mod:`tlsrpt_tui.core.aggregate` and a lower-case haystack for the text
+the facts of :mod:`tlsrpt_tui.core.facts` and a lower-case haystack for the text
 filter. Queries are single passes over the units that survive the filter.
 """
 
@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from tlsrpt_tui.core.aggregate import (
+from tlsrpt_tui.core.archive import Archive
+from tlsrpt_tui.core.facts import (
     FailureFact,
     PolicyFact,
     facts_of,
     failure_haystack_of,
+    report_key,
     unit_haystack,
 )
-from tlsrpt_tui.core.archive import Archive
 from tlsrpt_tui.core.health.rows import HealthRow, health_rows
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.store.queries import (
@@ -35,12 +36,6 @@ from tlsrpt_tui.store.queries import (
     ReportRow,
     sort_folded,
 )
-
-
-def report_key(report: Report) -> str:
-    """A stable key for a report within an archive (its identity, as text)."""
-    org, report_id, start, domains = report.identity
-    return "\x1f".join((org, report_id, start.isoformat(), ",".join(sorted(domains))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +95,7 @@ def units_of(report: Report) -> list[Unit]:
 
 
 def folded_reports(reports: Iterable[Report]) -> list[FoldedReport]:
-    """The reports with failure-details folded (see core.loader.fold_details)."""
+    """The reports with failure-details folded (see core.reading.loader.fold_details)."""
     return sort_folded(
         [
             FoldedReport(r.source, r.organization_name, r.report_id, r.folded_details)

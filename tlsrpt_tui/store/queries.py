@@ -136,7 +136,7 @@ class ReportRow:
 @dataclass(frozen=True, slots=True)
 class FoldedReport:
     """A report some of whose failure-details rows were folded into one (the loader
-    keeps at most :data:`~tlsrpt_tui.core.loader.MAX_DETAILS` per policy). Not an error:
+    keeps at most :data:`~tlsrpt_tui.core.reading.loader.MAX_DETAILS` per policy). Not an error:
     its totals are whole."""
 
     source: Source

@@ -21,8 +21,7 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tlsrpt_tui.core import guidance
-from tlsrpt_tui.core.loader import Limits
-from tlsrpt_tui.core.model import Report
+from tlsrpt_tui.core.model import Limits, Report
 from tlsrpt_tui.core.progress import Totals
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.probe import CachedProbe, ProbeCache, ProbeOptions, ProbeUsageError
@@ -40,7 +39,7 @@ from tlsrpt_tui.ui.widgets.tables import TREND_DAYS, FailureTable, NavTable, Pol
 
 if TYPE_CHECKING:
     from tlsrpt_tui.core.health import Alert
-    from tlsrpt_tui.store.sqlite import SqliteStore
+    from tlsrpt_tui.store.index import SqliteStore
     from tlsrpt_tui.ui.screens.date_range import DateRange
     from tlsrpt_tui.ui.screens.report import RawReport
 

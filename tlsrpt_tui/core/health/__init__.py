@@ -15,7 +15,7 @@ The rooms:
 - :mod:`.evaluate`: the fold (:func:`evaluate` over reports, :func:`evaluate_rows`
   over rows), the first day a store must give rows from, and the trend series.
 
-Counting follows :mod:`tlsrpt_tui.core.aggregate`: a report counts once per policy
+Counting follows :mod:`tlsrpt_tui.core.facts`: a report counts once per policy
 domain, its blocks of each policy-type added up and the larger per-type sum taken;
 result-type counts come from ``failure-details`` by the same rule.
 
@@ -91,7 +91,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tlsrpt_tui.core.aggregate import domain_counts as aggregate_domain_counts
+from tlsrpt_tui.core.facts import domain_counts as aggregate_domain_counts
 from tlsrpt_tui.core.health.alerts import (
     RULES,
     SEVERITIES,
@@ -126,7 +126,7 @@ def midpoint(report: Report) -> datetime:
 
 def domain_counts(report: Report) -> dict[str, tuple[int, int]]:
     """(successful, failed) per policy domain of one report: the counting rule of
-    :func:`~tlsrpt_tui.core.aggregate.domain_counts` (per policy-type the blocks added
+    :func:`~tlsrpt_tui.core.facts.domain_counts` (per policy-type the blocks added
     up, then the larger per-type sum), without building the other facts."""
     return aggregate_domain_counts(report)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from tlsrpt_tui.core.aggregate import facts_of, report_day, result_type_counts
+from tlsrpt_tui.core.facts import facts_of, report_day, result_type_counts
 from tlsrpt_tui.core.health import rules
 from tlsrpt_tui.core.health.alerts import Alert, HealthResult, Thresholds
 from tlsrpt_tui.core.health.rows import HealthRow, health_rows, moment
@@ -126,7 +126,7 @@ def daily_series(
 ) -> dict[str, list[tuple[date, int, int]]]:
     """Sessions per day for each policy domain (or reporter): ``(day, successful, failed)``.
 
-    Days are report days (:func:`~tlsrpt_tui.core.aggregate.report_day`); every series
+    Days are report days (:func:`~tlsrpt_tui.core.facts.report_day`); every series
     covers the archive's whole day range, days without reports as zeros, so series line
     up. Counting follows the aggregate rules (a report counts once per domain).
     """
@@ -154,7 +154,7 @@ def daily_series(
 def failures_by_result_type_daily(reports: Iterable[Report]) -> dict[str, list[tuple[date, int]]]:
     """Failed sessions per day for each result-type (from failure-details), zero-filled.
 
-    Counted as :func:`~tlsrpt_tui.core.aggregate.result_type_counts` does: a report
+    Counted as :func:`~tlsrpt_tui.core.facts.result_type_counts` does: a report
     counts each (domain, result-type) once, by the counting rule over its blocks.
     """
     totals: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))

@@ -5,7 +5,7 @@ The in-memory store makes them from reports (:func:`health_rows`), the index fro
 tables (:mod:`tlsrpt_tui.store.health_input`); both answer
 :meth:`~tlsrpt_tui.store.queries.ArchiveQueries.health_rows`, so ``check`` and the
 explorer compute alerts the same way whichever store answers. Counting follows
-:mod:`tlsrpt_tui.core.aggregate` (per policy-type the blocks added up, then the larger
+:mod:`tlsrpt_tui.core.facts` (per policy-type the blocks added up, then the larger
 per-type sum).
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from tlsrpt_tui.core.aggregate import larger_of_types
+from tlsrpt_tui.core.facts import larger_of_types
 from tlsrpt_tui.core.model import Policy, PolicyType, Report, normalise_domain, sts_mode_of
 
 
@@ -130,9 +130,9 @@ def _sts_facts(
 def rows_of(report: Report) -> Iterator[HealthRow]:
     """The health rows of one report, one per policy domain (in report order).
 
-    The counting rule (:func:`~tlsrpt_tui.core.aggregate.domain_counts`,
-    :func:`~tlsrpt_tui.core.aggregate.result_type_counts`, the failure rows of
-    :func:`~tlsrpt_tui.core.aggregate.facts_of`) in one pass over the blocks: the
+    The counting rule (:func:`~tlsrpt_tui.core.facts.domain_counts`,
+    :func:`~tlsrpt_tui.core.facts.result_type_counts`, the failure rows of
+    :func:`~tlsrpt_tui.core.facts.facts_of`) in one pass over the blocks: the
     rules read every report of an archive, and three passes cost 5x the rules
     themselves on 100,000 reports (a test holds the rows to those three functions).
     """

@@ -15,7 +15,6 @@ failure-details; the two can disagree and both are kept.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -79,6 +78,26 @@ class ReportFacts:
     domains: tuple[DomainFact, ...]
     policies: tuple[PolicyFact, ...]
     failures: tuple[FailureFact, ...]
+
+
+def key_text(org: str, report_id: str, start_iso: str, domains: str) -> str:
+    """A report's key within an archive: its identity (:attr:`Report.identity`) as text.
+
+    ``domains`` is :func:`joined_domains` of its policy domains (or the one domain). The
+    one definition: the in-memory store and the index's row maker both key by it.
+    """
+    return f"{org}\x1f{report_id}\x1f{start_iso}\x1f{domains}"
+
+
+def joined_domains(domains: Iterable[str]) -> str:
+    """Policy domains as a report's key holds them: distinct, sorted, comma-separated."""
+    return ",".join(sorted(set(domains)))
+
+
+def report_key(report: Report) -> str:
+    """A stable key for a report within an archive (see :func:`key_text`)."""
+    org, report_id, start, domains = report.identity
+    return key_text(org, report_id, start.isoformat(), joined_domains(domains))
 
 
 def report_day(report: Report) -> date:
@@ -282,37 +301,42 @@ def _pair() -> dict[str, int]:
     return {"successful": 0, "failed": 0}
 
 
-def summarize_domains(reports: Iterable[Report]) -> dict[str, dict[str, Any]]:
-    """The ``domains`` object of ``summary --format json``, sorted by domain."""
+def domains_document(
+    unit_sums: Iterable[tuple[str, str, int, int]],
+    policy_sums: Iterable[tuple[str, str, int, int]],
+    type_sums: Iterable[tuple[str, str, int]],
+) -> dict[str, dict[str, Any]]:
+    """The ``domains`` object of ``summary --format json``, sorted by domain, from sums
+    per (domain, reporter), (domain, policy type) and (domain, result type): the one
+    builder, whether the sums come from reports in memory or from the index."""
     domains: dict[str, dict[str, Any]] = {}
 
     def entry(domain: str) -> dict[str, Any]:
-        if domain not in domains:
-            domains[domain] = {
+        e = domains.get(domain)
+        if e is None:
+            e = domains[domain] = {
                 "successful": 0,
                 "failed": 0,
-                "result-types": defaultdict(int),
-                "reporters": defaultdict(_pair),
-                "policy-types": defaultdict(_pair),
+                "result-types": {},
+                "reporters": {},
+                "policy-types": {},
             }
-        return domains[domain]
+        return e
 
-    for report in reports:
-        facts = facts_of(report)
-        for fact in facts.domains:
-            e = entry(fact.domain)
-            e["successful"] += fact.successful
-            e["failed"] += fact.failed
-            reporter = e["reporters"][fact.reporter]
-            reporter["successful"] += fact.successful
-            reporter["failed"] += fact.failed
-        for policy in facts.policies:
-            pair = entry(policy.domain)["policy-types"][policy.policy_type]
-            pair["successful"] += policy.successful
-            pair["failed"] += policy.failed
-        for (domain, result_type), count in result_type_counts(report).items():
-            entry(domain)["result-types"][result_type] += count
-
+    for domain, reporter, ok, failed in unit_sums:
+        e = entry(domain)
+        e["successful"] += ok
+        e["failed"] += failed
+        pair = e["reporters"].setdefault(reporter, _pair())
+        pair["successful"] += ok
+        pair["failed"] += failed
+    for domain, policy_type, ok, failed in policy_sums:
+        pair = entry(domain)["policy-types"].setdefault(policy_type, _pair())
+        pair["successful"] += ok
+        pair["failed"] += failed
+    for domain, result_type, count in type_sums:
+        types = entry(domain)["result-types"]
+        types[result_type] = types.get(result_type, 0) + count
     return {
         name: {
             "successful": e["successful"],
@@ -323,6 +347,19 @@ def summarize_domains(reports: Iterable[Report]) -> dict[str, dict[str, Any]]:
         }
         for name, e in sorted(domains.items())
     }
+
+
+def summarize_domains(reports: Iterable[Report]) -> dict[str, dict[str, Any]]:
+    """The ``domains`` object of ``summary --format json`` for these reports."""
+    units: list[tuple[str, str, int, int]] = []
+    policies: list[tuple[str, str, int, int]] = []
+    types: list[tuple[str, str, int]] = []
+    for report in reports:
+        facts = facts_of(report)
+        units.extend((f.domain, f.reporter, f.successful, f.failed) for f in facts.domains)
+        policies.extend((p.domain, p.policy_type, p.successful, p.failed) for p in facts.policies)
+        types.extend((d, t, n) for (d, t), n in result_type_counts(report).items())
+    return domains_document(units, policies, types)
 
 
 def failure_rate(successful: int, failed: int) -> float:

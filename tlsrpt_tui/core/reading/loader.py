@@ -17,7 +17,6 @@ import re
 import stat
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,9 @@ from tlsrpt_tui.core.model import (
     Report,
     Source,
     normalise_domain,
+)
+from tlsrpt_tui.core.model import (
+    Limits as Limits,  # (defined in model: the UI sets it, never reads)
 )
 
 if TYPE_CHECKING:
@@ -79,14 +81,6 @@ MAX_WARNINGS = 100
 
 # submitter!policy-domain!begin!end[!unique-id].json[.gz] (RFC 8460 section 5.1)
 _FILENAME_RE = re.compile(r"^(?P<submitter>[^!]+)!(?P<domain>[^!]+)!(?P<begin>\d+)!(?P<end>\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Caps that keep a hostile file from costing more than a bad report should."""
-
-    max_file_bytes: int = 256 * MiB
-    max_decompressed_bytes: int = 64 * MiB
 
 
 DEFAULT_LIMITS = Limits()
@@ -268,7 +262,7 @@ def _describe_start(data: bytes) -> str:
 # --------------------------------------------------------------------------- gzip/json
 
 
-_GUNZIP_STEP = 64 * 1024
+GUNZIP_STEP = 64 * 1024
 
 
 def gunzip_capped(data: bytes, cap: int) -> bytes:
@@ -287,7 +281,7 @@ def gunzip_capped(data: bytes, cap: int) -> bytes:
         try:
             while True:
                 before = len(pending)
-                chunk = decomp.decompress(pending, min(_GUNZIP_STEP, cap + 1 - size))
+                chunk = decomp.decompress(pending, min(GUNZIP_STEP, cap + 1 - size))
                 chunks.append(chunk)
                 size += len(chunk)
                 pending = decomp.unconsumed_tail
@@ -560,8 +554,8 @@ def parse_report(
         raise ReportError("date-range: required field missing")
     if not isinstance(date_range, dict):
         raise ReportError(f"date-range: must be an object, got {_type_name(date_range)}")
-    start = _parse_datetime(date_range, "start-datetime", "date-range.", notes)
-    end = _parse_datetime(date_range, "end-datetime", "date-range.", notes)
+    start = parse_datetime(date_range, "start-datetime", "date-range.", notes)
+    end = parse_datetime(date_range, "end-datetime", "date-range.", notes)
     if end < start:
         notes.append("date-range ends before it starts")
     contact = obj.get("contact-info")
@@ -584,11 +578,11 @@ def parse_report(
             return None, errors
         notes.append("report lists no policies")
     report = Report(
-        organization_name=_cut(organization, "organization-name", notes),
+        organization_name=cut_long(organization, "organization-name", notes),
         start=start,
         end=end,
-        report_id=_cut(report_id, "report-id", notes),
-        contact_info=None if contact is None else _cut(contact, "contact-info", notes),
+        report_id=cut_long(report_id, "report-id", notes),
+        contact_info=None if contact is None else cut_long(contact, "contact-info", notes),
         policies=tuple(policies),
         source=source,
         warnings=_capped_warnings(notes),
@@ -618,10 +612,10 @@ def _parse_policy(
     policy_type = policy.get("policy-type")
     if not isinstance(policy_type, str) or not policy_type.strip():
         raise ReportError(f"{where}.policy.policy-type: required string missing")
-    policy_type = _cut(policy_type.strip().lower(), f"{where}.policy.policy-type", notes)
-    domain = _policy_domain(policy.get("policy-domain"), where, hint_domain, notes)
-    policy_string = _policy_string(policy.get("policy-string"), where, notes)
-    mx_host = _mx_hosts(policy.get("mx-host"), where, notes)
+    policy_type = cut_long(policy_type.strip().lower(), f"{where}.policy.policy-type", notes)
+    domain = parse_policy_domain(policy.get("policy-domain"), where, hint_domain, notes)
+    policy_string = parse_policy_string(policy.get("policy-string"), where, notes)
+    mx_host = parse_mx_hosts(policy.get("mx-host"), where, notes)
 
     summary = raw.get("summary")
     if not isinstance(summary, dict):
@@ -639,7 +633,7 @@ def _parse_policy(
     rest = _Rest()
     for index, item in enumerate(raw_details or ()):
         try:
-            details.append(_parse_detail(item, f"{where}.failure-details[{index}]", notes))
+            details.append(parse_detail(item, f"{where}.failure-details[{index}]", notes))
         except ReportError as exc:
             dropped += 1
             if dropped <= MAX_DETAIL_ERRORS:
@@ -726,12 +720,12 @@ class _Rest:
         return tuple(kept), self.count
 
 
-def _policy_domain(value: Any, where: str, hint: str | None, notes: list[str]) -> str:
+def parse_policy_domain(value: Any, where: str, hint: str | None, notes: list[str]) -> str:
     if isinstance(value, str) and normalise_domain(value):
         domain = normalise_domain(value)
         if domain != value:
             notes.append(f"{where}.policy.policy-domain {value!r} normalised to {domain!r}")
-        return _cut(domain, f"{where}.policy.policy-domain", notes)
+        return cut_long(domain, f"{where}.policy.policy-domain", notes)
     if value is not None and not isinstance(value, str):
         raise ReportError(
             f"{where}.policy.policy-domain: must be a string, got {_type_name(value)}"
@@ -743,7 +737,7 @@ def _policy_domain(value: Any, where: str, hint: str | None, notes: list[str]) -
     return UNKNOWN_DOMAIN
 
 
-def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
+def parse_policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
@@ -752,12 +746,12 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
         if unwrapped is not None:
             notes.append(f"{where}.policy.policy-string was a JSON array in a string")
             return _capped_items(
-                [_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped],
+                [cut_long(v, f"{where}.policy.policy-string", notes) for v in unwrapped],
                 f"{where}.policy.policy-string",
                 notes,
             )
         notes.append(f"{where}.policy.policy-string was a string, not an array")
-        return (_cut(value, f"{where}.policy.policy-string", notes),)
+        return (cut_long(value, f"{where}.policy.policy-string", notes),)
     if isinstance(value, list):
         lines: list[str] = []
         for item in value:
@@ -766,9 +760,11 @@ def _policy_string(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
                 unwrapped = _json_string_array(item)
                 if unwrapped is not None:
                     notes.append(f"{where}.policy.policy-string item was a JSON array in a string")
-                    lines.extend(_cut(v, f"{where}.policy.policy-string", notes) for v in unwrapped)
+                    lines.extend(
+                        cut_long(v, f"{where}.policy.policy-string", notes) for v in unwrapped
+                    )
                 else:
-                    lines.append(_cut(item, f"{where}.policy.policy-string", notes))
+                    lines.append(cut_long(item, f"{where}.policy.policy-string", notes))
             else:
                 notes.append(f"{where}.policy.policy-string item {_type_name(item)} ignored")
         return _capped_items(lines, f"{where}.policy.policy-string", notes)
@@ -790,7 +786,7 @@ def _json_string_array(value: str) -> list[str] | None:
     return None
 
 
-def _mx_hosts(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
+def parse_mx_hosts(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
     items: list[Any]
@@ -812,7 +808,7 @@ def _mx_hosts(value: Any, where: str, notes: list[str]) -> tuple[str, ...]:
             host = host[3:].strip()
         host = normalise_domain(host)
         if host:
-            hosts.append(_cut(host, f"{where}.policy.mx-host", notes))
+            hosts.append(cut_long(host, f"{where}.policy.mx-host", notes))
     return _capped_items(hosts, f"{where}.policy.mx-host", notes)
 
 
@@ -828,7 +824,7 @@ def _capped_items(items: list[str], where: str, notes: list[str]) -> tuple[str, 
     return tuple(items[:MAX_POLICY_ITEMS])
 
 
-def _parse_detail(raw: Any, where: str, notes: list[str]) -> FailureDetail:
+def parse_detail(raw: Any, where: str, notes: list[str]) -> FailureDetail:
     if not isinstance(raw, dict):
         raise ReportError(f"{where}: must be an object, got {_type_name(raw)}")
     result_type = raw.get("result-type")
@@ -842,7 +838,7 @@ def _parse_detail(raw: Any, where: str, notes: list[str]) -> FailureDetail:
         notes.append(f"{where}: additional-info-uri read as additional-information")
     mx_hostname = _optional_str(raw, "receiving-mx-hostname", where, notes)
     return FailureDetail(
-        result_type=_cut(result_type.strip(), f"{where}.result-type", notes),
+        result_type=cut_long(result_type.strip(), f"{where}.result-type", notes),
         failed_session_count=count,
         sending_mta_ip=_optional_str(raw, "sending-mta-ip", where, notes),
         receiving_mx_hostname=(normalise_domain(mx_hostname) or None) if mx_hostname else None,
@@ -888,7 +884,7 @@ def _optional_str(obj: dict[str, Any], key: str, where: str, notes: list[str]) -
     if value is None:
         return None
     if isinstance(value, str):
-        return _cut(value, f"{where}.{key}", notes) if value else None
+        return cut_long(value, f"{where}.{key}", notes) if value else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     notes.append(f"{where}.{key} is {_type_name(value)}, not a string: ignored")
@@ -899,13 +895,13 @@ def _as_text(value: Any, where: str, notes: list[str]) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return _cut(value, where, notes) if value else None
+        return cut_long(value, where, notes) if value else None
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
         return None
     notes.append(f"{where} is {_type_name(value)}: shown as JSON")
-    return _cut(text, where, notes)
+    return cut_long(text, where, notes)
 
 
 def _count(obj: dict[str, Any], key: str, where: str) -> int:
@@ -926,7 +922,7 @@ def _count(obj: dict[str, Any], key: str, where: str) -> int:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _cut(value: str, where: str, notes: list[str]) -> str:
+def cut_long(value: str, where: str, notes: list[str]) -> str:
     if _SURROGATE.search(value):
         # JSON may spell unpaired surrogates ("\\ud800"); no UTF-8 output can hold them.
         notes.append(f"{where} held unpaired surrogates: replaced by U+FFFD")
@@ -937,7 +933,7 @@ def _cut(value: str, where: str, notes: list[str]) -> str:
     return value[:MAX_STRING]
 
 
-def _parse_datetime(obj: dict[str, Any], key: str, prefix: str, notes: list[str]) -> datetime:
+def parse_datetime(obj: dict[str, Any], key: str, prefix: str, notes: list[str]) -> datetime:
     value = obj.get(key)
     where = f"{prefix}{key}"
     if value is None:
@@ -977,64 +973,3 @@ def _fromisoformat(text: str) -> datetime | None:
         except ValueError:
             return None
     return None
-
-
-# --------------------------------------------------------------------------- raw view
-
-
-def read_raw(source: Source, *, limits: Limits = DEFAULT_LIMITS, root: Path | None = None) -> Any:
-    """The decoded JSON of the report at ``source``, exactly as the reporter sent it.
-
-    ``root`` is the archive root that ``source.path`` is relative to. Raises
-    :class:`ReportError` (or OSError) when the file no longer holds that report.
-    """
-    return read_raw_text(source, limits=limits, root=root)[0]
-
-
-def read_raw_text(
-    source: Source, *, limits: Limits = DEFAULT_LIMITS, root: Path | None = None
-) -> tuple[Any, str]:
-    """:func:`read_raw`, and the report's JSON text as received (UTF-8 decoded, without
-    a byte order mark; for one item of a JSON array, that item as compact JSON)."""
-    path = Path(source.path) if root is None else _join(root, source.path)
-    data = path.read_bytes()
-    if len(data) > limits.max_file_bytes:
-        raise ReportError("file is over the size limit")
-    part = source.part
-    item: int | None = None
-    if part is not None and (match := re.search(r"(?:^|, )item (\d+)$", part)):
-        item = int(match[1])
-        part = part[: match.start()] or None
-    payload = data if part is None else _raw_from_container(data, part)
-    if payload.startswith(GZIP_MAGIC):
-        payload = gunzip_capped(payload, limits.max_decompressed_bytes)
-    obj = decode_json(payload)[0]
-    text = payload.removeprefix(UTF8_BOM).decode("utf-8")  # (decode_json checked it)
-    if item is not None:
-        if not isinstance(obj, list) or item >= len(obj):
-            raise ReportError(f"no item {item} in {source.describe()}")
-        return obj[item], json.dumps(obj[item], ensure_ascii=False)
-    return obj, text
-
-
-def _join(root: Path, shown: str) -> Path:
-    return root if not root.is_dir() else root / shown
-
-
-def _raw_from_container(data: bytes, part: str) -> bytes:
-    """The payload of the MIME part named ``part`` (as the loader names it)."""
-    messages: list[tuple[str | None, Message]]
-    if sniff(data) == "mbox":
-        messages = [(f"message {i}", parse_message(c)) for i, c in enumerate(split_mbox(data), 1)]
-    else:
-        messages = [(None, parse_message(data))]
-    for label, message in messages:
-        for number, mime_part, filename in report_parts(message):
-            name = f"part {number}" + (f" ({filename})" if filename else "")
-            full = name if label is None else f"{label}, {name}"
-            if full == part:
-                payload = mime_part.get_payload(decode=True)
-                if not isinstance(payload, bytes):
-                    raise ReportError("MIME part is empty")
-                return payload
-    raise ReportError(f"{part} not found")

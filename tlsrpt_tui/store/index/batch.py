@@ -1,6 +1,6 @@
 """A cold build's batch of files as a small SQLite database, made by a worker.
 
-The worker parses its files (:func:`tlsrpt_tui.store.extract.extract_rows`) and
+The worker parses its files (:func:`tlsrpt_tui.store.index.rows.extract_rows`) and
 inserts the rows into an in-memory database with the index's own tables, numbered as
 they will be in the index. The parent attaches the serialized database and copies
 each table with ``INSERT ... SELECT *``: SQLite moves the records in C, unchanged, so
@@ -24,9 +24,9 @@ import sqlite3
 from itertools import chain
 from typing import Any
 
-from tlsrpt_tui.core.loader import Limits
-from tlsrpt_tui.store.extract import extract_rows
-from tlsrpt_tui.store.schema import BATCH_TABLES, table_schema
+from tlsrpt_tui.core.reading.loader import Limits
+from tlsrpt_tui.store.index.rows import extract_rows
+from tlsrpt_tui.store.index.schema import BATCH_TABLES, table_schema
 
 #: Ids a batch may use per table.
 ID_SPAN = 1 << 32
@@ -36,7 +36,7 @@ BatchJob = tuple[str, str, bytes]
 #: {signature id: signature}, the batch's sums)): what a worker returns.
 BatchOut = tuple[int, bytes, bytes]
 
-#: A staged file (see :data:`tlsrpt_tui.store.extract.Rows`): its report's staged row
+#: A staged file (see :data:`tlsrpt_tui.store.index.rows.Rows`): its report's staged row
 #: and the file's key, display name, size and time.
 _STAGE = (
     "CREATE TABLE stage(n, khash, key, reporter, report_id, day, position, u, p, f, sig,"

@@ -2,7 +2,7 @@
 
 The index never keeps :class:`~tlsrpt_tui.core.model.Report` objects: a worker reads a
 file and sends back plain tuples (cheap to pickle) holding exactly the facts
-:mod:`tlsrpt_tui.core.aggregate` and :mod:`tlsrpt_tui.store.memory` derive from a
+:mod:`tlsrpt_tui.core.facts` and :mod:`tlsrpt_tui.store.memory` derive from a
 report. Well-formed JSON and gzip files take a fast path that reads the decoded JSON
 directly; anything the fast path is not certain about (email, mbox, odd types, values
 the loader would cut, drop or warn about) goes through :func:`load_file`, so the
@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import gc
 import os
-import stat
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain
-from json import JSONDecoder
 from json import dumps as json_dumps
 from json import loads as json_loads
 from typing import Any, Final, TypeVar
-from zlib import decompressobj as zlib_decompressobj
-from zlib import error as zlib_error
 
 # The hash functions from their own modules: hashlib also sets up OpenSSL, a few
 # milliseconds of every start (where these are missing, hashlib has them).
@@ -35,42 +32,41 @@ try:
 except ImportError:  # pragma: no cover
     from hashlib import sha256
 
-from tlsrpt_tui.core.aggregate import failure_haystack_of, larger_of_types, unit_haystack
-from tlsrpt_tui.core.loader import (
-    _GUNZIP_STEP,
-    GZIP_MAGIC,
-    MAX_COUNT,
-    MAX_DETAILS,
-    MAX_STRING,
-    UTF8_BOM,
-    Limits,
-    ReportError,
-    _cut,
-    _mx_hosts,
-    _parse_datetime,
-    _parse_detail,
-    _policy_domain,
-    _policy_string,
-    decode_json,
-    gunzip_capped,
-    load_file,
-    sniff,
+from tlsrpt_tui.core.facts import (
+    failure_haystack_of,
+    joined_domains,
+    key_text,
+    larger_of_types,
+    unit_haystack,
 )
-from tlsrpt_tui.core.model import Report, normalise_domain, sts_mode_of
-
-# A failure-details row as the index keeps it, in aggregate.DetailKey order plus count:
-# (result_type, sending_mta_ip, receiving_mx_hostname, receiving_mx_helo, receiving_ip,
-#  additional_information, failure_reason_code, failed_session_count)
-Detail = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None, int]
-# (policy_type, policy_domain, policy_string, mx_host, successful, failed, details)
-NPolicy = tuple[str, str, tuple[str, ...], tuple[str, ...], int, int, list[Detail]]
+from tlsrpt_tui.core.model import Report
+from tlsrpt_tui.core.reading.fast import (
+    Irregular,
+    NPolicy,
+    decoded,
+    fast_policies,
+    hashable,
+    policy_head,
+    read_regular,
+    session_counts,
+    start_of,
+    sts_mode_cached,
+    text_of,
+)
+from tlsrpt_tui.core.reading.loader import (
+    MAX_STRING,
+    Limits,
+    load_file,
+)
+from tlsrpt_tui.core.text import clean
+from tlsrpt_tui.store.parallel.pool import map_batches
 
 # What a worker sends back: rows in the index's column order, as lists, so the parent
 # process only fills in the ids it hands out (None until then) before inserting them.
 #   UnitRow    = [id, report, sig, domain, reporter, day, successful, failed, lead,
 #                 result-type counts as JSON or None, failure-details rows folded]
 #   PolicyRow  = [id, unit, sig, domain, reporter, day, policy_type, sts_mode,
-#                 repr(mx_host), successful, failed, first]
+#                 mx_host as a JSON array, successful, failed, first]
 #   FailureRow = [id, unit, domain, reporter, day, result_type, receiving_mx_hostname,
 #                 receiving_ip, sending_mta_ip, receiving_mx_helo, additional_information,
 #                 failure_reason_code, count, haystack]
@@ -92,22 +88,7 @@ P_OK: Final = 9
 P_FAILED: Final = 10
 
 
-class _Irregular(Exception):
-    """The fast path is not sure: let the loader read the file."""
-
-
 # --------------------------------------------------------------------------- text
-
-
-def clean(value: str) -> str:
-    """``value`` storable in SQLite: lone surrogates (from JSON escapes) become U+FFFD."""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return value
 
 
 def _clean_opt(value: str | None) -> str | None:
@@ -118,11 +99,6 @@ def key_hash(key: str) -> int:
     """A stable signed 64-bit hash of a report key (the index looks keys up by it)."""
     digest = blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-def report_key_of(org: str, report_id: str, start: datetime, domains: Iterable[str]) -> str:
-    """Same text as :func:`tlsrpt_tui.store.memory.report_key`."""
-    return "\x1f".join((org, report_id, start.isoformat(), ",".join(sorted(set(domains)))))
 
 
 # --------------------------------------------------------------------------- facts
@@ -187,14 +163,14 @@ def report_out(
         # The common case, in short: one policy, no failure details.
         ptype, domain, pstring, mx, ok, failed, _details = policies[0]
         iso, day = _start_text(start)
-        mode = _mode_of(pstring)
+        mode = sts_mode_cached(pstring)
         static = _SINGLE.get((domain, org, ptype, mode, mx))
         if static is None:
             static = _SINGLE[(domain, org, ptype, mode, mx)] = _unit_static(
                 domain, org, [(ptype, mode, mx, ok, failed)]
             )
         domain_clean, org_clean, hay, ((pt, md, mxt, first),) = static
-        key = clean(f"{org}\x1f{report_id}\x1f{iso}\x1f{domain}")
+        key = clean(key_text(org, report_id, iso, domain))
         unit_row = [None, None, None, domain_clean, org_clean, day, ok, failed, 1, None, 0]
         policy_row = [
             None, None, None, domain_clean, org_clean, day, pt, md, mxt, ok, failed, first
@@ -208,7 +184,7 @@ def report_out(
             None if part is None else clean(part),
             [(hay, unit_row, [policy_row], [])],
         )
-    # The counting rule of core.aggregate: per domain and policy-type the blocks added
+    # The counting rule of core.facts: per domain and policy-type the blocks added
     # up, then per count the larger of the per-type sums.
     # domain -> [policy facts, policy type -> [successful, failed, detail key -> count,
     #            result type -> count]]
@@ -217,7 +193,7 @@ def report_out(
         entry = by_domain.get(domain)
         if entry is None:
             entry = by_domain[domain] = [[], {}]
-        entry[0].append((ptype, _mode_of(pstring), mx, ok, failed))
+        entry[0].append((ptype, sts_mode_cached(pstring), mx, ok, failed))
         sums = entry[1].get(ptype)
         if sums is None:
             sums = entry[1][ptype] = [ok, failed, {}, {}]
@@ -323,9 +299,7 @@ def report_out(
         out_units.append((clean(hay), unit_row, policy_rows, failures))
     domains = list(units)
     key = clean(
-        "\x1f".join(
-            (org, report_id, iso, domains[0] if len(domains) == 1 else ",".join(sorted(domains)))
-        )
+        key_text(org, report_id, iso, domains[0] if len(domains) == 1 else joined_domains(domains))
     )
     return (key, key_hash(key), org_clean, clean(report_id), day, _clean_opt(part), out_units)
 
@@ -372,65 +346,7 @@ def out_of_report(report: Report) -> ReportOut:
     )
 
 
-# --------------------------------------------------------------------------- fast path
-
-
-def _fast_detail(raw: Any, notes: list[str]) -> Detail:
-    """A failure-details row exactly as the loader reads it (rows are few: no shortcut)."""
-    try:
-        d = _parse_detail(raw, "", notes)
-    except ReportError:
-        raise _Irregular from None
-    return (
-        d.result_type,
-        d.sending_mta_ip,
-        d.receiving_mx_hostname,
-        d.receiving_mx_helo,
-        d.receiving_ip,
-        d.additional_information,
-        d.failure_reason_code,
-        d.failed_session_count,
-    )
-
-
-#: Reports of one day share their date-range strings: parse each pair once per worker.
-_DATES: dict[tuple[Any, Any], datetime] = {}
-_READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _start_of(start: Any, end: Any) -> datetime:
-    """The loader's reading of a date-range's start (the end only has to be valid)."""
-    if type(start) is not str or type(end) is not str:
-        raise _Irregular
-    key = (start, end)
-    parsed = _DATES.get(key)
-    if parsed is None:
-        notes: list[str] = []
-        pair = {"start-datetime": start, "end-datetime": end}
-        try:
-            parsed = _parse_datetime(pair, "start-datetime", "", notes)
-            _parse_datetime(pair, "end-datetime", "", notes)
-        except ReportError:
-            raise _Irregular from None
-        if len(_DATES) > 4096:
-            _DATES.clear()
-        _DATES[key] = parsed
-    return parsed
-
-
-#: (policy-string) -> STS mode and (mx-host) -> its text in the index, per worker.
-_MODES: dict[tuple[str, ...], str | None] = {}
 _MX_TEXT: dict[tuple[str, ...], str] = {}
-
-
-def _mode_of(policy_string: tuple[str, ...]) -> str | None:
-    try:
-        return _MODES[policy_string]
-    except KeyError:
-        if len(_MODES) > 4096:
-            _MODES.clear()
-        mode = _MODES[policy_string] = sts_mode_of(policy_string)
-        return mode
 
 
 def _mx_text(hosts: tuple[str, ...]) -> str:
@@ -439,198 +355,26 @@ def _mx_text(hosts: tuple[str, ...]) -> str:
     except KeyError:
         if len(_MX_TEXT) > 4096:
             _MX_TEXT.clear()
-        text = _MX_TEXT[hosts] = clean(repr(hosts))
+        text = _MX_TEXT[hosts] = clean(json_dumps(hosts, ensure_ascii=False))
         return text
 
 
 #: Per worker: a policy block's (type, domain, policy-string, mx-host) as the loader
 #: reads them, by the raw values (senders repeat the same block in every report).
-_POLICIES: dict[tuple[Any, ...], tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {}
-
-
-def _hashable(value: Any) -> Any:
-    """A key for a raw policy-string or mx-host value (lists of strings are the rule)."""
-    if type(value) is list:
-        return (list, *value)
-    if value is None or type(value) is str:
-        return value
-    raise TypeError  # anything else is read without the memo
-
-
-def _policy_head(policy: dict[str, Any]) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-    ptype = policy.get("policy-type")
-    domain = policy.get("policy-domain")
-    pstring = policy.get("policy-string")
-    mx = policy.get("mx-host")
-    if type(ptype) is not str or type(domain) is not str:
-        raise _Irregular
-    try:
-        key: tuple[Any, ...] | None = (ptype, domain, _hashable(pstring), _hashable(mx))
-        head = _POLICIES.get(key)  # type: ignore[arg-type]
-    except TypeError:  # an unhashable item (the loader ignores it): no memo
-        key = head = None
-    if head is None:
-        if not ptype.strip() or not normalise_domain(domain):
-            raise _Irregular  # missing domain: the loader may take it from the file name
-        notes: list[str] = []
-        head = (
-            _cut(ptype.strip().lower(), "", notes),
-            _policy_domain(domain, "", None, notes),
-            _policy_string(pstring, "", notes) if pstring is not None else (),
-            _mx_hosts(mx, "", notes) if mx is not None else (),
-        )
-        if key is not None:
-            if len(_POLICIES) > 8192:
-                _POLICIES.clear()
-            _POLICIES[key] = head
-    return head
-
-
-def _session_counts(summary: dict[str, Any]) -> tuple[int, int] | None:
-    """(successful, failed) when both are ints in 0..MAX_COUNT, the only counts the
-    fast paths take as they are (anything else goes to the loader, which says why)."""
-    ok = summary.get("total-successful-session-count")
-    failed = summary.get("total-failure-session-count")
-    if (
-        type(ok) is int
-        and type(failed) is int
-        and 0 <= ok <= MAX_COUNT
-        and 0 <= failed <= MAX_COUNT
-    ):
-        return ok, failed
-    return None
-
-
-def _text(value: str) -> str:
-    """The loader's ``_cut`` of a string (no surrogates in ASCII: the common case)."""
-    if value.isascii() and len(value) <= MAX_STRING:
-        return value
-    return _cut(value, "", [])
-
-
-def fast_policies(obj: Any) -> tuple[str, str, datetime, list[NPolicy]]:
-    """What :func:`parse_report` would make of a clean report, or :class:`_Irregular`."""
-    if type(obj) is not dict:
-        raise _Irregular
-    org = obj.get("organization-name")
-    report_id = obj.get("report-id")
-    if type(org) is not str or type(report_id) is not str:
-        raise _Irregular
-    # From here on, the loader's own helpers wherever a value is cleaned up (they only
-    # add warnings, which the index does not keep).
-    org = _text(org)
-    report_id = _text(report_id)
-    date_range = obj.get("date-range")
-    if type(date_range) is not dict:
-        raise _Irregular
-    start = _start_of(date_range.get("start-datetime"), date_range.get("end-datetime"))
-    raw_policies = obj.get("policies")
-    if type(raw_policies) is not list or not raw_policies:
-        raise _Irregular
-    policies: list[NPolicy] = []
-    notes: list[str] = []
-    for raw in raw_policies:
-        if type(raw) is not dict:
-            raise _Irregular
-        policy = raw.get("policy")
-        summary = raw.get("summary")
-        if type(policy) is not dict or type(summary) is not dict:
-            raise _Irregular
-        ptype, domain, pstring, mx = _policy_head(policy)
-        counts = _session_counts(summary)
-        if counts is None:
-            raise _Irregular
-        ok, failed = counts
-        raw_details = raw.get("failure-details")
-        if not raw_details:
-            if raw_details is None or type(raw_details) is list:
-                details: list[Detail] = []
-            else:
-                raise _Irregular
-        elif type(raw_details) is list:
-            if len(raw_details) > MAX_DETAILS:
-                raise _Irregular  # the loader folds the rows over the cap
-            details = [_fast_detail(d, notes) for d in raw_details]
-        else:
-            raise _Irregular
-        policies.append((ptype, domain, pstring, mx, ok, failed, details))
-    return org, report_id, start, policies
-
-
 def _fast_file(path: str, limits: Limits) -> FileOut:
     return _fast_read(path, limits)[0]
 
 
-def _read_regular(path: str, limits: Limits) -> tuple[bytes, os.stat_result]:
-    """A regular file's bytes and its ``fstat`` (:class:`_Irregular` for anything else)."""
-    # O_NONBLOCK: a FIFO swapped in since the scan must not block (the loader refuses it).
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limits.max_file_bytes:
-            raise _Irregular
-        data = os.read(fd, info.st_size + 1)
-        if len(data) != info.st_size:  # it changed: read to the end, never past the cap
-            chunks = [data]
-            size = len(data)
-            while size <= limits.max_file_bytes:
-                more = os.read(fd, min(1 << 20, limits.max_file_bytes + 1 - size))
-                if not more:
-                    break
-                chunks.append(more)
-                size += len(more)
-            data = b"".join(chunks)
-    finally:
-        os.close(fd)
-    return data, info
-
-
-#: The JSON scanner ``json.loads`` ends up in (called directly: the common case, a
-#: document without surrounding whitespace, skips three layers of Python).
-_Scanner = Callable[[str, int], tuple[Any, int]]
-_SCAN_JSON: Final[_Scanner] = JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def _decoded(data: bytes, limits: Limits) -> Any:
-    """The JSON value of a file's bytes as the loader decodes it, or :class:`_Irregular`."""
-    if len(data) > limits.max_file_bytes:
-        raise _Irregular
-    try:
-        if data[:2] == GZIP_MAGIC:
-            cap = limits.max_decompressed_bytes
-            # One step of gunzip_capped: all it would do for a small single member.
-            decomp = zlib_decompressobj(wbits=31)
-            out = decomp.decompress(data, min(_GUNZIP_STEP, cap + 1))
-            if decomp.eof and not decomp.unused_data and len(out) <= cap:
-                data = out
-            else:
-                data = gunzip_capped(data, cap)
-        elif sniff(data) != "json" or len(data) > limits.max_decompressed_bytes:
-            raise _Irregular
-        if data[:3] != UTF8_BOM:
-            try:
-                text = data.decode("utf-8")
-                obj, end = _SCAN_JSON(text, 0)
-                if end == len(text):
-                    return obj
-            except Exception:  # the loader's own decoding says what it is
-                pass
-        obj, _warnings = decode_json(data)
-    except (ReportError, zlib_error):
-        raise _Irregular from None
-    return obj
-
-
 def _fast_read(path: str, limits: Limits) -> tuple[FileOut, os.stat_result]:
-    data, info = _read_regular(path, limits)
-    return _outs_of(_decoded(data, limits)), info
+    data, info = read_regular(path, limits)
+    return _outs_of(decoded(data, limits)), info
 
 
 def _outs_of(obj: Any) -> FileOut:
-    """The rows of a decoded file (:class:`_Irregular` when the loader must decide)."""
+    """The rows of a decoded file (:class:`Irregular` when the loader must decide)."""
     if type(obj) is list:
         if not obj:
-            raise _Irregular  # the loader reports an empty array as an error
+            raise Irregular  # the loader reports an empty array as an error
         reports = []
         for index, item in enumerate(obj):
             org, report_id, start, policies = fast_policies(item)
@@ -815,6 +559,7 @@ def merge_sums(into: Sums, more: Sums) -> None:
 
 
 K = TypeVar("K")
+T = TypeVar("T")
 
 
 def _merge(target: dict[K, list[int]], source: dict[K, list[int]]) -> None:
@@ -882,13 +627,13 @@ def _common_static(org: str, policy: dict[str, Any]) -> tuple[Any, ...]:
     of the common shape: what :func:`report_out` and :func:`_rows_of` make of them."""
     pstring = policy.get("policy-string")
     mx = policy.get("mx-host")
-    key = (org, policy.get("policy-type"), policy.get("policy-domain"), _hashable(pstring),
-           _hashable(mx))  # fmt: skip
+    key = (org, policy.get("policy-type"), policy.get("policy-domain"), hashable(pstring),
+           hashable(mx))  # fmt: skip
     static = _COMMON.get(key)
     if static is None:
-        org_text = _text(org)
-        ptype, domain, pstring_n, mx_n = _policy_head(policy)
-        mode = _mode_of(pstring_n)
+        org_text = text_of(org)
+        ptype, domain, pstring_n, mx_n = policy_head(policy)
+        mode = sts_mode_cached(pstring_n)
         domain_clean, org_clean, hay, ((pt, md, mxt, _first),) = _unit_static(
             domain, org_text, [(ptype, mode, mx_n, 0, 0)]
         )
@@ -931,7 +676,7 @@ def _common_report(obj: Any) -> tuple[tuple[Any, ...], str, str, int, int, int] 
     details = raw.get("failure-details")
     if details is not None and (type(details) is not list or details):
         return None
-    counts = _session_counts(summary)
+    counts = session_counts(summary)
     if counts is None:
         return None
     ok, failed = counts
@@ -942,7 +687,7 @@ def _common_report(obj: Any) -> tuple[tuple[Any, ...], str, str, int, int, int] 
     try:
         days = _DAYS.get((start, end))
         if days is None:
-            days = _start_text(_start_of(start, end))
+            days = _start_text(start_of(start, end))
             if len(_DAYS) > 4096:
                 _DAYS.clear()
             _DAYS[(start, end)] = days
@@ -967,8 +712,8 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
     for position, (path, display) in enumerate(batch):
         got: tuple[FileOut, tuple[int, int]] | None = None
         try:
-            data, stat_info = _read_regular(path, limits)
-            obj = _decoded(data, limits)
+            data, stat_info = read_regular(path, limits)
+            obj = decoded(data, limits)
         except Exception:
             got = extract_with_stat(path, display, limits)  # the loader decides
         else:
@@ -977,12 +722,12 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                 static, report_id, iso, day, ok, failed = found
                 (org_text, domain, dc, oc, pt, md, mxt, sid, sig) = static
                 if report_id.isascii() and len(report_id) <= MAX_STRING:
-                    key = f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}"
+                    key = key_text(org_text, report_id, iso, domain)
                     if not key.isascii():
                         key = clean(key)
                 else:
-                    report_id = _text(report_id)
-                    key = clean(f"{org_text}\x1f{report_id}\x1f{iso}\x1f{domain}")
+                    report_id = text_of(report_id)
+                    key = clean(key_text(org_text, report_id, iso, domain))
                     report_id = clean(report_id)
                 have = sigs.get(sid)
                 if have is None:
@@ -1049,7 +794,7 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
 
 def staged_rows(rows: Rows) -> tuple[list[tuple[Any, ...]], list[list[Any]], list[list[Any]]]:
     """The report, unit and policy rows of the staged reports of ``rows`` (what
-    :mod:`tlsrpt_tui.store.batch` makes of them in SQL; for tests)."""
+    :mod:`tlsrpt_tui.store.index.batch` makes of them in SQL; for tests)."""
     reports: list[tuple[Any, ...]] = []
     units: list[list[Any]] = []
     policies: list[list[Any]] = []
@@ -1065,11 +810,19 @@ def staged_rows(rows: Rows) -> tuple[list[tuple[Any, ...]], list[list[Any]], lis
     return reports, units, policies
 
 
-def worker_init() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them cleanly."""
-    import signal
+def extract_in_order(
+    items: Iterable[T],
+    job: Callable[[T], tuple[str, str]],
+    limits: Limits,
+    jobs: int,
+    cancel: threading.Event | None = None,
+) -> Iterator[list[tuple[T, FileOut]]]:
+    """Consecutive batches of (item, rows of its file), in the order of ``items``.
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ``job(item)`` is (path, display name). See :func:`map_batches`.
+    """
+    for batch, outs in map_batches(items, job, extract_batch, limits, jobs, cancel):
+        yield list(zip(batch, outs, strict=True))
 
 
 __all__ = [
@@ -1080,8 +833,10 @@ __all__ = [
     "Sums",
     "aggregate_rows",
     "blake2b",
+    "clean",
     "extract_batch",
     "extract_file",
+    "extract_in_order",
     "extract_rows",
     "extract_with_stat",
     "merge_sums",
@@ -1092,5 +847,4 @@ __all__ = [
     "sig_hash",
     "slow_file",
     "staged_rows",
-    "worker_init",
 ]

@@ -27,8 +27,8 @@ from tlsrpt_tui.core.archive import (
     QUARANTINE_MARKER,
     TEMPORARY_SUFFIXES,
     display_name,
-    printable_path,
 )
+from tlsrpt_tui.core.text import printable_path
 
 FILE_MARK = b"\x01"
 DIR_MARK = b"\x02"

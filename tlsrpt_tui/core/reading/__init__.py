@@ -1,0 +1,1 @@
+"""Reading report files: bytes in, report facts (or a named problem) out."""
