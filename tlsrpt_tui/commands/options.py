@@ -14,12 +14,14 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tlsrpt_tui.core.archive import Archive
-from tlsrpt_tui.core.reading.loader import Limits
+from tlsrpt_tui.core.model import Limits
 from tlsrpt_tui.core.text import plain
 from tlsrpt_tui.locations import demo_archive
-from tlsrpt_tui.store.parallel.pool import load_archive
+
+if TYPE_CHECKING:
+    from tlsrpt_tui.core.archive import Archive
 
 
 def add_archive_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +130,8 @@ def jobs_for(args: argparse.Namespace) -> int:
 
 def load_for_cli(args: argparse.Namespace, paths: list[Path]) -> Archive:
     """The whole archive read into memory, with a progress line on a terminal."""
+    from tlsrpt_tui.store.parallel.pool import load_archive  # (see commands/summary.py)
+
     show = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from tlsrpt_tui.core.health.rows import HealthRow
 from tlsrpt_tui.core.model import LoadError, Report, Source
+
+if TYPE_CHECKING:  # (only a return type here; the health rules load when they run)
+    from tlsrpt_tui.core.health.rows import HealthRow
 
 Pivot = Literal["domain", "reporter"]
 

@@ -11,16 +11,14 @@ from datetime import date
 from itertools import chain
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tlsrpt_tui.core.health.rows import HealthRow
 from tlsrpt_tui.core.model import LoadError, Report, Source
 from tlsrpt_tui.core.progress import ProgressCallback
 from tlsrpt_tui.core.reading.loader import Limits, load_file
 from tlsrpt_tui.core.reading.walk import (
     key_location,
 )
-from tlsrpt_tui.store.health_input import health_rows
 from tlsrpt_tui.store.index.database import (
     _CONTENT_ERRORS,
     IndexDamaged,
@@ -68,6 +66,9 @@ from tlsrpt_tui.store.queries import (
     ReportRow,
 )
 from tlsrpt_tui.store.summary import _error_entry, _folded, build_summary
+
+if TYPE_CHECKING:
+    from tlsrpt_tui.core.health.rows import HealthRow
 
 T = TypeVar("T")
 
@@ -843,6 +844,8 @@ class SqliteStore:
     ) -> list[HealthRow]:
         """The health rules' input (:mod:`tlsrpt_tui.store.health_input`), kept in the
         index until it changes (``remember``)."""
+        from tlsrpt_tui.store.health_input import health_rows  # (check and alerts only)
+
         with self._reading():
             return health_rows(self.conn, self.roots, self.limits, since, until, remember=remember)
 
