@@ -854,7 +854,7 @@ class ExplorerApp(App[None]):
         """An unexpected exception ends the app (Textual's way, return code 1) with its
         traceback in a crash log that ``explore.main`` names in one line, instead of a
         screenful of locals (report text among them) on the terminal."""
-        from tlsrpt_tui.explore import write_crash_log
+        from tlsrpt_tui.crash import write_crash_log
 
         if self.crash_log is None:
             self.crash_log = write_crash_log(error)
