@@ -236,7 +236,9 @@ async def test_new_report_appears_while_watching(archive: Path) -> None:
         write_gz(
             archive / "2026/11/03/new.json.gz", report(org="Mail.ru", domain="shop.example", day=3)
         )
-        for _ in range(100):
+        # (up to 30 s each: on a loaded 2-core machine, a new folder's watch being set
+        # up again took more than 10 s in one run)
+        for _ in range(300):
             await pilot.pause(0.1)
             if any(r.key == "shop.example" for r in app.nav.rows_data):
                 break
@@ -251,7 +253,7 @@ async def test_new_report_appears_while_watching(archive: Path) -> None:
             if any(e.source.path.endswith("slow.json.gz") for e in app.store.errors()):
                 break
         target.write_bytes(blob)
-        for _ in range(100):
+        for _ in range(300):
             await pilot.pause(0.1)
             if any(r.key == "slow.example" for r in app.nav.rows_data):
                 break
