@@ -412,6 +412,37 @@ def extract_batch(batch: list[tuple[str, str]], limits: Limits) -> list[FileOut]
 # --------------------------------------------------------------------------- cold builds
 
 
+def place_unit(
+    unit: list[Any],
+    unit_policies: list[list[Any]],
+    unit_failures: list[list[Any]],
+    ids: tuple[int, int, int, int, int],
+    out: tuple[list[list[Any]], list[list[Any]], list[list[Any]]],
+) -> tuple[int, int]:
+    """Number one unit's rows in place and append them to ``out`` (units, policies,
+    failures). ``ids`` are the unit's id, its report's, its signature's and the next
+    policy and failure ids; returns the next policy and failure ids after it. The one
+    numbering of rows, for a worker's batch and for the writer's appends."""
+    uid, rid, sid, pid, fid = ids
+    units, policies, failures = out
+    unit[0] = uid
+    unit[1] = rid
+    unit[2] = sid
+    units.append(unit)
+    for row in unit_policies:
+        row[0] = pid
+        row[1] = uid
+        row[2] = sid
+        policies.append(row)
+        pid += 1
+    for row in unit_failures:
+        row[0] = fid
+        row[1] = uid
+        failures.append(row)
+        fid += 1
+    return pid, fid
+
+
 class SigCollision(Exception):
     """Two signatures share a hash (never seen; the build then takes the slow road)."""
 
@@ -704,6 +735,7 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
     policies: list[list[Any]] = []
     failures: list[list[Any]] = []
     errors: list[tuple[int, int, str | None, str]] = []
+    out = (units, policies, failures)
     sigs: dict[int, tuple[str, str, str]] = {}
     staged: list[tuple[Any, ...]] = []
     sig_ids = _SIG_IDS
@@ -767,21 +799,9 @@ def _rows_of(batch: list[tuple[str, str]], limits: Limits, *, common: bool = Tru
                     sid = sig_ids[sig] = sig_hash(*sig)
                 if sigs.setdefault(sid, sig) != sig:
                     raise SigCollision
-                unit[0] = uid
-                unit[1] = number
-                unit[2] = sid
-                units.append(unit)
-                for row in unit_policies:
-                    row[0] = pid
-                    row[1] = uid
-                    row[2] = sid
-                    policies.append(row)
-                    pid += 1
-                for row in unit_failures:
-                    row[0] = fid
-                    row[1] = uid
-                    failures.append(row)
-                    fid += 1
+                pid, fid = place_unit(
+                    unit, unit_policies, unit_failures, (uid, number, sid, pid, fid), out
+                )
                 uid += 1
             reports.append(
                 (number, khash, key, org, report_id, day, position, seq, part,

@@ -30,6 +30,7 @@ from tlsrpt_tui.store.index.rows import (
     extract_batch,
     merge_sums,
     new_sums,
+    place_unit,
     sig_hash,
 )
 from tlsrpt_tui.store.index.schema import _BATCH, _FACT_RANGES, BATCH_TABLES
@@ -465,27 +466,15 @@ class _Facts:
         u0 = uid = nxt["units"]
         p0 = pid = nxt["policies"]
         f0 = fid = nxt["failures"]
-        units, policies, failures = self.units, self.policies, self.failures
+        out = (self.units, self.policies, self.failures)
         for haystack, unit, unit_policies, unit_failures in rep[6]:
             domain = unit[3]
             sid = known_sigs.get((domain, reporter, haystack))
             if sid is None:
                 sid = self.writer.sig(domain, reporter, haystack, self.sigs)
-            unit[0] = uid
-            unit[1] = rid
-            unit[2] = sid
-            units.append(unit)
-            for row in unit_policies:
-                row[0] = pid
-                row[1] = uid
-                row[2] = sid
-                policies.append(row)
-                pid += 1
-            for row in unit_failures:
-                row[0] = fid
-                row[1] = uid
-                failures.append(row)
-                fid += 1
+            pid, fid = place_unit(
+                unit, unit_policies, unit_failures, (uid, rid, sid, pid, fid), out
+            )
             uid += 1
         nxt["units"], nxt["policies"], nxt["failures"] = uid, pid, fid
         return (u0, uid - 1, p0, pid - 1, f0, fid - 1)
